@@ -1,0 +1,30 @@
+# The two commands of the README: `make demo` (the main job) and `make test`.
+# Both create .venv on first use. TORCH picks the torch wheel: the default pin
+# resolves to the preinstalled CPU wheel on CPU machines of this project, and
+# to PyPI's CUDA build on a GPU machine (see README, "GPU users").
+PYTHON ?= python3.11
+VENV ?= .venv
+TORCH ?= torch==2.13.0
+BIN := $(VENV)/bin
+
+.PHONY: install demo test lint format
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet $(TORCH)
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	touch $@
+
+demo: install
+	$(BIN)/e3d2 demo
+
+test: install
+	OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $(BIN)/python -m pytest -q
+
+lint: install
+	$(BIN)/ruff format --check . && $(BIN)/ruff check .
+
+format: install
+	$(BIN)/ruff format . && $(BIN)/ruff check --fix .

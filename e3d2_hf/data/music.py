@@ -1,0 +1,170 @@
+"""Bailando's 438-d music features (bailando-facts §1), at any frame rate, cached.
+
+Features at `fps` are extracted from audio resampled to `fps * 512` Hz with hop
+512, so 60 FPS means 30720 Hz and the GPT's 7.5 FPS means 3840 Hz (a separate
+extraction, not pooling: Bailando does the same).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import tempfile
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import DataFileError
+from .layout import HOP_LENGTH, MOTION_FPS, MusicLayout, sample_rate_for_fps
+
+logger = logging.getLogger(__name__)
+
+FEATURE_VERSION = 1
+"""Bumped whenever the extraction changes, so stale cache entries are ignored."""
+
+SILENCE_PEAK = 1e-5
+
+
+def default_cache_dir() -> Path:
+    root = os.environ.get("E3D2_CACHE") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache")), "e3d2_hf"
+    )
+    return Path(root) / "music"
+
+
+def file_digest(path: str | os.PathLike) -> str:
+    """sha256 of the file's bytes (the cache key: renaming or touching a file keeps its entry)."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def load_audio(
+    path: str | os.PathLike,
+    sample_rate: float,
+    offset: float = 0.0,
+    duration: float | None = None,
+) -> np.ndarray:
+    """Mono float32 audio at `sample_rate`; wav, mp3, flac, ogg; any channels and rate.
+
+    Raises `DataFileError` naming the file for a missing, empty, unreadable,
+    truncated or silent file.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise DataFileError(path, "audio file not found")
+    if path.stat().st_size == 0:
+        raise DataFileError(path, "audio file is empty (0 bytes)")
+    import librosa
+    import soundfile
+
+    try:
+        with warnings.catch_warnings(), soundfile.SoundFile(str(path)) as f:
+            warnings.simplefilter("ignore")
+            native_sr, declared = f.samplerate, f.frames
+            if declared <= 0 or native_sr <= 0:
+                raise DataFileError(path, "audio file holds no samples")
+            start = int(round(offset * native_sr))
+            if offset < 0 or start >= declared:
+                raise DataFileError(
+                    path, f"offset {offset:.2f} s is outside the {declared / native_sr:.2f} s of audio"
+                )
+            wanted = declared - start if duration is None else min(declared - start, int(round(duration * native_sr)))
+            if start:
+                f.seek(start)
+            native = f.read(wanted, dtype="float32", always_2d=True)
+    except DataFileError:
+        raise
+    except Exception as exc:  # soundfile raises its own error types
+        raise DataFileError(path, f"not a readable audio file ({exc})") from None
+    if len(native) < wanted:
+        raise DataFileError(
+            path, f"audio is truncated: the header promises {declared} samples, reading stopped at {start + len(native)}"
+        )
+    mono = native.mean(axis=1)
+    if np.max(np.abs(mono), initial=0.0) < SILENCE_PEAK:
+        raise DataFileError(path, "audio is silent (peak amplitude below 1e-5)")
+    if float(native_sr) != float(sample_rate):
+        mono = librosa.resample(mono, orig_sr=native_sr, target_sr=sample_rate, res_type="soxr_hq")
+    return mono.astype(np.float32)
+
+
+def features_from_waveform(audio: np.ndarray, sample_rate: float) -> np.ndarray:
+    """(T, 438) float32 features of mono audio, T = 1 + floor(len(audio) / 512)."""
+    import librosa
+
+    audio = np.asarray(audio, dtype=np.float32)
+    sr = sample_rate
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # librosa warns about short signals and n_fft
+        mel_db = librosa.power_to_db(librosa.feature.melspectrogram(y=audio, sr=sr), ref=np.max)
+        mfcc = librosa.feature.mfcc(S=mel_db, n_mfcc=MusicLayout.N_MFCC)
+        mfcc_delta = librosa.feature.delta(mfcc, width=3)
+        harmonic, percussive = librosa.effects.hpss(audio)
+        n_octaves = 7 if sr == 30720 else 5
+        chroma = librosa.feature.chroma_cqt(
+            y=harmonic, sr=sr, n_chroma=MusicLayout.N_CHROMA, n_octaves=n_octaves
+        )
+        onset_env = librosa.onset.onset_strength(y=percussive, sr=sr, aggregate=np.median)
+        _, beat_idx = librosa.beat.beat_track(onset_envelope=onset_env, sr=sr)
+        beat_onehot = np.zeros_like(onset_env)
+        beat_onehot[np.asarray(beat_idx, dtype=np.int64)] = 1.0
+        tempogram = librosa.feature.tempogram(
+            onset_envelope=onset_env, sr=sr, hop_length=HOP_LENGTH, win_length=MusicLayout.TEMPOGRAM_WIN
+        )
+    n = 1 + len(audio) // HOP_LENGTH
+    parts = [mfcc, mfcc_delta, chroma, onset_env[None], beat_onehot[None], tempogram]
+    parts = [p[:, :n] for p in parts]
+    if any(p.shape[1] != n for p in parts):
+        raise RuntimeError(f"librosa returned feature lengths {[p.shape[1] for p in parts]}, expected {n}")
+    features = np.concatenate(parts, axis=0).T.astype(np.float32)
+    assert features.shape[1] == MusicLayout.DIM
+    return features
+
+
+def music_features(
+    path: str | os.PathLike,
+    fps: float = MOTION_FPS,
+    offset: float = 0.0,
+    duration: float | None = None,
+    cache_dir: str | os.PathLike | None | bool = None,
+) -> np.ndarray:
+    """(T, 438) features of an audio file at `fps`, cached on the file's content hash.
+
+    `offset`/`duration` (seconds) crop the audio before extraction, so frame 0
+    is the crop's start. `cache_dir=False` disables the cache; None uses
+    `$E3D2_CACHE/music` (default `~/.cache/e3d2_hf/music`).
+    """
+    path = Path(path)
+    cache_path = None
+    if cache_dir is not False:
+        if not path.is_file():
+            raise DataFileError(path, "audio file not found")
+        root = default_cache_dir() if cache_dir in (None, True) else Path(cache_dir)
+        key = f"{file_digest(path)}-fps{fps:g}-off{offset:.6f}-dur{duration if duration is None else f'{duration:.6f}'}-v{FEATURE_VERSION}"
+        cache_path = root / f"{hashlib.sha256(key.encode()).hexdigest()[:32]}.npy"
+        if cache_path.is_file():
+            try:
+                cached = np.load(cache_path, allow_pickle=False)
+                if cached.ndim == 2 and cached.shape[1] == MusicLayout.DIM:
+                    return cached
+            except (OSError, ValueError):
+                logger.warning("ignoring unreadable music cache entry %s", cache_path)
+    audio = load_audio(path, sample_rate_for_fps(fps), offset=offset, duration=duration)
+    features = features_from_waveform(audio, sample_rate_for_fps(fps))
+    if cache_path is not None:
+        cache_path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=cache_path.parent, suffix=".npy.tmp")
+        with os.fdopen(fd, "wb") as f:
+            np.save(f, features, allow_pickle=False)
+        os.replace(tmp, cache_path)
+    return features
+
+
+def beat_frames(features: np.ndarray) -> np.ndarray:
+    """Frame indices of librosa beat_track beats (column 53 non-zero)."""
+    return np.flatnonzero(np.asarray(features)[:, MusicLayout.BEAT] > 0).astype(np.int64)

@@ -1,0 +1,1 @@
+"""Readers that turn source datasets into clip rows of the shared schema."""
