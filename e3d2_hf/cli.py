@@ -20,16 +20,44 @@ def _add_prepare(sub: argparse._SubParsersAction) -> None:
         description="Read a source dataset, extract 438-d music features at 60 and 7.5 FPS, and save one row "
         "per sequence. The output folder appears only when everything succeeded.",
     )
-    p.add_argument("--source", choices=SOURCES, default=d.source, help="which reader (default: %(default)s)")
-    p.add_argument("--output-dir", default=None, help="where to save (default: outputs/data/<source>)")
-    p.add_argument("--path", help="source folder (dance-with-melody: the DANCE_* parent; aistpp: the root with motions/)")
-    p.add_argument("--split", choices=("train", "test"), default=d.split, help="AIST++ split (default: %(default)s)")
+    p.add_argument(
+        "--source", choices=SOURCES, default=d.source, help="which reader (default: %(default)s)"
+    )
+    p.add_argument(
+        "--output-dir", default=None, help="where to save (default: outputs/data/<source>)"
+    )
+    p.add_argument(
+        "--path",
+        help="source folder (dance-with-melody: the DANCE_* parent; aistpp: the root with motions/)",
+    )
+    p.add_argument(
+        "--split",
+        choices=("train", "test"),
+        default=d.split,
+        help="AIST++ split (default: %(default)s)",
+    )
     p.add_argument("--music-dir", help="AIST++ music folder with mXXX.wav (default: <path>/wav)")
-    p.add_argument("--smpl-model-path", help="folder with SMPL model files; default: built-in skeleton FK")
-    p.add_argument("--num-sequences", type=int, default=d.num_sequences, help="synthetic: sequences (default: %(default)s)")
-    p.add_argument("--duration", type=float, default=d.duration, help="synthetic: seconds each (default: %(default)s)")
-    p.add_argument("--seed", type=int, default=d.seed, help="synthetic: seed (default: %(default)s)")
-    p.add_argument("--num-workers", type=int, default=d.num_workers, help="processes for feature extraction")
+    p.add_argument(
+        "--smpl-model-path", help="folder with SMPL model files; default: built-in skeleton FK"
+    )
+    p.add_argument(
+        "--num-sequences",
+        type=int,
+        default=d.num_sequences,
+        help="synthetic: sequences (default: %(default)s)",
+    )
+    p.add_argument(
+        "--duration",
+        type=float,
+        default=d.duration,
+        help="synthetic: seconds each (default: %(default)s)",
+    )
+    p.add_argument(
+        "--seed", type=int, default=d.seed, help="synthetic: seed (default: %(default)s)"
+    )
+    p.add_argument(
+        "--num-workers", type=int, default=d.num_workers, help="processes for feature extraction"
+    )
     p.add_argument("--overwrite", action="store_true", help="replace an existing output folder")
     p.set_defaults(func=_run_prepare)
 
@@ -65,7 +93,9 @@ def _add_demo(sub: argparse._SubParsersAction) -> None:
         description="prepare -> VQ-VAE -> BC -> ranked demonstrations -> reward model -> PPO -> evaluation. "
         "Stages that are not built yet are reported as such.",
     )
-    p.add_argument("--output-dir", default="outputs/demo", help="where everything goes (default: %(default)s)")
+    p.add_argument(
+        "--output-dir", default="outputs/demo", help="where everything goes (default: %(default)s)"
+    )
     p.add_argument("--force", action="store_true", help="redo finished stages")
     p.set_defaults(func=_run_demo)
 
@@ -77,10 +107,21 @@ def _run_demo(args: argparse.Namespace) -> int:
     if data_dir.exists() and not args.force:
         print(f"[demo] data: reusing {data_dir} (use --force to rebuild)")
     else:
-        prepare(PrepareConfig(source="synthetic", output_dir=str(data_dir), num_sequences=16, overwrite=True))
+        prepare(
+            PrepareConfig(
+                source="synthetic", output_dir=str(data_dir), num_sequences=16, overwrite=True
+            )
+        )
         print(f"[demo] data: wrote {data_dir}")
     print((data_dir / "prepare.json").read_text())
-    for stage in ("VQ-VAE", "behaviour cloning", "ranked demonstrations", "reward model", "PPO", "evaluation"):
+    for stage in (
+        "VQ-VAE",
+        "behaviour cloning",
+        "ranked demonstrations",
+        "reward model",
+        "PPO",
+        "evaluation",
+    ):
         print(f"[demo] {stage}: not built yet")
     return 0
 
@@ -100,7 +141,10 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
     try:
         return args.func(args)
     except (E3D2Error, FileExistsError, FileNotFoundError, ValueError) as exc:

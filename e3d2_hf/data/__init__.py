@@ -3,7 +3,14 @@
 `data/` knows nothing of models or trainers.
 """
 
-from .layout import FRAMES_PER_TOKEN, MOTION_FPS, TOKEN_FPS, WINDOW_FRAMES, WINDOW_TOKENS, MusicLayout
+from .layout import (
+    FRAMES_PER_TOKEN,
+    MOTION_FPS,
+    TOKEN_FPS,
+    WINDOW_FRAMES,
+    WINDOW_TOKENS,
+    MusicLayout,
+)
 from .skeleton import DANCE_WITH_MELODY23, SKELETONS, SMPL24, Skeleton, get_skeleton
 
 __all__ = [

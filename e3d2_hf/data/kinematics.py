@@ -53,7 +53,9 @@ def forward_kinematics(
             f"got {tuple(poses.shape)}"
         )
     if translation.shape[-1] != 3 or translation.shape[:-1] != poses.shape[:-2]:
-        raise ValueError(f"translation {tuple(translation.shape)} does not match poses {tuple(poses.shape)}")
+        raise ValueError(
+            f"translation {tuple(translation.shape)} does not match poses {tuple(poses.shape)}"
+        )
     if offsets is None:
         offsets = torch.as_tensor(skeleton.offsets_array(), dtype=poses.dtype, device=poses.device)
     local = axis_angle_to_matrix(poses)
@@ -66,7 +68,9 @@ def forward_kinematics(
             positions[j] = translation + offsets[j]
         else:
             global_rot[j] = global_rot[parent] @ local[..., j, :, :]
-            positions[j] = positions[parent] + (global_rot[parent] @ offsets[j].unsqueeze(-1)).squeeze(-1)
+            positions[j] = positions[parent] + (
+                global_rot[parent] @ offsets[j].unsqueeze(-1)
+            ).squeeze(-1)
     return torch.stack(positions, dim=-2)
 
 
@@ -100,7 +104,9 @@ def smpl_joints(
             p = poses_t[start : start + chunk]
             model = smplx.SMPL(model_path=os.fspath(model_path), gender=gender, batch_size=len(p))
             result = model(
-                global_orient=p[:, 0], body_pose=p[:, 1:].reshape(len(p), -1), transl=trans_t[start : start + chunk]
+                global_orient=p[:, 0],
+                body_pose=p[:, 1:].reshape(len(p), -1),
+                transl=trans_t[start : start + chunk],
             )
             out.append(result.joints[:, :24].numpy())
     return np.concatenate(out, axis=0).astype(np.float32)

@@ -59,6 +59,7 @@ def load_audio(
         raise DataFileError(path, "audio file not found")
     if path.stat().st_size == 0:
         raise DataFileError(path, "audio file is empty (0 bytes)")
+    _check_riff_complete(path)
     import librosa
     import soundfile
 
@@ -71,9 +72,14 @@ def load_audio(
             start = int(round(offset * native_sr))
             if offset < 0 or start >= declared:
                 raise DataFileError(
-                    path, f"offset {offset:.2f} s is outside the {declared / native_sr:.2f} s of audio"
+                    path,
+                    f"offset {offset:.2f} s is outside the {declared / native_sr:.2f} s of audio",
                 )
-            wanted = declared - start if duration is None else min(declared - start, int(round(duration * native_sr)))
+            wanted = (
+                declared - start
+                if duration is None
+                else min(declared - start, int(round(duration * native_sr)))
+            )
             if start:
                 f.seek(start)
             native = f.read(wanted, dtype="float32", always_2d=True)
@@ -83,7 +89,8 @@ def load_audio(
         raise DataFileError(path, f"not a readable audio file ({exc})") from None
     if len(native) < wanted:
         raise DataFileError(
-            path, f"audio is truncated: the header promises {declared} samples, reading stopped at {start + len(native)}"
+            path,
+            f"audio is truncated: the header promises {declared} samples, reading stopped at {start + len(native)}",
         )
     mono = native.mean(axis=1)
     if np.max(np.abs(mono), initial=0.0) < SILENCE_PEAK:
@@ -91,6 +98,29 @@ def load_audio(
     if float(native_sr) != float(sample_rate):
         mono = librosa.resample(mono, orig_sr=native_sr, target_sr=sample_rate, res_type="soxr_hq")
     return mono.astype(np.float32)
+
+
+def _check_riff_complete(path: Path) -> None:
+    """WAV files declare their data size; libsndfile silently reads a cut-off file, so check it."""
+    with open(path, "rb") as f:
+        header = f.read(12)
+        if len(header) < 12 or header[:4] != b"RIFF" or header[8:12] != b"WAVE":
+            return
+        size = path.stat().st_size
+        while True:
+            chunk = f.read(8)
+            if len(chunk) < 8:
+                return
+            chunk_id, chunk_size = chunk[:4], int.from_bytes(chunk[4:], "little")
+            if chunk_id == b"data":
+                available = size - f.tell()
+                if chunk_size != 0xFFFFFFFF and chunk_size > available:
+                    raise DataFileError(
+                        path,
+                        f"audio is truncated: the WAV header declares {chunk_size} data bytes, {available} present",
+                    )
+                return
+            f.seek(chunk_size + (chunk_size & 1), 1)
 
 
 def features_from_waveform(audio: np.ndarray, sample_rate: float) -> np.ndarray:
@@ -114,13 +144,18 @@ def features_from_waveform(audio: np.ndarray, sample_rate: float) -> np.ndarray:
         beat_onehot = np.zeros_like(onset_env)
         beat_onehot[np.asarray(beat_idx, dtype=np.int64)] = 1.0
         tempogram = librosa.feature.tempogram(
-            onset_envelope=onset_env, sr=sr, hop_length=HOP_LENGTH, win_length=MusicLayout.TEMPOGRAM_WIN
+            onset_envelope=onset_env,
+            sr=sr,
+            hop_length=HOP_LENGTH,
+            win_length=MusicLayout.TEMPOGRAM_WIN,
         )
     n = 1 + len(audio) // HOP_LENGTH
     parts = [mfcc, mfcc_delta, chroma, onset_env[None], beat_onehot[None], tempogram]
     parts = [p[:, :n] for p in parts]
     if any(p.shape[1] != n for p in parts):
-        raise RuntimeError(f"librosa returned feature lengths {[p.shape[1] for p in parts]}, expected {n}")
+        raise RuntimeError(
+            f"librosa returned feature lengths {[p.shape[1] for p in parts]}, expected {n}"
+        )
     features = np.concatenate(parts, axis=0).T.astype(np.float32)
     assert features.shape[1] == MusicLayout.DIM
     return features

@@ -45,7 +45,9 @@ class PrepareConfig:
     overwrite: bool = False
 
 
-def _synthetic_row(seq: synthetic.SyntheticSequence, audio_dir: Path, final_audio_dir: Path) -> dict[str, Any]:
+def _synthetic_row(
+    seq: synthetic.SyntheticSequence, audio_dir: Path, final_audio_dir: Path
+) -> dict[str, Any]:
     import soundfile
 
     wav = audio_dir / f"{seq.id}.wav"
@@ -64,7 +66,9 @@ def _synthetic_row(seq: synthetic.SyntheticSequence, audio_dir: Path, final_audi
     )
 
 
-def _run(jobs: list[Callable[[], dict[str, Any]]], num_workers: int, desc: str) -> list[dict[str, Any]]:
+def _run(
+    jobs: list[Callable[[], dict[str, Any]]], num_workers: int, desc: str
+) -> list[dict[str, Any]]:
     if num_workers <= 1:
         return [job() for job in tqdm(jobs, desc=desc, unit="clip")]
     with ProcessPoolExecutor(max_workers=num_workers) as pool:
@@ -94,7 +98,10 @@ def prepare(config: PrepareConfig) -> Path:
             if not config.path:
                 raise ValueError("--path to the Dance-with-Melody folder is required")
             skeleton = DANCE_WITH_MELODY23
-            jobs = [partial(dance_with_melody.read_sequence, f) for f in dance_with_melody.list_sequences(config.path)]
+            jobs = [
+                partial(dance_with_melody.read_sequence, f)
+                for f in dance_with_melody.list_sequences(config.path)
+            ]
         else:
             if not config.path:
                 raise ValueError("--path to the AIST++ folder is required")
@@ -102,9 +109,12 @@ def prepare(config: PrepareConfig) -> Path:
             names = aistpp.split_names(root / "splits", config.split)
             names = [n for n in names if (root / "motions" / f"{n}.pkl").is_file()]
             if not names:
-                raise FileNotFoundError(f"{root / 'motions'}: none of the {config.split} sequences is present")
+                raise FileNotFoundError(
+                    f"{root / 'motions'}: none of the {config.split} sequences is present"
+                )
             jobs = [
-                partial(aistpp.read_sequence, root, n, config.music_dir, config.smpl_model_path) for n in names
+                partial(aistpp.read_sequence, root, n, config.music_dir, config.smpl_model_path)
+                for n in names
             ]
         rows = _run(jobs, config.num_workers, desc=f"prepare {config.source}")
         dataset = build_dataset(rows, skeleton)

@@ -58,4 +58,6 @@ def safe_load_pickle(path: str | os.PathLike) -> Any:
     except UnsafePickleError:
         raise
     except Exception as exc:
-        raise DataFileError(source, f"not a readable pickle ({type(exc).__name__}: {exc})") from None
+        raise DataFileError(
+            source, f"not a readable pickle ({type(exc).__name__}: {exc})"
+        ) from None

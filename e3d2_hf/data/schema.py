@@ -77,7 +77,9 @@ def make_clip(
     if joints.ndim == 3:
         joints = joints.reshape(len(joints), -1)
     if joints.ndim != 2 or joints.shape[1] != 3 * skeleton.num_joints:
-        raise DataFileError(motion_path, f"motion has shape {joints.shape}, expected (T, {3 * skeleton.num_joints})")
+        raise DataFileError(
+            motion_path, f"motion has shape {joints.shape}, expected (T, {3 * skeleton.num_joints})"
+        )
     if not np.isfinite(joints).all():
         raise DataFileError(motion_path, "motion contains NaN or infinite values")
     n = min(len(joints), len(music))
@@ -136,7 +138,9 @@ def atomic_output_dir(output_dir: str | os.PathLike, overwrite: bool = False) ->
     if output_dir.exists() and not overwrite:
         raise FileExistsError(f"{output_dir}: already exists (pass --overwrite to replace it)")
     output_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{output_dir.name}.", suffix=".partial", dir=output_dir.parent))
+    tmp = Path(
+        tempfile.mkdtemp(prefix=f".{output_dir.name}.", suffix=".partial", dir=output_dir.parent)
+    )
     try:
         yield tmp
         if output_dir.exists():

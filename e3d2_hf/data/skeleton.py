@@ -36,7 +36,9 @@ class Skeleton:
         if sorted(self.lower_body + self.upper_body) != list(range(n)):
             raise ValueError(f"skeleton {self.name!r}: upper/lower split is not a partition")
         if self.root not in self.lower_body or self.parents[self.root] != -1:
-            raise ValueError(f"skeleton {self.name!r}: the root must be parentless and in the lower body")
+            raise ValueError(
+                f"skeleton {self.name!r}: the root must be parentless and in the lower body"
+            )
         object.__setattr__(self, "_order", _topological_order(self.parents))
 
     @property
@@ -90,10 +92,30 @@ def _topological_order(parents: tuple[int, ...]) -> tuple[int, ...]:
 SMPL24 = Skeleton(
     name="smpl24",
     joint_names=(
-        "pelvis", "left_hip", "right_hip", "spine1", "left_knee", "right_knee",
-        "spine2", "left_ankle", "right_ankle", "spine3", "left_foot", "right_foot",
-        "neck", "left_collar", "right_collar", "head", "left_shoulder", "right_shoulder",
-        "left_elbow", "right_elbow", "left_wrist", "right_wrist", "left_hand", "right_hand",
+        "pelvis",
+        "left_hip",
+        "right_hip",
+        "spine1",
+        "left_knee",
+        "right_knee",
+        "spine2",
+        "left_ankle",
+        "right_ankle",
+        "spine3",
+        "left_foot",
+        "right_foot",
+        "neck",
+        "left_collar",
+        "right_collar",
+        "head",
+        "left_shoulder",
+        "right_shoulder",
+        "left_elbow",
+        "right_elbow",
+        "left_wrist",
+        "right_wrist",
+        "left_hand",
+        "right_hand",
     ),  # fmt: skip
     parents=(-1, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 9, 9, 12, 13, 14, 16, 17, 18, 19, 20, 21),
     # SMPL template joint offsets (betas = 0), y-up, metres (smpl-skeleton.md).
@@ -141,10 +163,29 @@ SMPL24 = Skeleton(
 DANCE_WITH_MELODY23 = Skeleton(
     name="dance_with_melody23",
     joint_names=(
-        "head_front", "head_back", "waist", "right_shoulder", "right_elbow", "right_wrist",
-        "right_hand", "right_hip", "right_knee", "right_ankle", "right_heel", "right_toe",
-        "left_shoulder", "left_elbow", "left_wrist", "left_hand", "left_hip", "left_knee",
-        "left_ankle", "left_heel", "left_toe", "left_elbow_marker", "right_hand_marker",
+        "head_front",
+        "head_back",
+        "waist",
+        "right_shoulder",
+        "right_elbow",
+        "right_wrist",
+        "right_hand",
+        "right_hip",
+        "right_knee",
+        "right_ankle",
+        "right_heel",
+        "right_toe",
+        "left_shoulder",
+        "left_elbow",
+        "left_wrist",
+        "left_hand",
+        "left_hip",
+        "left_knee",
+        "left_ankle",
+        "left_heel",
+        "left_toe",
+        "left_elbow_marker",
+        "right_hand_marker",
     ),  # fmt: skip
     parents=(1, 2, -1, 2, 3, 4, 5, 2, 7, 8, 9, 10, 2, 12, 13, 14, 2, 16, 17, 18, 19, 13, 6),
     offsets=(

@@ -58,7 +58,9 @@ def music_id(sequence: str) -> str:
     return parts[4]
 
 
-def read_motion(path: str | os.PathLike, smpl_model_path: str | os.PathLike | None = None) -> np.ndarray:
+def read_motion(
+    path: str | os.PathLike, smpl_model_path: str | os.PathLike | None = None
+) -> np.ndarray:
     """(T, 24, 3) joints from an AIST++ motion pickle, loaded without running code."""
     path = Path(path)
     data = safe_load_pickle(path)
@@ -121,6 +123,8 @@ def iter_sequences(
     names = split_names(splits_dir or root / "splits", split)
     present = [n for n in names if (root / "motions" / f"{n}.pkl").is_file()]
     if not present:
-        raise DataFileError(root / "motions", f"none of the {len(names)} {split} sequences is present")
+        raise DataFileError(
+            root / "motions", f"none of the {len(names)} {split} sequences is present"
+        )
     for name in present:
         yield read_sequence(root, name, music_dir, smpl_model_path, cache_dir)

@@ -60,15 +60,21 @@ def read_motion(folder: Path) -> np.ndarray:
         raise DataFileError(path, f"skeletons/center are not numeric arrays ({exc})") from None
     n_joints = DANCE_WITH_MELODY23.num_joints
     if skeletons.ndim != 3 or skeletons.shape[1:] != (n_joints, 3):
-        raise DataFileError(path, f"'skeletons' has shape {skeletons.shape}, expected (T, {n_joints}, 3)")
+        raise DataFileError(
+            path, f"'skeletons' has shape {skeletons.shape}, expected (T, {n_joints}, 3)"
+        )
     if center.shape != (len(skeletons), 3):
-        raise DataFileError(path, f"'center' has shape {center.shape}, expected ({len(skeletons)}, 3)")
+        raise DataFileError(
+            path, f"'center' has shape {center.shape}, expected ({len(skeletons)}, 3)"
+        )
     if not (np.isfinite(skeletons).all() and np.isfinite(center).all()):
         raise DataFileError(path, "motion contains NaN or infinite values")
     return (skeletons + center[:, None, :]) * CENTIMETRES
 
 
-def read_sequence(folder: str | os.PathLike, cache_dir: str | os.PathLike | None | bool = None) -> dict[str, Any]:
+def read_sequence(
+    folder: str | os.PathLike, cache_dir: str | os.PathLike | None | bool = None
+) -> dict[str, Any]:
     """One clip row: motion resampled to 60 FPS, music cropped at the dance start, both truncated."""
     folder = Path(folder)
     match = _FOLDER.match(folder.name)
@@ -83,7 +89,9 @@ def read_sequence(folder: str | os.PathLike, cache_dir: str | os.PathLike | None
     audio = folder / "audio.mp3"
     duration = len(motion) / MOTION_FPS + 1.0
     music = music_features(audio, MOTION_FPS, offset=start, duration=duration, cache_dir=cache_dir)
-    music_tokens = music_features(audio, TOKEN_FPS, offset=start, duration=duration, cache_dir=cache_dir)
+    music_tokens = music_features(
+        audio, TOKEN_FPS, offset=start, duration=duration, cache_dir=cache_dir
+    )
     return make_clip(
         clip_id=folder.name,
         genre=GENRE_NAMES.get(match.group(1), match.group(1)),

@@ -37,9 +37,33 @@ class Genre:
 GENRES: dict[str, Genre] = {
     g.name: g
     for g in (
-        Genre("bounce", (100, 120), 110.0, (0, 3, 5, 7, 10), ("knee_bounce", "arm_pump", "side_step"), False, 2),
-        Genre("wave", (80, 96), 146.8, (0, 2, 4, 7, 9), ("arm_wave", "torso_sway", "knee_bounce"), False, 3),
-        Genre("step", (112, 128), 130.8, (0, 2, 3, 5, 7, 8, 10), ("side_step", "kick_step", "arm_pump"), True, 2),
+        Genre(
+            "bounce",
+            (100, 120),
+            110.0,
+            (0, 3, 5, 7, 10),
+            ("knee_bounce", "arm_pump", "side_step"),
+            False,
+            2,
+        ),
+        Genre(
+            "wave",
+            (80, 96),
+            146.8,
+            (0, 2, 4, 7, 9),
+            ("arm_wave", "torso_sway", "knee_bounce"),
+            False,
+            3,
+        ),
+        Genre(
+            "step",
+            (112, 128),
+            130.8,
+            (0, 2, 3, 5, 7, 8, 10),
+            ("side_step", "kick_step", "arm_pump"),
+            True,
+            2,
+        ),
         Genre("spin", (90, 104), 164.8, (0, 4, 7, 11), ("turn", "arm_wave", "torso_sway"), True, 4),
     )
 }
@@ -55,7 +79,9 @@ def _ease(x: np.ndarray) -> np.ndarray:
     return 0.5 - 0.5 * np.cos(np.pi * np.clip(x, 0.0, 1.0))
 
 
-def _move_pose(move: str, hit: np.ndarray, amp: float, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+def _move_pose(
+    move: str, hit: np.ndarray, amp: float, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
     """Local axis-angle offsets (T, 24, 3) and root translation offsets (T, 3) of one move."""
     poses = np.zeros((len(hit), 24, 3))
     trans = np.zeros((len(hit), 3))
@@ -109,7 +135,12 @@ def _move_pose(move: str, hit: np.ndarray, amp: float, rng: np.random.Generator)
 
 
 def synthesize_dance(
-    genre: Genre, bpm: float, first_beat: float, num_frames: int, rng: np.random.Generator, fps: float = MOTION_FPS
+    genre: Genre,
+    bpm: float,
+    first_beat: float,
+    num_frames: int,
+    rng: np.random.Generator,
+    fps: float = MOTION_FPS,
 ) -> tuple[np.ndarray, np.ndarray]:
     """SMPL axis-angle poses (T, 24, 3) and root translation (T, 3) dancing on the beats."""
     period = 60.0 / bpm
@@ -150,12 +181,21 @@ def synthesize_dance(
 
 def _tone(freq: float, length: int, sr: int, decay: float) -> np.ndarray:
     t = np.arange(length) / sr
-    wave = np.sin(2 * np.pi * freq * t) + 0.4 * np.sin(4 * np.pi * freq * t) + 0.2 * np.sin(6 * np.pi * freq * t)
+    wave = (
+        np.sin(2 * np.pi * freq * t)
+        + 0.4 * np.sin(4 * np.pi * freq * t)
+        + 0.2 * np.sin(6 * np.pi * freq * t)
+    )
     return wave * np.exp(-t / decay)
 
 
 def synthesize_music(
-    genre: Genre, bpm: float, first_beat: float, duration: float, rng: np.random.Generator, sr: int = AUDIO_SAMPLE_RATE
+    genre: Genre,
+    bpm: float,
+    first_beat: float,
+    duration: float,
+    rng: np.random.Generator,
+    sr: int = AUDIO_SAMPLE_RATE,
 ) -> np.ndarray:
     """Mono float32 audio: kick on every beat, snare on the back beats, soft hats between, a melody note per beat."""
     n = int(round(duration * sr))
@@ -183,11 +223,15 @@ def synthesize_music(
         for sub in range(1, genre.hat_subdivision):
             j = int(round((b + sub * period / genre.hat_subdivision) * sr))
             if j + hat_len < n:
-                audio[j : j + hat_len] += 0.04 * rng.standard_normal(hat_len) * np.exp(-np.arange(hat_len) / (0.008 * sr))
+                audio[j : j + hat_len] += (
+                    0.04 * rng.standard_normal(hat_len) * np.exp(-np.arange(hat_len) / (0.008 * sr))
+                )
         if genre.snare and k % 2 == 1:  # back-beat snare, on the beat
             j = i
             if j + 2 * hat_len < n:
-                burst = rng.standard_normal(2 * hat_len) * np.exp(-np.arange(2 * hat_len) / (0.02 * sr))
+                burst = rng.standard_normal(2 * hat_len) * np.exp(
+                    -np.arange(2 * hat_len) / (0.02 * sr)
+                )
                 audio[j : j + 2 * hat_len] += 0.25 * burst
     audio /= max(1e-9, np.abs(audio).max()) / 0.9
     return audio.astype(np.float32)
@@ -204,7 +248,9 @@ class SyntheticSequence:
     translation: np.ndarray
 
 
-def generate_sequences(num_sequences: int = 32, duration: float = 16.0, seed: int = 0) -> list[SyntheticSequence]:
+def generate_sequences(
+    num_sequences: int = 32, duration: float = 16.0, seed: int = 0
+) -> list[SyntheticSequence]:
     """`num_sequences` sequences cycling through the genres, identical for identical arguments."""
     names = sorted(GENRES)
     out = []
@@ -214,6 +260,12 @@ def generate_sequences(num_sequences: int = 32, duration: float = 16.0, seed: in
         bpm = float(rng.uniform(*genre.bpm))
         first_beat = float(rng.uniform(0.2, 60.0 / bpm))
         audio = synthesize_music(genre, bpm, first_beat, duration, rng)
-        poses, trans = synthesize_dance(genre, bpm, first_beat, int(round(duration * MOTION_FPS)), rng)
-        out.append(SyntheticSequence(f"synthetic_{genre.name}_{i:04d}", genre.name, bpm, first_beat, audio, poses, trans))
+        poses, trans = synthesize_dance(
+            genre, bpm, first_beat, int(round(duration * MOTION_FPS)), rng
+        )
+        out.append(
+            SyntheticSequence(
+                f"synthetic_{genre.name}_{i:04d}", genre.name, bpm, first_beat, audio, poses, trans
+            )
+        )
     return out
