@@ -1,0 +1,216 @@
+"""The Bailando evaluation protocol: crop, re-origin, features, GT statistics, the table.
+
+Generated dances are cropped to 20 s (1200 frames) and moved so the first
+frame's root is the origin; ground-truth dances are re-origined the same way
+but kept whole. GT features are computed once and cached on a content hash.
+BAS uses the whole, uncropped generated motion.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from ..data.layout import EVAL_FRAMES, MOTION_FPS
+from ..errors import DataFileError
+from .beat_align import beat_align_score
+from .distribution import average_pairwise_distance, frechet_distance, normalise
+from .geometric import geometric_features
+from .kinetic import kinetic_features
+
+COLUMNS = ("FID_k", "FID_g", "DIV_k", "DIV_g", "BAS")
+LOWER_IS_BETTER = {"FID_k": True, "FID_g": True, "DIV_k": False, "DIV_g": False, "BAS": False}
+
+
+@dataclass
+class Dance:
+    """SMPL-24 joints (T, 24, 3) at 60 FPS, y-up, and the 60-FPS music beat frames if known."""
+
+    joints: np.ndarray
+    music_beats: np.ndarray | None = None
+    name: str = ""
+
+
+@dataclass
+class FeatureSet:
+    kinetic: np.ndarray  # (N, 72)
+    geometric: np.ndarray  # (N, 32)
+
+
+def reorigin(joints: np.ndarray) -> np.ndarray:
+    """Subtract the first frame's root position from every joint of every frame."""
+    joints = np.asarray(joints, dtype=np.float64).reshape(len(joints), -1, 3)
+    return joints - joints[:1, :1]
+
+
+def dance_features(
+    joints: np.ndarray, crop: int | None = EVAL_FRAMES, reference_bug: bool = True
+) -> tuple[np.ndarray, np.ndarray]:
+    """(kinetic 72, geometric 32) of one dance after the protocol's crop and re-origin."""
+    joints = np.asarray(joints).reshape(len(joints), -1, 3)
+    if crop is not None:
+        joints = joints[:crop]
+    joints = reorigin(joints)
+    return kinetic_features(joints, reference_bug=reference_bug), geometric_features(joints)
+
+
+def feature_set(
+    dances: list[np.ndarray], crop: int | None, reference_bug: bool = True, desc: str = "features"
+) -> FeatureSet:
+    kinetic, geometric = [], []
+    for joints in tqdm(dances, desc=desc, unit="dance", leave=False):
+        k, g = dance_features(joints, crop, reference_bug)
+        kinetic.append(k)
+        geometric.append(g)
+    return FeatureSet(np.stack(kinetic), np.stack(geometric))
+
+
+def ground_truth_features(
+    dances: list[np.ndarray],
+    cache_dir: str | os.PathLike | None | bool = None,
+    reference_bug: bool = True,
+) -> FeatureSet:
+    """Features of whole GT dances, cached on the sha256 of their joint arrays."""
+    h = hashlib.sha256(f"gt-v1-bug{reference_bug}".encode())
+    for joints in dances:
+        arr = np.ascontiguousarray(joints, dtype=np.float32)
+        h.update(str(arr.shape).encode())
+        h.update(arr.tobytes())
+    path = None
+    if cache_dir is not False:
+        from ..data.music import default_cache_dir
+
+        root = (
+            default_cache_dir().parent / "gt_features"
+            if cache_dir in (None, True)
+            else Path(cache_dir)
+        )
+        path = root / f"{h.hexdigest()[:32]}.npz"
+        if path.is_file():
+            with np.load(path, allow_pickle=False) as cached:
+                return FeatureSet(cached["kinetic"], cached["geometric"])
+    features = feature_set(
+        dances, crop=None, reference_bug=reference_bug, desc="ground-truth features"
+    )
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".npz.tmp")
+        with os.fdopen(fd, "wb") as f:
+            np.savez(f, kinetic=features.kinetic, geometric=features.geometric)
+        os.replace(tmp, path)
+    return features
+
+
+def evaluate_dances(
+    generated: list[Dance], ground_truth: FeatureSet, reference_bug: bool = True
+) -> dict[str, float]:
+    """FID_k, FID_g, DIV_k, DIV_g on GT-normalised features, and mean BAS over dances with beats."""
+    if len(generated) < 2:
+        raise ValueError("the protocol needs at least two generated dances")
+    gen = feature_set(
+        [d.joints for d in generated], EVAL_FRAMES, reference_bug, desc="generated features"
+    )
+    gen_k = normalise(gen.kinetic, ground_truth.kinetic)
+    gt_k = normalise(ground_truth.kinetic, ground_truth.kinetic)
+    gen_g = normalise(gen.geometric, ground_truth.geometric)
+    gt_g = normalise(ground_truth.geometric, ground_truth.geometric)
+    scores = [
+        beat_align_score(d.music_beats, d.joints) for d in generated if d.music_beats is not None
+    ]
+    return {
+        "FID_k": frechet_distance(gen_k, gt_k),
+        "FID_g": frechet_distance(gen_g, gt_g),
+        "DIV_k": average_pairwise_distance(gen_k),
+        "DIV_g": average_pairwise_distance(gen_g),
+        "BAS": float(np.mean(scores)) if scores else float("nan"),
+    }
+
+
+def dances_from_dataset(dataset) -> list[Dance]:
+    """Dances of a clip Dataset (the `joints` and `beat_frames` columns), SMPL-24 only."""
+    if "joints" not in dataset.column_names:
+        raise DataFileError(None, "dataset has no 'joints' column")
+    out = []
+    for row in dataset.with_format("numpy"):
+        if row.get("skeleton", "smpl24") != "smpl24":
+            raise ValueError(
+                f"{row.get('id')}: the metrics are defined on SMPL-24 joints, got {row['skeleton']}"
+            )
+        if float(row.get("fps", MOTION_FPS)) != MOTION_FPS:
+            raise ValueError(f"{row.get('id')}: dances must be at {MOTION_FPS:g} FPS")
+        out.append(
+            Dance(row["joints"].reshape(-1, 24, 3), row.get("beat_frames"), str(row.get("id", "")))
+        )
+    return out
+
+
+def dances_from_folder(folder: str | os.PathLike) -> list[Dance]:
+    """Dances saved as `.npz` (`joints`, optional `beat_frames`, `fps`) or plain `.npy` joint arrays."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise DataFileError(folder, "folder of generated dances not found")
+    files = sorted([*folder.glob("*.npz"), *folder.glob("*.npy")])
+    if not files:
+        raise DataFileError(folder, "no .npz or .npy dances inside")
+    out = []
+    for f in files:
+        try:
+            data = np.load(f, allow_pickle=False)
+        except ValueError as exc:
+            raise DataFileError(
+                f, f"not a plain numpy file (pickled objects are refused): {exc}"
+            ) from None
+        if isinstance(data, np.ndarray):
+            joints, beats, fps = data, None, MOTION_FPS
+        else:
+            if "joints" not in data:
+                raise DataFileError(f, f"no 'joints' array (has {list(data.keys())})")
+            joints = data["joints"]
+            beats = data["beat_frames"] if "beat_frames" in data else None
+            fps = float(data["fps"]) if "fps" in data else MOTION_FPS
+        if fps != MOTION_FPS:
+            raise DataFileError(f, f"dance is at {fps:g} FPS; the protocol needs {MOTION_FPS:g}")
+        joints = np.asarray(joints, dtype=np.float64)
+        if joints.size % 72 or joints.ndim not in (2, 3):
+            raise DataFileError(
+                f, f"joints have shape {joints.shape}, expected (T, 72) or (T, 24, 3)"
+            )
+        joints = joints.reshape(len(joints), 24, 3)
+        if not np.isfinite(joints).all():
+            raise DataFileError(f, "joints contain NaN or infinite values")
+        out.append(Dance(joints, beats, f.stem))
+    return out
+
+
+def markdown_table(rows: dict[str, dict[str, float]]) -> str:
+    header = (
+        "| Method | "
+        + " | ".join(f"{c} {'↓' if LOWER_IS_BETTER[c] else '↑'}" for c in COLUMNS)
+        + " |"
+    )
+    lines = [header, "|---" * (len(COLUMNS) + 1) + "|"]
+    for name, result in rows.items():
+        lines.append(
+            f"| {name} | "
+            + " | ".join(f"{result[c]:.4f}" if c == "BAS" else f"{result[c]:.2f}" for c in COLUMNS)
+            + " |"
+        )
+    return "\n".join(lines)
+
+
+def write_report(
+    rows: dict[str, dict[str, float]], output_dir: str | os.PathLike
+) -> tuple[Path, Path]:
+    output_dir = Path(output_dir)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    json_path, md_path = output_dir / "metrics.json", output_dir / "metrics.md"
+    json_path.write_text(json.dumps(rows, indent=2))
+    md_path.write_text(markdown_table(rows) + "\n")
+    return json_path, md_path

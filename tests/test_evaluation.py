@@ -1,0 +1,192 @@
+import logging
+
+import numpy as np
+import pytest
+import torch
+
+from e3d2_hf.data.kinematics import forward_kinematics
+from e3d2_hf.data.motion import resample, z_up_to_y_up
+from e3d2_hf.data.readers.synthetic import GENRES, synthesize_dance
+from e3d2_hf.evaluation import (
+    Dance,
+    average_pairwise_distance,
+    beat_align_score,
+    evaluate_dances,
+    frechet_distance,
+    geometric_features,
+    ground_truth_features,
+    kinetic_features,
+    normalise,
+    token_accuracy,
+)
+from e3d2_hf.evaluation.protocol import dance_features, dances_from_folder, markdown_table, reorigin
+
+from .conftest import shared_data
+from .oracle import kinetic_oracle, manual_oracle
+
+
+def real_clips():
+    files = sorted(shared_data("aistpp", "joints-edge").glob("*.csv"))
+    clips = []
+    for f in files:
+        joints = np.loadtxt(f, delimiter=",").reshape(-1, 24, 3)
+        clips.append(reorigin(z_up_to_y_up(resample(joints, 30.0, 60.0))))
+    return clips
+
+
+def synthetic_dances(n=3, frames=400, seed=0):
+    out = []
+    for i in range(n):
+        rng = np.random.default_rng([seed, i])
+        genre = GENRES[sorted(GENRES)[i % 4]]
+        poses, trans = synthesize_dance(genre, 110.0, 0.3, frames, rng)
+        joints = forward_kinematics(torch.as_tensor(poses), torch.as_tensor(trans)).numpy()
+        out.append(joints)
+    return out
+
+
+def max_relative_difference(a, b):
+    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+    return float(np.max(np.abs(a - b) / np.maximum(np.abs(b), 1e-12)))
+
+
+@pytest.mark.parametrize("reference_bug", [True, False])
+def test_kinetic_features_match_the_reference_loops_on_real_aistpp(reference_bug):
+    for joints in real_clips():
+        ours = kinetic_features(joints, reference_bug=reference_bug)
+        assert ours.shape == (72,)
+        assert max_relative_difference(ours, kinetic_oracle(joints, bug=reference_bug)) <= 1e-6
+
+
+def test_geometric_features_match_the_reference_loops_on_real_aistpp():
+    for joints in real_clips():
+        ours = geometric_features(joints)
+        assert ours.shape == (32,)
+        assert max_relative_difference(ours, manual_oracle(joints)) <= 1e-6
+
+
+def test_features_match_the_reference_loops_on_synthetic_dances():
+    for joints in synthetic_dances():
+        joints = reorigin(joints)
+        assert max_relative_difference(kinetic_features(joints), kinetic_oracle(joints)) <= 1e-6
+        assert max_relative_difference(geometric_features(joints), manual_oracle(joints)) <= 1e-6
+
+
+def test_energy_bug_measures_position_and_the_fix_measures_acceleration():
+    t = np.arange(300) / 60.0
+    joints = np.zeros((300, 24, 3))
+    joints[:, :, 0] = 2.0  # standing still two metres from the origin
+    buggy = kinetic_features(joints).reshape(24, 3)[:, 2]
+    fixed = kinetic_features(joints, reference_bug=False).reshape(24, 3)[:, 2]
+    np.testing.assert_allclose(buggy, 3600 * 2.0, rtol=0.03)  # ~3600 x distance (bailando-facts)
+    np.testing.assert_allclose(fixed, 0.0, atol=1e-6)
+    joints[:, :, 1] = 0.5 * 9.81 * t[:, None] ** 2  # free fall: |a| = 9.81
+    fixed = kinetic_features(joints, reference_bug=False).reshape(24, 3)[:, 2]
+    np.testing.assert_allclose(fixed, 9.81, rtol=1e-3)
+
+
+def test_real_reference_features_fid_to_themselves_is_zero_and_div_positive():
+    root = shared_data("aistpp", "fid-features")
+    kinetic = np.stack([np.load(f) for f in sorted((root / "kinetic_features").glob("*.npy"))])
+    geometric = np.stack([np.load(f) for f in sorted((root / "manual_features").glob("*.npy"))])
+    assert kinetic.shape == (30, 72) and geometric.shape == (30, 32)
+    for feats in (kinetic, geometric):
+        normed = normalise(feats, feats)
+        exact = frechet_distance(normed, normed, method="svd")
+        assert isinstance(exact, float) and abs(exact) < 1e-6
+        # the reference's sqrtm of a rank-29 product carries ~1e-5 of rounding
+        reference = frechet_distance(normed, normed)
+        assert isinstance(reference, float) and abs(reference) < 1e-4
+        div = average_pairwise_distance(normed)
+        assert np.isfinite(div) and div > 0
+
+
+def test_fid_is_a_real_float_that_grows_with_a_mean_shift():
+    rng = np.random.default_rng(0)
+    a = rng.normal(size=(40, 72))
+    b = rng.normal(size=(200, 72))
+    for method in ("sqrtm", "svd"):
+        base = frechet_distance(a, b, method=method)
+        shifted = frechet_distance(a + 1.0, b, method=method)
+        assert type(base) is float and type(shifted) is float
+        expected_shift = 72.0 + 2.0 * (a.mean(0) - b.mean(0)).sum()  # |d + 1|^2 - |d|^2
+        assert shifted - base == pytest.approx(expected_shift, rel=1e-6)
+    assert frechet_distance(a, b, method="svd") == pytest.approx(frechet_distance(a, b), rel=1e-6)
+
+
+def test_diversity_equals_the_pairwise_loop():
+    x = np.random.default_rng(1).normal(size=(7, 5))
+    loop = np.mean([np.linalg.norm(x[i] - x[j]) for i in range(7) for j in range(i + 1, 7)])
+    assert average_pairwise_distance(x) == pytest.approx(loop, rel=1e-12)
+
+
+def _beat_dance(beats, frames=900):
+    """A dance whose mean joint speed has its minima exactly at `beats`."""
+    t = np.arange(frames, dtype=np.float64)
+    phase = np.interp(t, beats, np.arange(len(beats)))
+    offset = 0.2 * np.cos(np.pi * phase)
+    joints = np.zeros((frames, 24, 3))
+    joints[:, :, 0] = offset[:, None]
+    return joints
+
+
+def test_bas_on_beat_is_high_and_half_a_beat_off_is_low():
+    period = 30
+    music = np.arange(15, 885, period)
+    on = _beat_dance(np.arange(15, 900, period) + 0.5)  # speed[t] spans frames t..t+1
+    off = _beat_dance(np.arange(0, 900, period) + 0.5)
+    assert beat_align_score(music, on) > 0.9
+    assert beat_align_score(music, off) < 0.3
+
+
+def test_bas_of_a_static_dance_is_zero_with_a_warning(caplog):
+    with caplog.at_level(logging.WARNING):
+        assert beat_align_score(np.array([10, 40]), np.zeros((100, 24, 3))) == 0.0
+    assert "no motion beat" in caplog.text
+
+
+def test_protocol_crops_to_20_seconds_and_reorigins():
+    dance = synthetic_dances(1, frames=1500)[0]
+    k_full, g_full = dance_features(dance)
+    k_crop, g_crop = dance_features(dance[:1200] + 5.0)  # translation-invariant after re-origin
+    np.testing.assert_allclose(k_full, k_crop, rtol=1e-5)
+    np.testing.assert_array_equal(g_full, g_crop)
+
+
+def test_evaluate_dances_against_cached_ground_truth(tmp_path):
+    gt = synthetic_dances(6, frames=600, seed=1)
+    first = ground_truth_features(gt, cache_dir=tmp_path)
+    assert len(list(tmp_path.glob("*.npz"))) == 1
+    again = ground_truth_features(gt, cache_dir=tmp_path)
+    np.testing.assert_array_equal(first.kinetic, again.kinetic)
+    generated = [
+        Dance(j, np.arange(20, 600, 33), f"d{i}")
+        for i, j in enumerate(synthetic_dances(4, 600, seed=2))
+    ]
+    result = evaluate_dances(generated, first)
+    assert set(result) == {"FID_k", "FID_g", "DIV_k", "DIV_g", "BAS"}
+    assert all(isinstance(v, float) and np.isfinite(v) for v in result.values())
+    table = markdown_table({"ours": result})
+    assert "FID_k ↓" in table and "| ours |" in table
+
+
+def test_dances_from_folder_reads_npz_and_refuses_pickles(tmp_path):
+    dance = synthetic_dances(1, 300)[0]
+    np.savez(
+        tmp_path / "a.npz", joints=dance.reshape(300, 72), beat_frames=np.array([10, 40]), fps=60.0
+    )
+    np.save(tmp_path / "b.npy", dance)
+    dances = dances_from_folder(tmp_path)
+    assert [d.name for d in dances] == ["a", "b"] and dances[0].joints.shape == (300, 24, 3)
+    np.save(
+        tmp_path / "c.npy", np.array([{"pred_position": dance}], dtype=object), allow_pickle=True
+    )
+    with pytest.raises(Exception, match="c.npy"):
+        dances_from_folder(tmp_path)
+
+
+def test_token_accuracy_complete_and_partial():
+    acc = token_accuracy([1, 2, 3, 4], [5, 6, 7, 8], [1, 2, 0, 0], [5, 0, 7, 0])
+    assert acc == {"complete": 0.25, "partial": 0.75, "upper": 0.5, "lower": 0.5}
+    with pytest.raises(ValueError):
+        token_accuracy([], [], [], [])
