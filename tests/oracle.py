@@ -82,7 +82,7 @@ def manual_oracle(p):
     frames = []
     for t in range(1, len(p)):
 
-        def pos(name):
+        def pos(name, t=t):
             if name == "zero":
                 return np.zeros(3)
             if name == "y_unit":
@@ -93,7 +93,7 @@ def manual_oracle(p):
                 return np.array([0.0, min(y for (_, y, _) in p[t]), 0.0])
             return p[t][NAMES.index(name)]
 
-        def prev(name):
+        def prev(name, t=t):
             return p[t - 1][NAMES.index(name)]
 
         def move(j1, j2, j3, j4, thr):  # the reference tests j3's velocity; j4 is unused

@@ -173,7 +173,7 @@ def dances_from_folder(folder: str | os.PathLike) -> list[Dance]:
             if "joints" not in data:
                 raise DataFileError(f, f"no 'joints' array (has {list(data.keys())})")
             joints = data["joints"]
-            beats = data["beat_frames"] if "beat_frames" in data else None
+            beats = data.get("beat_frames")
             fps = float(data["fps"]) if "fps" in data else MOTION_FPS
         if fps != MOTION_FPS:
             raise DataFileError(f, f"dance is at {fps:g} FPS; the protocol needs {MOTION_FPS:g}")
