@@ -126,6 +126,91 @@ def _run_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_evaluate(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "evaluate",
+        help="FID_k, FID_g, DIV_k, DIV_g, BAS of generated dances (Bailando protocol)",
+        description="Score sets of generated SMPL-24 dances against a ground-truth set and print the table of "
+        "the paper's Table 1 columns. A PATH is a clip dataset folder (from `e3d2 prepare`) or a folder of "
+        ".npz files (joints (T, 72) or (T, 24, 3) at 60 FPS, optional beat_frames) or .npy joint arrays.",
+    )
+    p.add_argument(
+        "--generated",
+        action="append",
+        required=True,
+        metavar="NAME=PATH",
+        help="a set of generated dances; repeat for several rows",
+    )
+    p.add_argument(
+        "--ground-truth",
+        required=True,
+        metavar="PATH",
+        help="the ground-truth dances (features are cached)",
+    )
+    p.add_argument(
+        "--ground-truth-row",
+        action="store_true",
+        help="also score the ground-truth dances themselves",
+    )
+    p.add_argument(
+        "--fixed-energy",
+        action="store_true",
+        help="use the corrected energy-expenditure formula (not comparable to published numbers)",
+    )
+    p.add_argument(
+        "--fid-method",
+        choices=("sqrtm", "svd"),
+        default="sqrtm",
+        help="sqrtm: the reference (default); svd: exact",
+    )
+    p.add_argument(
+        "--output-dir",
+        default="outputs/evaluation",
+        help="where metrics.json and metrics.md go (default: %(default)s)",
+    )
+    p.set_defaults(func=_run_evaluate)
+
+
+def _load_dances(path: str):
+    from .evaluation.protocol import dances_from_dataset, dances_from_folder
+
+    folder = Path(path)
+    if (folder / "dataset_info.json").is_file() or (folder / "state.json").is_file():
+        from .data.schema import load_clip_dataset
+
+        return dances_from_dataset(load_clip_dataset(folder))
+    return dances_from_folder(folder)
+
+
+def _run_evaluate(args: argparse.Namespace) -> int:
+    from .evaluation.protocol import (
+        evaluate_dances,
+        ground_truth_features,
+        markdown_table,
+        write_report,
+    )
+
+    bug = not args.fixed_energy
+    ground_truth = _load_dances(args.ground_truth)
+    gt_features = ground_truth_features([d.joints for d in ground_truth], reference_bug=bug)
+    sets = []
+    if args.ground_truth_row:
+        sets.append(("Ground truth", ground_truth))
+    for item in args.generated:
+        name, sep, path = item.partition("=")
+        if not sep:
+            name, path = Path(item).name, item
+        sets.append((name, _load_dances(path)))
+    rows = {
+        name: evaluate_dances(dances, gt_features, reference_bug=bug, fid_method=args.fid_method)
+        for name, dances in sets
+    }
+    json_path, md_path = write_report(rows, args.output_dir)
+    print(markdown_table(rows))
+    print(f"\nwrote {json_path} and {md_path}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="e3d2",
@@ -135,6 +220,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add_demo(sub)
     _add_prepare(sub)
+    _add_evaluate(sub)
     return parser
 
 

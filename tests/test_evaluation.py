@@ -190,3 +190,75 @@ def test_token_accuracy_complete_and_partial():
     assert acc == {"complete": 0.25, "partial": 0.75, "upper": 0.5, "lower": 0.5}
     with pytest.raises(ValueError):
         token_accuracy([], [], [], [])
+
+
+def test_evaluate_modules_load_offline_and_match_the_functions(monkeypatch):
+    import evaluate
+
+    from e3d2_hf.evaluation.hub_metrics import metric_path
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    rng = np.random.default_rng(0)
+    gen, ref = rng.normal(size=(10, 8)), rng.normal(size=(30, 8))
+    fid = evaluate.load(metric_path("motion_fid")).compute(predictions=gen, reference_features=ref)[
+        "fid"
+    ]
+    assert fid == pytest.approx(
+        frechet_distance(normalise(gen, ref), normalise(ref, ref)), rel=1e-9
+    )
+    div = evaluate.load(metric_path("motion_diversity")).compute(
+        predictions=gen, reference_features=ref
+    )
+    assert div["diversity"] == pytest.approx(
+        average_pairwise_distance(normalise(gen, ref)), rel=1e-9
+    )
+    period = 30
+    dance = _beat_dance(np.arange(15, 900, period) + 0.5)
+    music = np.arange(15, 885, period)
+    bas = evaluate.load(metric_path("beat_align_score")).compute(
+        predictions=[dance.reshape(-1)], references=[music]
+    )["bas"]
+    assert bas == pytest.approx(beat_align_score(music, dance), rel=1e-9) and bas > 0.9
+
+
+def test_evaluate_cli_writes_json_and_markdown(tmp_path, capsys):
+    import json
+
+    from e3d2_hf.cli import main
+
+    gt_dir, gen_dir = tmp_path / "gt", tmp_path / "gen"
+    gt_dir.mkdir()
+    gen_dir.mkdir()
+    for i, joints in enumerate(synthetic_dances(5, 500, seed=3)):
+        np.savez(gt_dir / f"gt{i}.npz", joints=joints, beat_frames=np.arange(20, 500, 33))
+    for i, joints in enumerate(synthetic_dances(3, 500, seed=4)):
+        np.savez(gen_dir / f"g{i}.npz", joints=joints, beat_frames=np.arange(20, 500, 33))
+    out = tmp_path / "report"
+    code = main(
+        [
+            "evaluate",
+            "--generated",
+            f"ours={gen_dir}",
+            "--ground-truth",
+            str(gt_dir),
+            "--ground-truth-row",
+            "--output-dir",
+            str(out),
+        ]
+    )
+    assert code == 0
+    printed = capsys.readouterr().out
+    assert "| Ground truth |" in printed and "| ours |" in printed
+    rows = json.loads((out / "metrics.json").read_text())
+    assert set(rows) == {"Ground truth", "ours"} and set(rows["ours"]) == {
+        "FID_k",
+        "FID_g",
+        "DIV_k",
+        "DIV_g",
+        "BAS",
+    }
+    assert (out / "metrics.md").read_text().startswith("| Method |")
+    assert (
+        main(["evaluate", "--generated", str(tmp_path / "missing"), "--ground-truth", str(gt_dir)])
+        == 2
+    )
