@@ -187,3 +187,18 @@ def test_dance_with_melody_nan_motion_is_reported(tmp_path):
     (folder / "skeletons.json").write_text(json.dumps(data).replace("NaN", "NaN"))
     with pytest.raises(DataFileError, match="NaN"):
         dance_with_melody.read_motion(folder)
+
+
+def test_aistpp_present_sequences_and_prepare(tmp_path):
+    from e3d2_hf.data.prepare import PrepareConfig, prepare
+    from e3d2_hf.data.schema import load_clip_dataset
+
+    root = write_aist_root(tmp_path / "aist")
+    assert aistpp.present_sequences(root, "train") == [SEQ]
+    with pytest.raises(DataFileError, match="none of the 1 test sequences"):
+        aistpp.present_sequences(root, "test")
+    out = prepare(
+        PrepareConfig(source="aistpp", path=str(root), output_dir=str(tmp_path / "clips"))
+    )
+    ds = load_clip_dataset(out)
+    assert ds["id"] == [SEQ] and ds[0]["skeleton"] == "smpl24"

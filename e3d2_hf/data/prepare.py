@@ -106,12 +106,7 @@ def prepare(config: PrepareConfig) -> Path:
             if not config.path:
                 raise ValueError("--path to the AIST++ folder is required")
             root = Path(config.path)
-            names = aistpp.split_names(root / "splits", config.split)
-            names = [n for n in names if (root / "motions" / f"{n}.pkl").is_file()]
-            if not names:
-                raise FileNotFoundError(
-                    f"{root / 'motions'}: none of the {config.split} sequences is present"
-                )
+            names = aistpp.present_sequences(root, config.split)
             jobs = [
                 partial(aistpp.read_sequence, root, n, config.music_dir, config.smpl_model_path)
                 for n in names

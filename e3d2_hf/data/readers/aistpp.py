@@ -8,7 +8,6 @@ is the fifth field and the genre the first. Split files are the official
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -111,14 +110,10 @@ def read_sequence(
     )
 
 
-def iter_sequences(
-    root: str | os.PathLike,
-    split: str = "train",
-    splits_dir: str | os.PathLike | None = None,
-    music_dir: str | os.PathLike | None = None,
-    smpl_model_path: str | os.PathLike | None = None,
-    cache_dir=None,
-) -> Iterator[dict[str, Any]]:
+def present_sequences(
+    root: str | os.PathLike, split: str, splits_dir: str | os.PathLike | None = None
+) -> list[str]:
+    """The `split` sequences whose motion file exists under `root/motions`."""
     root = Path(root)
     names = split_names(splits_dir or root / "splits", split)
     present = [n for n in names if (root / "motions" / f"{n}.pkl").is_file()]
@@ -126,5 +121,4 @@ def iter_sequences(
         raise DataFileError(
             root / "motions", f"none of the {len(names)} {split} sequences is present"
         )
-    for name in present:
-        yield read_sequence(root, name, music_dir, smpl_model_path, cache_dir)
+    return present

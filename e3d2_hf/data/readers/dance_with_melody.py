@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -103,8 +102,3 @@ def read_sequence(
         music_path=str(audio.resolve()),
         motion_path=str((folder / "skeletons.json").resolve()),
     )
-
-
-def iter_sequences(root: str | os.PathLike, cache_dir=None) -> Iterator[dict[str, Any]]:
-    for folder in list_sequences(root):
-        yield read_sequence(folder, cache_dir=cache_dir)
