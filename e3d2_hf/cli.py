@@ -211,6 +211,26 @@ def _run_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_models(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "models",
+        help="print the parameter counts of the model presets",
+        description="Parameter counts of every model family at the tiny, demo and paper presets "
+        "(counted on the meta device, nothing is allocated).",
+    )
+    p.add_argument("--skeleton", default="smpl24", help="skeleton the VQ-VAE is sized for")
+    p.set_defaults(func=_run_models)
+
+
+def _run_models(args: argparse.Namespace) -> int:
+    from .models import parameter_table
+
+    print("| preset | model | parameters |\n|---|---|---:|")
+    for preset, family, count in parameter_table(args.skeleton):
+        print(f"| {preset} | {family} | {count:,} |")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="e3d2",
@@ -221,6 +241,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_demo(sub)
     _add_prepare(sub)
     _add_evaluate(sub)
+    _add_models(sub)
     return parser
 
 

@@ -5,9 +5,14 @@ Arrays are (T, J, 3) joint positions unless stated otherwise.
 
 from __future__ import annotations
 
+from typing import TypeVar
+
 import numpy as np
+import torch
 
 from .layout import WINDOW_FRAMES
+
+ArrayT = TypeVar("ArrayT", np.ndarray, torch.Tensor)
 
 
 def to_root_relative(joints: np.ndarray, root: int = 0) -> np.ndarray:
@@ -24,21 +29,40 @@ def from_root_relative(relative: np.ndarray, root: int = 0) -> np.ndarray:
     return absolute
 
 
-def root_velocity(root_positions: np.ndarray) -> np.ndarray:
-    """vel[t] = root[t+1] - root[t]; the last frame copies the previous velocity."""
-    if len(root_positions) < 2:
-        return np.zeros_like(root_positions)
-    vel = np.empty_like(root_positions)
-    vel[:-1] = root_positions[1:] - root_positions[:-1]
-    vel[-1] = vel[-2]
-    return vel
+def root_velocity(root_positions: ArrayT, axis: int = 0) -> ArrayT:
+    """vel[t] = root[t+1] - root[t] along `axis`; the last frame copies the previous velocity.
+
+    Works on numpy arrays and torch tensors alike, so data preparation and the
+    VQ-VAE share one definition.
+    """
+    n = root_positions.shape[axis]
+    if n < 2:
+        return root_positions * 0
+    head = _take(root_positions, 1, n, axis) - _take(root_positions, 0, n - 1, axis)
+    return _concat([head, _take(head, n - 2, n - 1, axis)], axis)
 
 
-def integrate_root_velocity(velocity: np.ndarray) -> np.ndarray:
+def integrate_root_velocity(velocity: ArrayT, axis: int = 0) -> ArrayT:
     """root[0] = 0, root[t] = root[t-1] + vel[t-1]: generated dances start at the origin."""
-    root = np.zeros_like(velocity)
-    root[1:] = np.cumsum(velocity[:-1], axis=0)
-    return root
+    n = velocity.shape[axis]
+    zero = _take(velocity, 0, 1, axis) * 0
+    if n < 2:
+        return zero
+    steps = _take(velocity, 0, n - 1, axis)
+    summed = steps.cumsum(axis) if isinstance(steps, np.ndarray) else steps.cumsum(dim=axis)
+    return _concat([zero, summed], axis)
+
+
+def _take(x: ArrayT, start: int, stop: int, axis: int) -> ArrayT:
+    index = [slice(None)] * x.ndim
+    index[axis] = slice(start, stop)
+    return x[tuple(index)]
+
+
+def _concat(parts: list[ArrayT], axis: int) -> ArrayT:
+    if isinstance(parts[0], np.ndarray):
+        return np.concatenate(parts, axis=axis)
+    return torch.cat(parts, dim=axis)
 
 
 def resample(motion: np.ndarray, source_fps: float, target_fps: float) -> np.ndarray:

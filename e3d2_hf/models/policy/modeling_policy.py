@@ -1,0 +1,381 @@
+"""DancePolicy: Bailando's cross-conditional GPT as a transformers model with a KV cache.
+
+Step t of an episode holds three tokens: the music row m_t, and the upper and
+lower codes of the previous pose token (p_init at t = 0). A token at step t
+sees every token of steps <= t (bailando-facts §4). Bailando concatenates the
+three streams; we interleave them step by step, which with step-based masks
+and stream-specific position embeddings computes the same function and lets
+a cache grow by one step at a time. Logits for p_t are read at the upper and
+lower token of step t.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from transformers import DynamicCache, GenerationMixin, PreTrainedModel
+from transformers import initialization as init
+from transformers.cache_utils import Cache, DynamicLayer
+from transformers.utils import ModelOutput
+
+from ..transformer import TransformerBlock
+from .configuration_policy import DancePolicyConfig
+
+MUSIC, UPPER, LOWER = 0, 1, 2
+"""Stream order within a step."""
+
+
+@dataclass
+class DancePolicyOutput(ModelOutput):
+    """Per-step logits for both halves; `logits` is the joint (upper, lower) table for `generate()`."""
+
+    loss: torch.Tensor | None = None
+    logits: torch.Tensor | None = None
+    upper_logits: torch.Tensor | None = None
+    lower_logits: torch.Tensor | None = None
+    values: torch.Tensor | None = None
+    past_key_values: Cache | None = None
+
+
+@dataclass
+class DanceRollout(ModelOutput):
+    """One batch of episodes from `DancePolicy.rollout`, all (batch, steps)."""
+
+    upper_ids: torch.Tensor | None = None
+    lower_ids: torch.Tensor | None = None
+    log_probs: torch.Tensor | None = None
+    values: torch.Tensor | None = None
+    random_actions: torch.Tensor | None = None
+
+
+class DancePolicyPreTrainedModel(PreTrainedModel):
+    config_class = DancePolicyConfig
+    config: DancePolicyConfig
+    base_model_prefix = "policy"
+    main_input_name = "input_ids"
+    supports_gradient_checkpointing = True
+    _no_split_modules = ["TransformerBlock"]
+
+    @torch.no_grad()
+    def _init_weights(self, module: nn.Module) -> None:
+        std = self.config.initializer_range
+        if isinstance(module, nn.Linear):
+            init.normal_(module.weight, mean=0.0, std=std)
+            if module.bias is not None:
+                init.zeros_(module.bias)
+        elif isinstance(module, nn.Embedding):
+            if getattr(module, "_zero_init", False):
+                init.zeros_(module.weight)
+            else:
+                init.normal_(module.weight, mean=0.0, std=std)
+        elif isinstance(module, nn.LayerNorm):
+            init.ones_(module.weight)
+            init.zeros_(module.bias)
+
+
+class DancePolicy(DancePolicyPreTrainedModel, GenerationMixin):
+    """Music + (upper, lower) code streams -> next-token logits, with an optional PPO value head."""
+
+    def __init__(self, config: DancePolicyConfig):
+        super().__init__(config)
+        hidden, size = config.hidden_size, config.codebook_size
+        self.music_embedding = nn.Linear(config.music_dim, hidden)
+        self.upper_embedding = nn.Embedding(size, hidden)
+        self.lower_embedding = nn.Embedding(size, hidden)
+        self.position_embedding = nn.Embedding(config.num_streams * config.block_size, hidden)
+        self.position_embedding._zero_init = True  # Bailando starts positions at zero
+        self.dropout = nn.Dropout(config.embd_dropout)
+        self.blocks = nn.ModuleList(
+            TransformerBlock(
+                hidden,
+                config.num_attention_heads,
+                config.attn_dropout,
+                config.resid_dropout,
+                layer_idx=i,
+            )
+            for i in range(config.num_hidden_layers)
+        )
+        self.final_norm = nn.LayerNorm(hidden)
+        self.upper_head = nn.Linear(hidden, size, bias=False)
+        self.lower_head = nn.Linear(hidden, size, bias=False)
+        if config.value_head:
+            self.value_blocks = nn.ModuleList(
+                TransformerBlock(
+                    hidden,
+                    config.num_attention_heads,
+                    config.attn_dropout,
+                    config.resid_dropout,
+                    layer_idx=config.num_hidden_layers + i,
+                )
+                for i in range(config.value_num_layers)
+            )
+            self.value_norm = nn.LayerNorm(hidden)
+            self.value_out = nn.Linear(hidden, 1)
+        self.post_init()
+
+    # --- checks ----------------------------------------------------------------------------
+    def _check_inputs(
+        self, music: torch.Tensor, upper_ids: torch.Tensor, lower_ids: torch.Tensor, past_steps: int
+    ) -> None:
+        config = self.config
+        if music.ndim != 3 or music.shape[-1] != config.music_dim:
+            raise ValueError(
+                f"music_features must be (batch, steps, {config.music_dim}), got {tuple(music.shape)}"
+            )
+        if upper_ids.shape != lower_ids.shape or upper_ids.ndim != 2:
+            raise ValueError(
+                f"upper_ids and lower_ids must both be (batch, steps), got {tuple(upper_ids.shape)} "
+                f"and {tuple(lower_ids.shape)}"
+            )
+        if music.shape[:2] != upper_ids.shape:
+            raise ValueError(
+                f"music_features has {music.shape[1]} steps for batch {music.shape[0]} but the codes "
+                f"are {tuple(upper_ids.shape)}: one music row per code"
+            )
+        if past_steps + upper_ids.shape[1] > config.block_size:
+            raise ValueError(
+                f"{past_steps + upper_ids.shape[1]} steps exceed the block size {config.block_size}; "
+                "use a sliding window for longer dances"
+            )
+        for name, ids in (("upper_ids", upper_ids), ("lower_ids", lower_ids)):
+            if ids.numel() and (ids.min() < 0 or ids.max() >= config.codebook_size):
+                raise ValueError(
+                    f"{name} must lie in [0, {config.codebook_size}), got "
+                    f"[{int(ids.min())}, {int(ids.max())}]"
+                )
+
+    # --- forward -----------------------------------------------------------------------------
+    def forward(
+        self,
+        music_features: torch.Tensor,
+        upper_ids: torch.Tensor | None = None,
+        lower_ids: torch.Tensor | None = None,
+        input_ids: torch.Tensor | None = None,
+        past_key_values: Cache | None = None,
+        use_cache: bool = False,
+        upper_labels: torch.Tensor | None = None,
+        lower_labels: torch.Tensor | None = None,
+        return_joint_logits: bool = False,
+        **kwargs,
+    ) -> DancePolicyOutput:
+        """Step t reads music_features[:, t] and the codes of the previous token (p_init at t=0).
+
+        With labels (the codes of p_t, -100 to ignore) the loss is Bailando's
+        CE(upper) + CE(lower), each averaged over tokens. `input_ids` may
+        replace the two code streams as pair ids (upper * codebook_size + lower).
+        """
+        config = self.config
+        if input_ids is not None:
+            if upper_ids is not None or lower_ids is not None:
+                raise ValueError("pass either input_ids or upper_ids/lower_ids, not both")
+            upper_ids, lower_ids = self.split_pair_ids(input_ids)
+        if upper_ids is None or lower_ids is None:
+            raise ValueError("the policy needs upper_ids and lower_ids (or pair input_ids)")
+        if use_cache and past_key_values is None:
+            past_key_values = DynamicCache()
+        if past_key_values is not None and len(past_key_values.layers) < config.num_cache_layers:
+            # generate() sizes its cache by num_hidden_layers; the value blocks need slots too
+            past_key_values.layers.extend(
+                DynamicLayer() for _ in range(config.num_cache_layers - len(past_key_values.layers))
+            )
+        past_steps = (
+            past_key_values.get_seq_length() // config.num_streams
+            if past_key_values is not None
+            else 0
+        )
+        self._check_inputs(music_features, upper_ids, lower_ids, past_steps)
+        batch, steps = upper_ids.shape
+        hidden_size = config.hidden_size
+
+        tokens = torch.stack(
+            (
+                self.music_embedding(music_features.to(self.dtype)),
+                self.upper_embedding(upper_ids),
+                self.lower_embedding(lower_ids),
+            ),
+            dim=2,
+        )  # (batch, steps, stream, hidden)
+        step_index = torch.arange(past_steps, past_steps + steps, device=tokens.device)
+        stream_offset = torch.arange(config.num_streams, device=tokens.device) * config.block_size
+        tokens = tokens + self.position_embedding(step_index[:, None] + stream_offset[None, :])
+        hidden = self.dropout(tokens.reshape(batch, steps * config.num_streams, hidden_size))
+
+        key_steps = torch.arange(past_steps + steps, device=tokens.device)
+        query_steps = step_index.repeat_interleave(config.num_streams)
+        mask = key_steps.repeat_interleave(config.num_streams)[None, :] <= query_steps[:, None]
+
+        cache = past_key_values
+        values = None
+        for i, block in enumerate(self.blocks):
+            hidden = block(hidden, mask, cache)
+            if config.value_head and i + 1 == config.value_shared_layers:
+                value_hidden = hidden
+                for value_block in self.value_blocks:
+                    value_hidden = value_block(value_hidden, mask, cache)
+                per_token = self.value_out(self.value_norm(value_hidden)).view(batch, steps, -1)
+                values = per_token[:, :, UPPER] + per_token[:, :, LOWER]
+        hidden = self.final_norm(hidden).view(batch, steps, config.num_streams, hidden_size)
+        upper_logits = self.upper_head(hidden[:, :, UPPER])
+        lower_logits = self.lower_head(hidden[:, :, LOWER])
+
+        loss = None
+        if upper_labels is not None or lower_labels is not None:
+            if upper_labels is None or lower_labels is None:
+                raise ValueError("pass both upper_labels and lower_labels, or neither")
+            loss = F.cross_entropy(
+                upper_logits.flatten(0, 1), upper_labels.flatten()
+            ) + F.cross_entropy(lower_logits.flatten(0, 1), lower_labels.flatten())
+        logits = None
+        if return_joint_logits:
+            last_upper = F.log_softmax(upper_logits[:, -1:].float(), dim=-1)
+            last_lower = F.log_softmax(lower_logits[:, -1:].float(), dim=-1)
+            logits = (last_upper[..., :, None] + last_lower[..., None, :]).flatten(-2)
+        return DancePolicyOutput(
+            loss=loss,
+            logits=logits,
+            upper_logits=upper_logits,
+            lower_logits=lower_logits,
+            values=values,
+            past_key_values=past_key_values if use_cache else None,
+        )
+
+    # --- generate() support: pair ids are upper * codebook_size + lower --------------------------
+    def pair_ids(self, upper_ids: torch.Tensor, lower_ids: torch.Tensor) -> torch.Tensor:
+        return upper_ids * self.config.codebook_size + lower_ids
+
+    def split_pair_ids(self, pair_ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return pair_ids // self.config.codebook_size, pair_ids % self.config.codebook_size
+
+    def prepare_inputs_for_generation(
+        self,
+        input_ids: torch.Tensor,
+        past_key_values: Cache | None = None,
+        music_features: torch.Tensor | None = None,
+        **kwargs,
+    ) -> dict:
+        if music_features is None:
+            raise ValueError("generate() needs music_features=(batch, steps, music_dim)")
+        past_steps = (
+            0
+            if past_key_values is None
+            else past_key_values.get_seq_length() // self.config.num_streams
+        )
+        new = input_ids[:, past_steps:]
+        return {
+            "music_features": music_features[:, past_steps : past_steps + new.shape[1]],
+            "input_ids": new,
+            "past_key_values": past_key_values,
+            "use_cache": True,
+            "return_joint_logits": True,
+        }
+
+    # --- the explicit sampler for RL -------------------------------------------------------------
+    @torch.no_grad()
+    def rollout(
+        self,
+        music_features: torch.Tensor,
+        init_upper: torch.Tensor,
+        init_lower: torch.Tensor,
+        *,
+        greedy: bool = False,
+        temperature: float = 1.0,
+        epsilon: float = 0.0,
+        generator: torch.Generator | None = None,
+        use_cache: bool = True,
+    ) -> DanceRollout:
+        """Sample one episode per music row sequence: len(music) steps after (p_init).
+
+        With probability `epsilon` per step the action is a uniformly random
+        (upper, lower) pair (method.md §2), else the policy's sample (or argmax
+        when `greedy`). `log_probs` are the policy's log-probabilities of the
+        taken actions at `temperature`; `values` come from the value head.
+        `use_cache=False` re-runs the whole context every step, as Bailando's
+        sampler does (the benchmark's baseline).
+        """
+        if temperature <= 0:
+            raise ValueError(f"temperature must be positive, got {temperature}")
+        if not 0.0 <= epsilon <= 1.0:
+            raise ValueError(f"epsilon must be in [0, 1], got {epsilon}")
+        batch, steps = music_features.shape[:2]
+        device = music_features.device
+        size = self.config.codebook_size
+        upper_in, lower_in = init_upper.view(batch, 1), init_lower.view(batch, 1)
+        cache = DynamicCache() if use_cache else None
+        taken_upper, taken_lower, log_probs, values, random_actions = [], [], [], [], []
+        for t in range(steps):
+            if use_cache:
+                out = self(
+                    music_features[:, t : t + 1],
+                    upper_in[:, -1:],
+                    lower_in[:, -1:],
+                    past_key_values=cache,
+                    use_cache=True,
+                )
+            else:
+                out = self(music_features[:, : t + 1], upper_in, lower_in)
+            upper_logp = F.log_softmax(out.upper_logits[:, -1].float() / temperature, dim=-1)
+            lower_logp = F.log_softmax(out.lower_logits[:, -1].float() / temperature, dim=-1)
+            if greedy:
+                upper, lower = upper_logp.argmax(-1), lower_logp.argmax(-1)
+            else:
+                upper = torch.multinomial(upper_logp.exp(), 1, generator=generator).squeeze(1)
+                lower = torch.multinomial(lower_logp.exp(), 1, generator=generator).squeeze(1)
+            explore = torch.zeros(batch, dtype=torch.bool, device=device)
+            if epsilon > 0:
+                explore = torch.rand(batch, generator=generator, device=device) < epsilon
+                upper = torch.where(
+                    explore,
+                    torch.randint(size, (batch,), generator=generator, device=device),
+                    upper,
+                )
+                lower = torch.where(
+                    explore,
+                    torch.randint(size, (batch,), generator=generator, device=device),
+                    lower,
+                )
+            taken_upper.append(upper)
+            taken_lower.append(lower)
+            log_probs.append(
+                upper_logp.gather(1, upper[:, None]).squeeze(1)
+                + lower_logp.gather(1, lower[:, None]).squeeze(1)
+            )
+            random_actions.append(explore)
+            if out.values is not None:
+                values.append(out.values[:, -1].float())
+            upper_in = torch.cat([upper_in, upper[:, None]], dim=1)
+            lower_in = torch.cat([lower_in, lower[:, None]], dim=1)
+        return DanceRollout(
+            upper_ids=torch.stack(taken_upper, 1),
+            lower_ids=torch.stack(taken_lower, 1),
+            log_probs=torch.stack(log_probs, 1),
+            values=torch.stack(values, 1) if values else None,
+            random_actions=torch.stack(random_actions, 1),
+        )
+
+    def evaluate_actions(
+        self,
+        music_features: torch.Tensor,
+        init_upper: torch.Tensor,
+        init_lower: torch.Tensor,
+        upper_ids: torch.Tensor,
+        lower_ids: torch.Tensor,
+        temperature: float = 1.0,
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        """Teacher-forced log-probs, entropies and values of a batch of episodes, (batch, steps) each.
+
+        Equal (to float round-off) to what `rollout` returned, so PPO can
+        recompute log-probs with gradients.
+        """
+        upper_in = torch.cat([init_upper.view(-1, 1), upper_ids[:, :-1]], dim=1)
+        lower_in = torch.cat([init_lower.view(-1, 1), lower_ids[:, :-1]], dim=1)
+        out = self(music_features, upper_in, lower_in)
+        upper_logp = F.log_softmax(out.upper_logits.float() / temperature, dim=-1)
+        lower_logp = F.log_softmax(out.lower_logits.float() / temperature, dim=-1)
+        log_probs = upper_logp.gather(-1, upper_ids[..., None]).squeeze(-1) + lower_logp.gather(
+            -1, lower_ids[..., None]
+        ).squeeze(-1)
+        entropy = -(upper_logp.exp() * upper_logp).sum(-1) - (lower_logp.exp() * lower_logp).sum(-1)
+        return log_probs, entropy, out.values

@@ -1,0 +1,86 @@
+"""Named model sizes: `tiny` (tests), `demo` (minutes on 2 CPU cores) and `paper` (the paper's).
+
+A preset fixes all three families together, so the policy's and the reward
+model's codebook always matches the VQ-VAE's.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from transformers import PreTrainedConfig, PreTrainedModel
+
+from .policy.configuration_policy import DancePolicyConfig
+from .policy.modeling_policy import DancePolicy
+from .reward.configuration_reward import DanceRewardConfig
+from .reward.modeling_reward import DanceRewardModel
+from .vqvae.configuration_vqvae import DanceVQVAEConfig
+from .vqvae.modeling_vqvae import DanceVQVAE
+
+FAMILIES: dict[str, tuple[type[PreTrainedConfig], type[PreTrainedModel]]] = {
+    "vqvae": (DanceVQVAEConfig, DanceVQVAE),
+    "policy": (DancePolicyConfig, DancePolicy),
+    "reward": (DanceRewardConfig, DanceRewardModel),
+}
+
+PRESETS: dict[str, dict[str, dict[str, Any]]] = {
+    "tiny": {
+        "vqvae": {"codebook_size": 32, "code_dim": 16, "width": 16, "depth": 1},
+        "policy": {
+            "codebook_size": 32,
+            "hidden_size": 32,
+            "num_attention_heads": 2,
+            "num_hidden_layers": 2,
+            "value_shared_layers": 1,
+            "value_num_layers": 1,
+        },
+        "reward": {"codebook_size": 32, "hidden_size": 32, "num_attention_heads": 2},
+    },
+    "demo": {
+        "vqvae": {"codebook_size": 128, "code_dim": 64, "width": 64, "depth": 2},
+        "policy": {
+            "codebook_size": 128,
+            "hidden_size": 128,
+            "num_attention_heads": 4,
+            "num_hidden_layers": 4,
+            "value_shared_layers": 2,
+            "value_num_layers": 1,
+        },
+        "reward": {"codebook_size": 128, "hidden_size": 128, "num_attention_heads": 4},
+    },
+    "paper": {"vqvae": {}, "policy": {}, "reward": {}},
+}
+
+
+def preset_config(family: str, preset: str, **overrides: Any) -> PreTrainedConfig:
+    """The config of `family` ("vqvae", "policy", "reward") at size `preset`, with overrides."""
+    if family not in FAMILIES:
+        raise ValueError(f"unknown model family {family!r}; known: {sorted(FAMILIES)}")
+    if preset not in PRESETS:
+        raise ValueError(f"unknown preset {preset!r}; known: {sorted(PRESETS)}")
+    config_class, _ = FAMILIES[family]
+    return config_class(**{**PRESETS[preset][family], **overrides})
+
+
+def count_parameters(config: PreTrainedConfig) -> int:
+    """Parameters of the model a config describes, counted without allocating them."""
+    model_class = next(m for c, m in FAMILIES.values() if isinstance(config, c))
+    with torch.device("meta"):
+        model = model_class(config)
+    return sum(p.numel() for p in model.parameters())
+
+
+def parameter_table(skeleton: str = "smpl24") -> list[tuple[str, str, int]]:
+    """(preset, family, parameters) for every preset, policies with their value head."""
+    rows = []
+    for preset in PRESETS:
+        for family in FAMILIES:
+            overrides: dict[str, Any] = {"skeleton": skeleton}
+            rows.append(
+                (preset, family, count_parameters(preset_config(family, preset, **overrides)))
+            )
+            if family == "policy":
+                config = preset_config(family, preset, value_head=True, **overrides)
+                rows.append((preset, "policy+value", count_parameters(config)))
+    return rows

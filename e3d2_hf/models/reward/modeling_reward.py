@@ -1,0 +1,139 @@
+"""DanceRewardModel R_theta (method.md §3): a Decision-Transformer-style scorer of dance snippets.
+
+The trajectory (m_0, p_0, ..., m_{T-1}, p_{T-1}) is one interleaved causal
+sequence. Music rows and pose tokens have their own linear embeddings, a
+learned timestep embedding is shared by both modalities, and a post-norm
+transformer reads it. The per-step reward r_t is a linear head on p_t's
+output, which has seen the state (m_0..m_t, p_0..p_{t-1}) and the action p_t;
+the trajectory score is u = sum_t r_t, exposed as `logits` (num_labels = 1).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+from transformers import PreTrainedModel
+from transformers import initialization as init
+from transformers.utils import ModelOutput
+
+from ..transformer import TransformerBlock
+from .configuration_reward import DanceRewardConfig
+
+
+@dataclass
+class DanceRewardOutput(ModelOutput):
+    """`logits` (batch, 1) is the summed score u; `rewards` (batch, steps) the per-step r_t."""
+
+    logits: torch.Tensor | None = None
+    rewards: torch.Tensor | None = None
+
+
+class DanceRewardPreTrainedModel(PreTrainedModel):
+    config_class = DanceRewardConfig
+    config: DanceRewardConfig
+    base_model_prefix = "reward"
+    main_input_name = "upper_ids"
+    supports_gradient_checkpointing = True
+    _no_split_modules = ["TransformerBlock"]
+
+    @torch.no_grad()
+    def _init_weights(self, module: nn.Module) -> None:
+        std = self.config.initializer_range
+        if isinstance(module, nn.Linear):
+            init.normal_(module.weight, mean=0.0, std=std)
+            if module.bias is not None:
+                init.zeros_(module.bias)
+        elif isinstance(module, nn.Embedding):
+            init.normal_(module.weight, mean=0.0, std=std)
+        elif isinstance(module, nn.LayerNorm):
+            init.ones_(module.weight)
+            init.zeros_(module.bias)
+
+
+class DanceRewardModel(DanceRewardPreTrainedModel):
+    """Scores (music, pose-token) trajectories; higher is a better dance."""
+
+    def __init__(self, config: DanceRewardConfig):
+        super().__init__(config)
+        hidden = config.hidden_size
+        self.music_embedding = nn.Linear(config.music_dim, hidden)
+        self.upper_embedding = nn.Embedding(config.codebook_size, hidden)
+        self.lower_embedding = nn.Embedding(config.codebook_size, hidden)
+        self.timestep_embedding = nn.Embedding(config.max_steps, hidden)
+        self.embedding_norm = nn.LayerNorm(hidden)
+        self.dropout = nn.Dropout(config.embd_dropout)
+        self.blocks = nn.ModuleList(
+            TransformerBlock(
+                hidden,
+                config.num_attention_heads,
+                config.attn_dropout,
+                config.resid_dropout,
+                layer_idx=i,
+                pre_norm=False,
+            )
+            for i in range(config.num_hidden_layers)
+        )
+        self.reward_head = nn.Linear(hidden, 1)
+        self.post_init()
+
+    def _check_inputs(
+        self, music: torch.Tensor, upper_ids: torch.Tensor, lower_ids: torch.Tensor
+    ) -> None:
+        config = self.config
+        if music.ndim != 3 or music.shape[-1] != config.music_dim:
+            raise ValueError(
+                f"music_features must be (batch, steps, {config.music_dim}), got {tuple(music.shape)}"
+            )
+        if upper_ids.shape != lower_ids.shape or upper_ids.ndim != 2:
+            raise ValueError(
+                f"upper_ids and lower_ids must both be (batch, steps), got {tuple(upper_ids.shape)} "
+                f"and {tuple(lower_ids.shape)}"
+            )
+        if music.shape[:2] != upper_ids.shape:
+            raise ValueError(
+                f"music_features is {tuple(music.shape[:2])} (batch, steps) but the codes are "
+                f"{tuple(upper_ids.shape)}: one music row per pose token"
+            )
+        if upper_ids.shape[1] > config.max_steps:
+            raise ValueError(f"{upper_ids.shape[1]} steps exceed max_steps {config.max_steps}")
+        for name, ids in (("upper_ids", upper_ids), ("lower_ids", lower_ids)):
+            if ids.numel() and (ids.min() < 0 or ids.max() >= config.codebook_size):
+                raise ValueError(
+                    f"{name} must lie in [0, {config.codebook_size}), got "
+                    f"[{int(ids.min())}, {int(ids.max())}]"
+                )
+
+    def forward(
+        self,
+        music_features: torch.Tensor,
+        upper_ids: torch.Tensor,
+        lower_ids: torch.Tensor,
+        **kwargs,
+    ) -> DanceRewardOutput:
+        self._check_inputs(music_features, upper_ids, lower_ids)
+        batch, steps = upper_ids.shape
+        timestep = self.timestep_embedding(torch.arange(steps, device=upper_ids.device))
+        music = self.music_embedding(music_features.to(self.dtype)) + timestep
+        pose = self.upper_embedding(upper_ids) + self.lower_embedding(lower_ids) + timestep
+        sequence = torch.stack((music, pose), dim=2).reshape(batch, 2 * steps, -1)
+        hidden = self.dropout(self.embedding_norm(sequence))
+        positions = torch.arange(2 * steps, device=hidden.device)
+        mask = positions[None, :] <= positions[:, None]
+        for block in self.blocks:
+            hidden = block(hidden, mask)
+        rewards = self.reward_head(hidden.view(batch, steps, 2, -1)[:, :, 1]).squeeze(-1)
+        return DanceRewardOutput(logits=rewards.sum(-1, keepdim=True), rewards=rewards)
+
+    @torch.no_grad()
+    def score(
+        self, music_features: torch.Tensor, upper_ids: torch.Tensor, lower_ids: torch.Tensor
+    ) -> torch.Tensor:
+        """The total reward u of each trajectory, (batch,), in eval mode."""
+        was_training = self.training
+        self.eval()
+        try:
+            return self(music_features, upper_ids, lower_ids).logits.squeeze(-1)
+        finally:
+            self.train(was_training)

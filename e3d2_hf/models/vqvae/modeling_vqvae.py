@@ -1,0 +1,366 @@
+"""DanceVQVAE: Bailando's choreographic memory as one transformers model.
+
+Two independent VQ-VAEs (upper and lower body) with conv encoders that
+downsample time x8, EMA k-means codebooks with dead-code reset, and the
+root-velocity decoder of Bailando's second step, which reads the lower codes.
+Joints go in and out as (batch, frames, 3 * num_joints) absolute positions.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.distributed as dist
+import torch.nn.functional as F
+from torch import nn
+from transformers import PreTrainedModel
+from transformers import initialization as init
+from transformers.utils import ModelOutput
+
+from ...data.motion import integrate_root_velocity, root_velocity
+from .configuration_vqvae import DanceVQVAEConfig
+
+
+class ResidualUnit(nn.Module):
+    """ReLU -> dilated conv k3 -> ReLU -> conv k1, added to the input."""
+
+    def __init__(self, width: int, dilation: int):
+        super().__init__()
+        self.block = nn.Sequential(
+            nn.ReLU(),
+            nn.Conv1d(width, width, 3, padding=dilation, dilation=dilation),
+            nn.ReLU(),
+            nn.Conv1d(width, width, 1),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.block(x)
+
+
+def residual_stack(width: int, depth: int, growth: int, reverse: bool) -> nn.Sequential:
+    dilations = [growth**i for i in range(depth)]
+    if reverse:
+        dilations.reverse()
+    return nn.Sequential(*(ResidualUnit(width, d) for d in dilations))
+
+
+class Encoder(nn.Module):
+    """down_t x [stride-2 conv, residual stack], then a conv to the code width."""
+
+    def __init__(self, in_channels: int, config: DanceVQVAEConfig):
+        super().__init__()
+        layers: list[nn.Module] = []
+        for i in range(config.down_t):
+            layers.append(nn.Conv1d(in_channels if i == 0 else config.width, config.width, 4, 2, 1))
+            layers.append(
+                residual_stack(
+                    config.width, config.depth, config.dilation_growth_rate, reverse=False
+                )
+            )
+        layers.append(nn.Conv1d(config.width, config.code_dim, 3, 1, 1))
+        self.layers = nn.Sequential(*layers)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.layers(x)
+
+
+class Decoder(nn.Module):
+    """The encoder mirrored: reversed dilations and stride-2 transposed convs."""
+
+    def __init__(self, out_channels: int, config: DanceVQVAEConfig):
+        super().__init__()
+        layers: list[nn.Module] = [nn.Conv1d(config.code_dim, config.width, 3, 1, 1)]
+        for _ in range(config.down_t):
+            layers.append(
+                residual_stack(
+                    config.width, config.depth, config.dilation_growth_rate, reverse=True
+                )
+            )
+            layers.append(nn.ConvTranspose1d(config.width, config.width, 4, 2, 1))
+        layers.append(nn.Conv1d(config.width, out_channels, 3, 1, 1))
+        self.layers = nn.Sequential(*layers)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.layers(x)
+
+
+class EMACodebook(nn.Module):
+    """Nearest-neighbour codebook learned by EMA k-means, not by gradient (Jukebox/Bailando).
+
+    Under torch.distributed the per-code sums are all-reduced and the random
+    restart vectors come from rank 0, so every rank keeps the same codebook.
+    """
+
+    def __init__(self, config: DanceVQVAEConfig):
+        super().__init__()
+        self.codebook_size = config.codebook_size
+        self.code_dim = config.code_dim
+        self.decay = config.ema_decay
+        self.threshold = config.dead_code_threshold
+        self.register_buffer("codes", torch.zeros(config.codebook_size, config.code_dim))
+        self.register_buffer("code_sum", torch.zeros(config.codebook_size, config.code_dim))
+        self.register_buffer("code_count", torch.zeros(config.codebook_size))
+        self.register_buffer("initialized", torch.zeros((), dtype=torch.bool))
+
+    def nearest(self, vectors: torch.Tensor) -> torch.Tensor:
+        distance = (
+            vectors.pow(2).sum(-1, keepdim=True)
+            - 2 * vectors @ self.codes.t()
+            + self.codes.pow(2).sum(-1)[None]
+        )
+        return distance.argmin(-1)
+
+    def _random_vectors(self, vectors: torch.Tensor) -> torch.Tensor:
+        """`codebook_size` rows drawn from `vectors`, tiled with small noise when too few."""
+        n = vectors.shape[0]
+        if n < self.codebook_size:
+            repeats = (self.codebook_size + n - 1) // n
+            noise = torch.randn_like(vectors.repeat(repeats, 1)) * (0.01 / self.code_dim**0.5)
+            vectors = vectors.repeat(repeats, 1) + noise
+        picked = vectors[
+            torch.randperm(vectors.shape[0], device=vectors.device)[: self.codebook_size]
+        ]
+        if dist.is_available() and dist.is_initialized():
+            dist.broadcast(picked, 0)
+        return picked
+
+    @torch.no_grad()
+    def initialize(self, vectors: torch.Tensor) -> None:
+        """Codes from random encoder outputs of the first training batch."""
+        self.codes.copy_(self._random_vectors(vectors.float()))
+        self.code_sum.copy_(self.codes)
+        self.code_count.fill_(1.0)
+        self.initialized.fill_(True)
+
+    @torch.no_grad()
+    def update(self, vectors: torch.Tensor, ids: torch.Tensor) -> None:
+        """One EMA k-means step with dead-code reset (every training step, as Bailando)."""
+        vectors = vectors.float()
+        onehot = F.one_hot(ids, self.codebook_size).type_as(vectors)
+        batch_sum = onehot.t() @ vectors
+        batch_count = onehot.sum(0)
+        if dist.is_available() and dist.is_initialized():
+            dist.all_reduce(batch_sum)
+            dist.all_reduce(batch_count)
+        restart = self._random_vectors(vectors)
+        self.code_sum.mul_(self.decay).add_(batch_sum, alpha=1 - self.decay)
+        self.code_count.mul_(self.decay).add_(batch_count, alpha=1 - self.decay)
+        used = (self.code_count >= self.threshold).float()[:, None]
+        mean = self.code_sum / self.code_count.clamp_min(1e-12)[:, None]
+        self.codes.copy_(used * mean + (1 - used) * restart)
+
+    def forward(self, latents: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(B, D, T) latents -> straight-through quantised latents, ids (B, T), commitment loss."""
+        batch, dim, length = latents.shape
+        vectors = latents.permute(0, 2, 1).reshape(-1, dim)
+        if self.training and not bool(self.initialized):
+            self.initialize(vectors.detach())
+        ids = self.nearest(vectors.detach())
+        quantised = self.codes[ids]  # a copy: the update below changes the codes in place
+        if self.training:
+            self.update(vectors.detach(), ids)
+        commitment = F.mse_loss(vectors, quantised.detach())
+        quantised = vectors + (quantised - vectors).detach()
+        return (
+            quantised.view(batch, length, dim).permute(0, 2, 1),
+            ids.view(batch, length),
+            commitment,
+        )
+
+    def lookup(self, ids: torch.Tensor) -> torch.Tensor:
+        """(B, T) ids -> (B, D, T) code vectors."""
+        return self.codes[ids].permute(0, 2, 1)
+
+
+class BodyHalfVQVAE(nn.Module):
+    """Encoder, codebook and decoder of one body half."""
+
+    def __init__(self, channels: int, config: DanceVQVAEConfig):
+        super().__init__()
+        self.encoder = Encoder(channels, config)
+        self.codebook = EMACodebook(config)
+        self.decoder = Decoder(channels, config)
+
+
+@dataclass
+class DanceVQVAEOutput(ModelOutput):
+    """Losses (scalars) and the reconstruction of a batch of joints."""
+
+    loss: torch.Tensor | None = None
+    pose_loss: torch.Tensor | None = None
+    root_loss: torch.Tensor | None = None
+    commitment_loss: torch.Tensor | None = None
+    reconstruction: torch.Tensor | None = None
+    upper_ids: torch.Tensor | None = None
+    lower_ids: torch.Tensor | None = None
+
+
+class DanceVQVAEPreTrainedModel(PreTrainedModel):
+    config_class = DanceVQVAEConfig
+    config: DanceVQVAEConfig
+    base_model_prefix = "vqvae"
+    main_input_name = "joints"
+
+    @torch.no_grad()
+    def _init_weights(self, module: nn.Module) -> None:
+        # PyTorch's default conv init, as Bailando; only the codebook buffers need a state.
+        if isinstance(module, EMACodebook):
+            init.zeros_(module.codes)
+            init.zeros_(module.code_sum)
+            init.zeros_(module.code_count)
+            init.zeros_(module.initialized)
+
+
+class DanceVQVAE(DanceVQVAEPreTrainedModel):
+    """Upper and lower VQ-VAEs plus the root-velocity decoder, for one skeleton."""
+
+    def __init__(self, config: DanceVQVAEConfig):
+        super().__init__(config)
+        skeleton = config.skeleton_def
+        self.upper = BodyHalfVQVAE(config.upper_channels, config)
+        self.lower = BodyHalfVQVAE(config.lower_channels, config)
+        self.root_decoder = Decoder(3, config)
+        self.register_buffer(
+            "upper_channel_index", _channels(skeleton.upper_body), persistent=False
+        )
+        self.register_buffer(
+            "lower_channel_index", _channels(skeleton.lower_body), persistent=False
+        )
+        self.root = skeleton.root
+        self.root_slot = 3 * skeleton.lower_body.index(skeleton.root)
+        self.post_init()
+
+    # --- the data representation (bailando-facts §2) ---------------------------------------
+    def _check_joints(self, joints: torch.Tensor) -> None:
+        channels = 3 * self.config.skeleton_def.num_joints
+        if joints.ndim != 3 or joints.shape[-1] != channels:
+            raise ValueError(
+                f"joints must be (batch, frames, {channels}) for skeleton {self.config.skeleton!r}, "
+                f"got {tuple(joints.shape)}"
+            )
+        if joints.shape[1] % self.config.frames_per_token:
+            raise ValueError(
+                f"the number of frames ({joints.shape[1]}) must be a multiple of "
+                f"{self.config.frames_per_token} (frames per token)"
+            )
+
+    def _split(self, joints: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Absolute joints -> root-relative upper/lower channels (root zeroed) and root velocity."""
+        batch, frames, _ = joints.shape
+        positions = joints.view(batch, frames, -1, 3)
+        root = positions[:, :, self.root]
+        relative = positions - root[:, :, None]
+        flat = relative.reshape(batch, frames, -1)
+        upper = flat[..., self.upper_channel_index]
+        lower = flat[..., self.lower_channel_index]
+        return upper, lower, root_velocity(root, axis=1)
+
+    def _merge(
+        self, upper: torch.Tensor, lower: torch.Tensor, velocity: torch.Tensor
+    ) -> torch.Tensor:
+        """Root-relative halves + root velocity -> absolute joints starting at the origin."""
+        batch, frames, _ = upper.shape
+        flat = upper.new_zeros(batch, frames, upper.shape[-1] + lower.shape[-1])
+        flat[..., self.upper_channel_index] = upper
+        flat[..., self.lower_channel_index] = lower
+        positions = flat.view(batch, frames, -1, 3)
+        positions[:, :, self.root] = 0.0  # the decoded root slot is replaced, as in Bailando
+        return (positions + integrate_root_velocity(velocity, axis=1)[:, :, None]).reshape(
+            batch, frames, -1
+        )
+
+    # --- public API -----------------------------------------------------------------------
+    @torch.no_grad()
+    def encode(self, joints: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(B, T, 3J) absolute joints -> (upper_ids, lower_ids), each (B, T/8)."""
+        self._check_joints(joints)
+        upper, lower, _ = self._split(joints.to(self.dtype))
+        return self._ids(self.upper, upper), self._ids(self.lower, lower)
+
+    def _ids(self, half: BodyHalfVQVAE, channels: torch.Tensor) -> torch.Tensor:
+        latents = half.encoder(channels.transpose(1, 2))
+        batch, dim, length = latents.shape
+        return half.codebook.nearest(latents.permute(0, 2, 1).reshape(-1, dim)).view(batch, length)
+
+    @torch.no_grad()
+    def decode(self, upper_ids: torch.Tensor, lower_ids: torch.Tensor) -> torch.Tensor:
+        """(B, N) upper and lower ids -> (B, 8N, 3J) absolute joints, root integrated from 0."""
+        if upper_ids.shape != lower_ids.shape or upper_ids.ndim != 2:
+            raise ValueError(
+                f"upper_ids and lower_ids must both be (batch, tokens), got {tuple(upper_ids.shape)} "
+                f"and {tuple(lower_ids.shape)}"
+            )
+        for name, ids in (("upper_ids", upper_ids), ("lower_ids", lower_ids)):
+            if ids.numel() and (ids.min() < 0 or ids.max() >= self.config.codebook_size):
+                raise ValueError(
+                    f"{name} must lie in [0, {self.config.codebook_size}), got "
+                    f"[{int(ids.min())}, {int(ids.max())}]"
+                )
+        upper_codes = self.upper.codebook.lookup(upper_ids)
+        lower_codes = self.lower.codebook.lookup(lower_ids)
+        upper = self.upper.decoder(upper_codes).transpose(1, 2)
+        lower = self.lower.decoder(lower_codes).transpose(1, 2)
+        velocity = self.root_decoder(lower_codes).transpose(1, 2)
+        return self._merge(upper, lower, velocity)
+
+    def forward(
+        self, joints: torch.Tensor, train_pose: bool = True, train_root: bool = True
+    ) -> DanceVQVAEOutput:
+        """Reconstruct `joints` and return Bailando's losses.
+
+        The pose loss is step 1 (per half: L1 + velocity L1 + acceleration L1 +
+        0.02 x commitment, averaged over halves); the root loss is step 2 (L1 of
+        the root velocity and of its first difference), computed on detached
+        lower codes so it never changes the pose model.
+        """
+        self._check_joints(joints)
+        config = self.config
+        upper, lower, velocity = self._split(joints.to(self.dtype))
+        half_losses, recon, ids, commitments = [], [], [], []
+        lower_codes = None
+        for half, target in ((self.upper, upper), (self.lower, lower)):
+            quantised, half_ids, commitment = half.codebook(half.encoder(target.transpose(1, 2)))
+            output = half.decoder(quantised).transpose(1, 2)
+            half_losses.append(
+                _motion_l1(output, target, config.velocity_weight, config.acceleration_weight)
+                + config.commitment_weight * commitment
+            )
+            recon.append(output)
+            ids.append(half_ids)
+            commitments.append(commitment)
+            lower_codes = quantised
+        pose_loss = 0.5 * (half_losses[0] + half_losses[1])
+        predicted_velocity = self.root_decoder(lower_codes.detach()).transpose(1, 2)
+        root_loss = (
+            _motion_l1(predicted_velocity, velocity, config.root_velocity_diff_weight, 0.0)
+            * config.root_velocity_weight
+        )
+        loss = pose_loss * float(train_pose) + root_loss * float(train_root)
+        return DanceVQVAEOutput(
+            loss=loss,
+            pose_loss=pose_loss.detach(),
+            root_loss=root_loss.detach(),
+            commitment_loss=(0.5 * (commitments[0] + commitments[1])).detach(),
+            reconstruction=self._merge(recon[0], recon[1], predicted_velocity),
+            upper_ids=ids[0],
+            lower_ids=ids[1],
+        )
+
+
+def _channels(joints: tuple[int, ...]) -> torch.Tensor:
+    return torch.tensor([3 * j + axis for j in joints for axis in range(3)], dtype=torch.long)
+
+
+def _motion_l1(
+    output: torch.Tensor, target: torch.Tensor, velocity_weight: float, acceleration_weight: float
+) -> torch.Tensor:
+    """L1 on positions + weighted L1 on first and second time differences (B, T, C)."""
+    loss = F.l1_loss(output, target)
+    if velocity_weight:
+        loss = loss + velocity_weight * F.l1_loss(output.diff(dim=1), target.diff(dim=1))
+    if acceleration_weight:
+        loss = loss + acceleration_weight * F.l1_loss(
+            output.diff(n=2, dim=1), target.diff(n=2, dim=1)
+        )
+    return loss
