@@ -242,10 +242,39 @@ def build_parser() -> argparse.ArgumentParser:
     _add_prepare(sub)
     _add_evaluate(sub)
     _add_models(sub)
+    for name, (_, _, help_text) in STAGES.items():
+        sub.add_parser(name, help=f"{help_text}; options: e3d2 {name} --help", add_help=False)
     return parser
 
 
+STAGES = {
+    "train-vqvae": ("e3d2_hf.training.stage1", "main_vqvae", "train the dance VQ-VAE (stage 1a)"),
+    "train-bc": (
+        "e3d2_hf.training.stage1",
+        "main_bc",
+        "behaviour cloning of the policy (stage 1b)",
+    ),
+}
+"""Training stages: each takes the recipe's own options (`e3d2 train-bc --help`)."""
+
+
+def _run_stage(command: str, argv: list[str]) -> int:
+    import importlib
+
+    module, function, _ = STAGES[command]
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        getattr(importlib.import_module(module), function)(argv)
+    except (E3D2Error, FileExistsError, FileNotFoundError, ValueError) as exc:
+        print(f"e3d2 {command}: error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] in STAGES:
+        return _run_stage(argv[0], argv[1:])
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(

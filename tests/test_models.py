@@ -188,7 +188,7 @@ def test_cached_sampling_equals_uncached(policy, greedy):
     assert torch.equal(cached.upper_ids, uncached.upper_ids)
     assert torch.equal(cached.lower_ids, uncached.lower_ids)
     torch.testing.assert_close(cached.log_probs, uncached.log_probs, atol=1e-5, rtol=0)
-    torch.testing.assert_close(cached.values, uncached.values, atol=1e-5, rtol=0)
+    torch.testing.assert_close(cached.state_values, uncached.state_values, atol=1e-5, rtol=0)
     assert cached.upper_ids.shape == (3, STEPS)
 
 
@@ -217,7 +217,7 @@ def test_teacher_forced_log_probs_equal_the_sampler(policy):
         music, upper[:, 0], lower[:, 0], rollout.upper_ids, rollout.lower_ids, temperature=0.7
     )
     torch.testing.assert_close(log_probs, rollout.log_probs, atol=1e-5, rtol=0)
-    torch.testing.assert_close(values, rollout.values, atol=1e-5, rtol=0)
+    torch.testing.assert_close(values, rollout.state_values, atol=1e-5, rtol=0)
     assert (entropy > 0).all() and (entropy <= 2 * torch.log(torch.tensor(CODES)) + 1e-4).all()
 
 
@@ -242,7 +242,7 @@ def test_policy_is_causal(policy):
     upper2[:, k] = (upper2[:, k] + 1) % CODES
     lower2[:, k] = (lower2[:, k] + 1) % CODES
     changed = policy(music2, upper2, lower2)
-    for name in ("upper_logits", "lower_logits", "values"):
+    for name in ("upper_logits", "lower_logits", "state_values"):
         torch.testing.assert_close(changed[name][:, :k], base[name][:, :k], atol=1e-6, rtol=0)
         assert not torch.allclose(changed[name][:, k], base[name][:, k])
 

@@ -36,7 +36,7 @@ class DancePolicyOutput(ModelOutput):
     logits: torch.Tensor | None = None
     upper_logits: torch.Tensor | None = None
     lower_logits: torch.Tensor | None = None
-    values: torch.Tensor | None = None
+    state_values: torch.Tensor | None = None
     past_key_values: Cache | None = None
 
 
@@ -47,7 +47,7 @@ class DanceRollout(ModelOutput):
     upper_ids: torch.Tensor | None = None
     lower_ids: torch.Tensor | None = None
     log_probs: torch.Tensor | None = None
-    values: torch.Tensor | None = None
+    state_values: torch.Tensor | None = None
     random_actions: torch.Tensor | None = None
 
 
@@ -238,7 +238,7 @@ class DancePolicy(DancePolicyPreTrainedModel, GenerationMixin):
             logits=logits,
             upper_logits=upper_logits,
             lower_logits=lower_logits,
-            values=values,
+            state_values=values,
             past_key_values=past_key_values if use_cache else None,
         )
 
@@ -291,7 +291,8 @@ class DancePolicy(DancePolicyPreTrainedModel, GenerationMixin):
         With probability `epsilon` per step the action is a uniformly random
         (upper, lower) pair (method.md §2), else the policy's sample (or argmax
         when `greedy`). `log_probs` are the policy's log-probabilities of the
-        taken actions at `temperature`; `values` come from the value head.
+        taken actions at `temperature`; `state_values` come from the value head
+        (named so because a `ModelOutput` is a dict, whose `values()` must stay a method).
         `use_cache=False` re-runs the whole context every step, as Bailando's
         sampler does (the benchmark's baseline).
         """
@@ -343,15 +344,15 @@ class DancePolicy(DancePolicyPreTrainedModel, GenerationMixin):
                 + lower_logp.gather(1, lower[:, None]).squeeze(1)
             )
             random_actions.append(explore)
-            if out.values is not None:
-                values.append(out.values[:, -1].float())
+            if out.state_values is not None:
+                values.append(out.state_values[:, -1].float())
             upper_in = torch.cat([upper_in, upper[:, None]], dim=1)
             lower_in = torch.cat([lower_in, lower[:, None]], dim=1)
         return DanceRollout(
             upper_ids=torch.stack(taken_upper, 1),
             lower_ids=torch.stack(taken_lower, 1),
             log_probs=torch.stack(log_probs, 1),
-            values=torch.stack(values, 1) if values else None,
+            state_values=torch.stack(values, 1) if values else None,
             random_actions=torch.stack(random_actions, 1),
         )
 
@@ -378,4 +379,4 @@ class DancePolicy(DancePolicyPreTrainedModel, GenerationMixin):
             -1, lower_ids[..., None]
         ).squeeze(-1)
         entropy = -(upper_logp.exp() * upper_logp).sum(-1) - (lower_logp.exp() * lower_logp).sum(-1)
-        return log_probs, entropy, out.values
+        return log_probs, entropy, out.state_values

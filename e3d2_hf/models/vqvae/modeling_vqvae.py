@@ -221,14 +221,10 @@ class DanceVQVAE(DanceVQVAEPreTrainedModel):
         self.upper = BodyHalfVQVAE(config.upper_channels, config)
         self.lower = BodyHalfVQVAE(config.lower_channels, config)
         self.root_decoder = Decoder(3, config)
-        self.register_buffer(
-            "upper_channel_index", _channels(skeleton.upper_body), persistent=False
-        )
-        self.register_buffer(
-            "lower_channel_index", _channels(skeleton.lower_body), persistent=False
-        )
+        # plain lists, not buffers: from_pretrained builds the model on the meta device
+        self.upper_channel_index = _channels(skeleton.upper_body)
+        self.lower_channel_index = _channels(skeleton.lower_body)
         self.root = skeleton.root
-        self.root_slot = 3 * skeleton.lower_body.index(skeleton.root)
         self.post_init()
 
     # --- the data representation (bailando-facts §2) ---------------------------------------
@@ -348,8 +344,8 @@ class DanceVQVAE(DanceVQVAEPreTrainedModel):
         )
 
 
-def _channels(joints: tuple[int, ...]) -> torch.Tensor:
-    return torch.tensor([3 * j + axis for j in joints for axis in range(3)], dtype=torch.long)
+def _channels(joints: tuple[int, ...]) -> list[int]:
+    return [3 * j + axis for j in joints for axis in range(3)]
 
 
 def _motion_l1(

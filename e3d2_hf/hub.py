@@ -1,0 +1,56 @@
+"""Model cards rendered from the templates in `e3d2_hf/model_cards/`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from huggingface_hub import ModelCard, ModelCardData
+
+TEMPLATES = Path(__file__).resolve().parent / "model_cards"
+
+TAGS = ["e3d2", "dance-generation", "music-to-dance", "motion", "e3d2-hf"]
+
+
+def _metrics_table(metrics: dict[str, float]) -> str:
+    if not metrics:
+        return "No evaluation was run."
+    rows = "\n".join(f"| {k} | {v:.4g} |" for k, v in sorted(metrics.items()))
+    return f"| metric | value |\n|---|---:|\n{rows}"
+
+
+def render_model_card(template: str, model, info: dict[str, Any]) -> ModelCard:
+    """A card for `model` from `model_cards/<template>.md`; `info` holds dataset, metrics, repo id."""
+    path = TEMPLATES / f"{template}.md"
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such model card template")
+    config = model.config
+    metrics = {k: float(v) for k, v in info.get("metrics", {}).items()}
+    dataset = info.get("dataset", "unknown")
+    card_data = ModelCardData(
+        library_name="e3d2-hf",
+        license="apache-2.0",
+        tags=TAGS + [template],
+        datasets=[dataset] if dataset and "/" in str(dataset) else None,
+        model_name=info.get("model_name", config.model_type),
+    )
+    values = {
+        **config.to_dict(),
+        "fps": 60,
+        "num_parameters": f"{sum(p.numel() for p in model.parameters()):,}",
+        "dataset": dataset,
+        "metrics_table": _metrics_table(metrics),
+        "repo_id": info.get("repo_id", "path/to/model"),
+        "model_name": info.get("model_name", config.model_type),
+        "stage": info.get("stage", "behaviour cloning"),
+        "vqvae": config.to_dict().get("vqvae_name_or_path") or "path/to/vqvae",
+    }
+    if hasattr(config, "skeleton_def"):
+        skeleton = config.skeleton_def
+        values.update(
+            num_joints=skeleton.num_joints,
+            upper_channels=config.upper_channels,
+            lower_channels=config.lower_channels,
+            frames_per_token=config.frames_per_token,
+        )
+    return ModelCard.from_template(card_data, template_path=str(path), **values)

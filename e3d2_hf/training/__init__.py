@@ -1,0 +1,20 @@
+"""Trainers and the functions that run each stage of the pipeline."""
+
+from .bc_trainer import BCConfig, BCTrainer
+from .common import E3D2Trainer, E3D2TrainingArguments, load_model
+from .tokenize import tokenize_clips
+from .vqvae_trainer import VQVAEConfig, VQVAETrainer
+from .windows import MotionWindows, TokenWindows
+
+__all__ = [
+    "BCConfig",
+    "BCTrainer",
+    "E3D2Trainer",
+    "E3D2TrainingArguments",
+    "MotionWindows",
+    "TokenWindows",
+    "VQVAEConfig",
+    "VQVAETrainer",
+    "load_model",
+    "tokenize_clips",
+]

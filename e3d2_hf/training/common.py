@@ -1,0 +1,190 @@
+"""What every e3d2 trainer shares: milestone LR schedules, output-dir and checkpoint checks,
+per-sample evaluation metrics and model cards."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch.optim.lr_scheduler import LambdaLR
+from transformers import Trainer, TrainingArguments
+
+
+@dataclass
+class E3D2TrainingArguments(TrainingArguments):
+    """`TrainingArguments` with the defaults this project wants on any machine.
+
+    `lr_milestones` are epochs at which the learning rate is multiplied by
+    `lr_gamma` (Bailando's MultiStepLR); when set they replace
+    `lr_scheduler_type`.
+    """
+
+    lr_milestones: list[int] = field(
+        default_factory=list, metadata={"help": "epochs at which lr *= lr_gamma"}
+    )
+    lr_gamma: float = field(default=0.1, metadata={"help": "factor applied at each milestone"})
+    overwrite_output_dir: bool = field(
+        default=False, metadata={"help": "train again into an output dir that holds a finished run"}
+    )
+    report_to: None | str | list[str] = field(
+        default_factory=lambda: ["tensorboard"], metadata={"help": "trackers to log to"}
+    )
+    logging_steps: float = field(default=10, metadata={"help": "log every N steps"})
+    save_steps: float = field(default=200, metadata={"help": "checkpoint every N steps"})
+    save_total_limit: int | None = field(default=2, metadata={"help": "checkpoints kept"})
+    remove_unused_columns: bool = field(
+        default=False, metadata={"help": "keep all dataset columns"}
+    )
+    max_grad_norm: float = field(
+        default=0.0, metadata={"help": "gradient clipping (0: off, as Bailando)"}
+    )
+    adam_beta1: float = field(default=0.5, metadata={"help": "Adam beta1 (Bailando: 0.5)"})
+    seed: int = field(default=0, metadata={"help": "random seed"})
+    dataloader_pin_memory: bool = field(
+        default_factory=torch.cuda.is_available,
+        metadata={"help": "pin memory (on by default on GPUs)"},
+    )
+
+
+class E3D2Trainer(Trainer):
+    """A `transformers.Trainer` with the pieces every stage of the pipeline needs.
+
+    Subclasses set `model_family` (the `model_type` a checkpoint must have) and
+    `card_template`, and implement `evaluation_batch(model, inputs)` returning
+    (loss, per-sample predictions, per-sample targets) for `compute_metrics`.
+    """
+
+    model_family: str = ""
+    card_template: str = ""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._aux_logs: dict[str, list[float]] = defaultdict(list)
+        self.card_data: dict[str, Any] = {}
+
+    # --- learning-rate schedule ------------------------------------------------------------
+    def create_scheduler(self, num_training_steps: int, optimizer=None):
+        milestones = self.args.lr_milestones
+        if not milestones:
+            return super().create_scheduler(num_training_steps, optimizer)
+        if self.lr_scheduler is None:
+            steps_per_epoch = max(
+                1,
+                math.ceil(len(self.get_train_dataloader()) / self.args.gradient_accumulation_steps),
+            )
+            boundaries = [m * steps_per_epoch for m in milestones]
+            gamma = self.args.lr_gamma
+
+            def factor(step: int) -> float:
+                return gamma ** sum(step >= b for b in boundaries)
+
+            self.lr_scheduler = LambdaLR(optimizer or self.optimizer, factor)
+        return self.lr_scheduler
+
+    # --- auxiliary training metrics ----------------------------------------------------------
+    def record(self, **values: torch.Tensor | float) -> None:
+        """Keep a training-step metric; averaged into the next training log line."""
+        if self.model.training:
+            for name, value in values.items():
+                self._aux_logs[name].append(float(value))
+
+    def log(self, logs: dict[str, float], *args, **kwargs) -> None:
+        if "loss" in logs and self._aux_logs:
+            logs.update({k: sum(v) / len(v) for k, v in self._aux_logs.items()})
+            self._aux_logs.clear()
+        super().log(logs, *args, **kwargs)
+
+    # --- evaluation: per-sample predictions, reduced by compute_metrics -----------------------
+    def evaluation_batch(self, model, inputs) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        raise NotImplementedError
+
+    def prediction_step(self, model, inputs, prediction_loss_only, ignore_keys=None):
+        inputs = self._prepare_inputs(inputs)
+        with torch.no_grad():
+            loss, predictions, targets = self.evaluation_batch(model, inputs)
+        if prediction_loss_only:
+            return loss.detach(), None, None
+        return loss.detach(), predictions, targets
+
+    # --- checks --------------------------------------------------------------------------------
+    def train(self, resume_from_checkpoint: str | bool | None = None, **kwargs):
+        output_dir = Path(self.args.output_dir)
+        if resume_from_checkpoint:
+            checkpoint = _resolve_checkpoint(output_dir, resume_from_checkpoint)
+            check_model_type(checkpoint, self.model_family)
+            resume_from_checkpoint = os.fspath(checkpoint)
+        elif is_finished_run(output_dir) and not self.args.overwrite_output_dir:
+            raise FileExistsError(
+                f"{output_dir}: holds a finished run (config.json + model.safetensors). Pass "
+                "--overwrite_output_dir true to train again, or --resume_from_checkpoint to continue."
+            )
+        return super().train(resume_from_checkpoint=resume_from_checkpoint, **kwargs)
+
+    # --- model card --------------------------------------------------------------------------
+    def create_model_card(self, *args, **kwargs) -> None:
+        if not self.is_world_process_zero():
+            return
+        from ..hub import render_model_card
+
+        card = render_model_card(self.card_template, self.model, self.card_data)
+        card.save(os.path.join(self.args.output_dir, "README.md"))
+
+
+def is_finished_run(output_dir: Path) -> bool:
+    return (output_dir / "config.json").is_file() and (output_dir / "model.safetensors").is_file()
+
+
+def _resolve_checkpoint(output_dir: Path, resume: str | bool) -> Path:
+    from transformers.trainer_utils import get_last_checkpoint
+
+    if resume is True or resume == "true":
+        last = get_last_checkpoint(os.fspath(output_dir)) if output_dir.is_dir() else None
+        if last is None:
+            raise FileNotFoundError(f"{output_dir}: no checkpoint-* folder to resume from")
+        return Path(last)
+    path = Path(resume)
+    if not path.is_dir():
+        raise FileNotFoundError(f"{path}: checkpoint folder not found")
+    return path
+
+
+def check_model_type(path: str | os.PathLike, expected: str) -> None:
+    """Raise unless the checkpoint or model folder at `path` holds a `expected` model."""
+    config_file = Path(path) / "config.json"
+    if not config_file.is_file():
+        raise FileNotFoundError(
+            f"{config_file}: not found; {path} is not a saved model or checkpoint"
+        )
+    try:
+        model_type = json.loads(config_file.read_text()).get("model_type")
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{config_file}: not valid JSON ({exc})") from None
+    if model_type != expected:
+        raise ValueError(
+            f"{path}: holds a {model_type!r} model, but this stage needs a {expected!r} one"
+        )
+
+
+def load_model(model_class, name_or_path: str, **kwargs):
+    """`model_class.from_pretrained` that refuses a checkpoint of another model family.
+
+    `from_pretrained` alone would warn and initialise every missing weight at random.
+    """
+    from transformers import AutoConfig
+
+    expected = model_class.config_class.model_type
+    if Path(name_or_path).is_dir():
+        check_model_type(name_or_path, expected)
+    else:
+        found = AutoConfig.from_pretrained(name_or_path).model_type
+        if found != expected:
+            raise ValueError(
+                f"{name_or_path}: holds a {found!r} model, but this stage needs a {expected!r} one"
+            )
+    return model_class.from_pretrained(name_or_path, **kwargs)
