@@ -254,6 +254,16 @@ STAGES = {
         "main_bc",
         "behaviour cloning of the policy (stage 1b)",
     ),
+    "collect-demos": (
+        "e3d2_hf.training.stage2",
+        "main_demos",
+        "epsilon-greedy ranked demonstrations of pi_BC",
+    ),
+    "train-reward": (
+        "e3d2_hf.training.stage2",
+        "main_reward",
+        "train the reward model on ranked pairs",
+    ),
 }
 """Training stages: each takes the recipe's own options (`e3d2 train-bc --help`)."""
 

@@ -7,6 +7,8 @@ from typing import Any
 
 from huggingface_hub import ModelCard, ModelCardData
 
+from .data.layout import MOTION_FPS
+
 TEMPLATES = Path(__file__).resolve().parent / "model_cards"
 
 TAGS = ["e3d2", "dance-generation", "music-to-dance", "motion", "e3d2-hf"]
@@ -36,7 +38,7 @@ def render_model_card(template: str, model, info: dict[str, Any]) -> ModelCard:
     )
     values = {
         **config.to_dict(),
-        "fps": 60,
+        "fps": int(MOTION_FPS),
         "num_parameters": f"{sum(p.numel() for p in model.parameters()):,}",
         "dataset": dataset,
         "metrics_table": _metrics_table(metrics),

@@ -20,3 +20,44 @@ def shared_data(*parts: str) -> Path:
             f"real data not available: {path} is missing (it lives in ../shared/data next to the checkout)"
         )
     return path
+
+
+TINY = REPO / "recipes" / "configs" / "tiny"
+
+
+@pytest.fixture(scope="session")
+def tiny_clips(tmp_path_factory) -> Path:
+    """Four 8-second synthetic clips, prepared once per test session."""
+    from e3d2_hf.data.prepare import PrepareConfig, prepare
+
+    out = tmp_path_factory.mktemp("data") / "synthetic-tiny"
+    prepare(PrepareConfig(source="synthetic", output_dir=str(out), num_sequences=4, duration=8.0))
+    return out
+
+
+@pytest.fixture(scope="session")
+def tiny_vqvae(tiny_clips, tmp_path_factory) -> Path:
+    """The tiny VQ-VAE trained by the tiny recipe config (30 steps)."""
+    from e3d2_hf.training.stage1 import main_vqvae
+
+    out = tmp_path_factory.mktemp("runs") / "vqvae"
+    main_vqvae(
+        [
+            "--config",
+            str(TINY / "vqvae.yaml"),
+            "--dataset",
+            str(tiny_clips),
+            "--output_dir",
+            str(out),
+        ]
+    )
+    return out
+
+
+@pytest.fixture(scope="session")
+def tiny_tokens(tiny_clips, tiny_vqvae):
+    from e3d2_hf.data.schema import load_clip_dataset
+    from e3d2_hf.models import DanceVQVAE
+    from e3d2_hf.training import tokenize_clips
+
+    return tokenize_clips(load_clip_dataset(tiny_clips), DanceVQVAE.from_pretrained(tiny_vqvae))

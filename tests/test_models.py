@@ -386,3 +386,12 @@ def test_vqvae_root_loss_does_not_touch_the_pose_model():
         or not model.lower.encoder.layers[0].weight.grad.any()
     )
     assert model.root_decoder.layers[0].weight.grad.abs().sum() > 0
+
+
+def test_models_cli_prints_every_preset(capsys):
+    from e3d2_hf.cli import main
+
+    assert main(["models"]) == 0
+    out = capsys.readouterr().out
+    assert "| paper | policy | 87,032,832 |" in out
+    assert out.count("| tiny |") == 4 and out.count("| demo |") == 4

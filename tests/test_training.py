@@ -11,34 +11,13 @@ import torch
 from transformers import TrainerCallback
 
 from e3d2_hf.data.layout import MusicLayout
-from e3d2_hf.data.prepare import PrepareConfig, prepare
 from e3d2_hf.data.schema import load_clip_dataset
 from e3d2_hf.errors import DataFileError
 from e3d2_hf.models import DancePolicy, DanceVQVAE, preset_config
 from e3d2_hf.training import BCConfig, BCTrainer, TokenWindows, tokenize_clips
 from e3d2_hf.training.stage1 import main_bc, main_vqvae
 
-REPO = Path(__file__).resolve().parents[1]
-TINY = REPO / "recipes" / "configs" / "tiny"
-
-
-@pytest.fixture(scope="session")
-def tiny_clips(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("data") / "synthetic-tiny"
-    prepare(PrepareConfig(source="synthetic", output_dir=str(out), num_sequences=4, duration=8.0))
-    return out
-
-
-@pytest.fixture(scope="session")
-def tiny_vqvae(tiny_clips, tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("runs") / "vqvae"
-    main_vqvae(_argv("vqvae", tiny_clips, out))
-    return out
-
-
-@pytest.fixture(scope="session")
-def tiny_tokens(tiny_clips, tiny_vqvae):
-    return tokenize_clips(load_clip_dataset(tiny_clips), DanceVQVAE.from_pretrained(tiny_vqvae))
+from .conftest import TINY
 
 
 def _argv(stage: str, clips: Path, out: Path, *extra: str) -> list[str]:

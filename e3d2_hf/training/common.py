@@ -92,7 +92,9 @@ class E3D2Trainer(Trainer):
         """Keep a training-step metric; averaged into the next training log line."""
         if self.model.training:
             for name, value in values.items():
-                self._aux_logs[name].append(float(value))
+                self._aux_logs[name].append(
+                    float(value.detach() if torch.is_tensor(value) else value)
+                )
 
     def log(self, logs: dict[str, float], *args, **kwargs) -> None:
         if "loss" in logs and self._aux_logs:

@@ -1,0 +1,273 @@
+"""Automatically ranked demonstrations (method.md §2, D-REX style).
+
+pi_BC is rolled out epsilon-greedily at every noise level on every training
+music segment; demonstrations with lower noise are assumed better. Pairs of
+demonstrations with different noise levels (possibly on different music)
+become a preference dataset in TRL's convention (`chosen_*` / `rejected_*`
+token ids and a `margin`), with the music features kept once per segment in
+a separate table joined by `segment_id`.
+
+Collection runs in shards written atomically to `<output_dir>/shards/`, so a
+killed collection resumes where it stopped, and each rank of a multi-process
+run collects its own shards.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from accelerate import PartialState
+from datasets import (
+    Array2D,
+    Dataset,
+    DatasetDict,
+    Features,
+    Sequence,
+    Value,
+    concatenate_datasets,
+    load_from_disk,
+)
+from tqdm.auto import tqdm
+
+from ..data.layout import WINDOW_TOKENS, MusicLayout
+from ..data.schema import atomic_output_dir
+from ..models import DancePolicy
+
+logger = logging.getLogger(__name__)
+
+PAPER_NOISE_LEVELS = (1.0, 0.75, 0.5, 0.25, 0.02)
+
+
+@dataclass
+class DemonstrationConfig:
+    """How many demonstrations and pairs to make (method.md §2; the paper: 30,000 pairs each)."""
+
+    noise_levels: list[float] = field(default_factory=lambda: list(PAPER_NOISE_LEVELS))
+    segment_stride: int = 1
+    num_train_pairs: int = 30_000
+    num_test_pairs: int = 30_000
+    temperature: float = 1.0
+    rollout_batch_size: int = 64
+    shard_segments: int = 256
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if len(set(self.noise_levels)) < 2:
+            raise ValueError(f"need at least two different noise levels, got {self.noise_levels}")
+        if any(not 0.0 <= e <= 1.0 for e in self.noise_levels):
+            raise ValueError(f"noise levels must lie in [0, 1], got {self.noise_levels}")
+        if self.segment_stride < 1 or self.shard_segments < 1 or self.rollout_batch_size < 1:
+            raise ValueError(
+                "segment_stride, shard_segments and rollout_batch_size must be positive"
+            )
+
+
+def segment_features() -> Features:
+    return Features(
+        {
+            "segment_id": Value("int64"),
+            "music_id": Value("string"),
+            "start": Value("int32"),
+            "init_upper": Value("int32"),
+            "init_lower": Value("int32"),
+            "music_features": Array2D(shape=(None, MusicLayout.DIM), dtype="float32"),
+        }
+    )
+
+
+def demonstration_features() -> Features:
+    return Features(
+        {
+            "segment_id": Value("int64"),
+            "noise": Value("float32"),
+            "upper_ids": Sequence(Value("int32")),
+            "lower_ids": Sequence(Value("int32")),
+        }
+    )
+
+
+def pair_features() -> Features:
+    side = {
+        "segment_id": Value("int64"),
+        "music_id": Value("string"),
+        "noise": Value("float32"),
+        "upper_ids": Sequence(Value("int32")),
+        "lower_ids": Sequence(Value("int32")),
+    }
+    columns = {f"{who}_{k}": v for who in ("chosen", "rejected") for k, v in side.items()}
+    return Features({**columns, "margin": Value("float32")})
+
+
+def music_segments(tokens, first_segment_id: int = 0, stride: int = 1) -> Dataset:
+    """One row per 30-token window of each clip: p_init's codes and the 29 music rows the policy reads."""
+    rows = []
+    segment_id = first_segment_id
+    for clip in tokens.with_format("numpy"):
+        music = np.asarray(clip["music_tokens"], dtype=np.float32)
+        n = min(len(music), len(clip["upper_ids"]))
+        for start in range(0, n - WINDOW_TOKENS + 1, stride):
+            rows.append(
+                {
+                    "segment_id": segment_id,
+                    "music_id": str(clip["id"]),
+                    "start": start,
+                    "init_upper": int(clip["upper_ids"][start]),
+                    "init_lower": int(clip["lower_ids"][start]),
+                    "music_features": music[start + 1 : start + WINDOW_TOKENS],
+                }
+            )
+            segment_id += 1
+    if not rows:
+        raise ValueError(f"no clip has {WINDOW_TOKENS} tokens: no music segment to roll out on")
+    return Dataset.from_list(rows, features=segment_features())
+
+
+@torch.no_grad()
+def roll_out_segments(
+    policy: DancePolicy, segments: Dataset, config: DemonstrationConfig, shard_index: int
+) -> Dataset:
+    """One epsilon-greedy episode of pi_BC per segment and noise level."""
+    policy.eval()
+    generator = torch.Generator(device=policy.device).manual_seed(
+        config.seed * 1_000_003 + shard_index
+    )
+    data = segments.with_format("torch")
+    rows = []
+    for begin in range(0, len(segments), config.rollout_batch_size):
+        batch = data[begin : begin + config.rollout_batch_size]
+        music = batch["music_features"].to(policy.device)
+        init_upper = batch["init_upper"].long().to(policy.device)
+        init_lower = batch["init_lower"].long().to(policy.device)
+        for noise in config.noise_levels:
+            episode = policy.rollout(
+                music,
+                init_upper,
+                init_lower,
+                temperature=config.temperature,
+                epsilon=float(noise),
+                generator=generator,
+            )
+            for i, segment_id in enumerate(batch["segment_id"].tolist()):
+                rows.append(
+                    {
+                        "segment_id": segment_id,
+                        "noise": float(noise),
+                        "upper_ids": episode.upper_ids[i].cpu().numpy().astype(np.int32),
+                        "lower_ids": episode.lower_ids[i].cpu().numpy().astype(np.int32),
+                    }
+                )
+    return Dataset.from_list(rows, features=demonstration_features())
+
+
+def collect_demonstrations(
+    policy: DancePolicy, segments: Dataset, shard_dir: Path, config: DemonstrationConfig, desc: str
+) -> Dataset:
+    """Roll out every segment at every noise level, shard by shard; finished shards are kept."""
+    state = PartialState()
+    shard_dir.mkdir(parents=True, exist_ok=True)
+    num_shards = (len(segments) + config.shard_segments - 1) // config.shard_segments
+    mine = [i for i in range(num_shards) if i % state.num_processes == state.process_index]
+    todo = [i for i in mine if not (shard_dir / f"shard-{i:05d}" / "dataset_info.json").exists()]
+    if len(todo) < len(mine):
+        logger.info(
+            "%s: %d of %d shards already collected, resuming",
+            desc,
+            len(mine) - len(todo),
+            len(mine),
+        )
+    for i in tqdm(todo, desc=desc, disable=not state.is_local_main_process):
+        part = segments.select(
+            range(i * config.shard_segments, min((i + 1) * config.shard_segments, len(segments)))
+        )
+        demos = roll_out_segments(policy, part, config, i)
+        with atomic_output_dir(shard_dir / f"shard-{i:05d}") as tmp:
+            demos.save_to_disk(str(tmp))
+    state.wait_for_everyone()
+    return concatenate_datasets(
+        [load_from_disk(str(shard_dir / f"shard-{i:05d}")) for i in range(num_shards)]
+    )
+
+
+def make_pairs(demos: Dataset, segments: Dataset, num_pairs: int, seed: int) -> Dataset:
+    """Random pairs of demonstrations with different noise levels; the lower noise is `chosen`."""
+    if num_pairs < 1:
+        raise ValueError(f"num_pairs must be positive, got {num_pairs}")
+    noise = np.asarray(demos["noise"], dtype=np.float32)
+    if len(np.unique(noise)) < 2:
+        raise ValueError("all demonstrations have the same noise level: no pair can be ranked")
+    music_of = dict(zip(segments["segment_id"], segments["music_id"], strict=True))
+    rng = np.random.default_rng(seed)
+    first = rng.integers(len(demos), size=num_pairs)
+    second = rng.integers(len(demos), size=num_pairs)
+    same = noise[first] == noise[second]
+    while same.any():
+        second[same] = rng.integers(len(demos), size=int(same.sum()))
+        same = noise[first] == noise[second]
+    chosen = np.where(noise[first] < noise[second], first, second)
+    rejected = np.where(noise[first] < noise[second], second, first)
+    rows = demos.with_format("numpy")
+    columns: dict[str, list] = {name: [] for name in pair_features()}
+    for c, r in zip(chosen.tolist(), rejected.tolist(), strict=True):
+        for who, index in (("chosen", c), ("rejected", r)):
+            demo = rows[index]
+            columns[f"{who}_segment_id"].append(int(demo["segment_id"]))
+            columns[f"{who}_music_id"].append(music_of[int(demo["segment_id"])])
+            columns[f"{who}_noise"].append(float(demo["noise"]))
+            columns[f"{who}_upper_ids"].append(demo["upper_ids"])
+            columns[f"{who}_lower_ids"].append(demo["lower_ids"])
+        columns["margin"].append(float(noise[r] - noise[c]))
+    return Dataset.from_dict(columns, features=pair_features())
+
+
+def build_preference_dataset(
+    policy: DancePolicy,
+    train_tokens,
+    test_tokens,
+    output_dir: str | os.PathLike,
+    config: DemonstrationConfig,
+) -> DatasetDict:
+    """Collect (resumably) and save the ranked-demonstration dataset to `output_dir`.
+
+    Saved as a `DatasetDict` with `train` / `test` pairs, `train_segments` /
+    `test_segments` (music per segment) and `train_demonstrations` /
+    `test_demonstrations` (every rollout, for the per-noise reports).
+    """
+    output_dir = Path(output_dir)
+    state = PartialState()
+    train_segments = music_segments(train_tokens, 0, config.segment_stride)
+    test_segments = music_segments(test_tokens, len(train_segments), config.segment_stride)
+    work = output_dir.with_name(output_dir.name + ".shards")
+    train_demos = collect_demonstrations(
+        policy, train_segments, work / "train", config, "demonstrations (train music)"
+    )
+    test_demos = collect_demonstrations(
+        policy, test_segments, work / "test", config, "demonstrations (held-out music)"
+    )
+    dataset = DatasetDict(
+        {
+            "train": make_pairs(train_demos, train_segments, config.num_train_pairs, config.seed),
+            "test": make_pairs(test_demos, test_segments, config.num_test_pairs, config.seed + 1),
+            "train_segments": train_segments,
+            "test_segments": test_segments,
+            "train_demonstrations": train_demos,
+            "test_demonstrations": test_demos,
+        }
+    )
+    if state.is_main_process:
+        with atomic_output_dir(output_dir, overwrite=True) as tmp:
+            dataset.save_to_disk(str(tmp))
+            info = {
+                "config": asdict(config),
+                "policy": policy.config.name_or_path,
+                "codebook_size": policy.config.codebook_size,
+                "skeleton": policy.config.skeleton,
+            }
+            (tmp / "demonstrations.json").write_text(json.dumps(info, indent=2))
+    state.wait_for_everyone()
+    return dataset

@@ -1,0 +1,265 @@
+"""Stage 2 end to end: ranked demonstrations of pi_BC -> reward model, with the paper's reports.
+
+`recipes/demos.py`, `recipes/reward.py`, `e3d2 collect-demos` and
+`e3d2 train-reward` call `main_demos` / `main_reward`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from accelerate import PartialState
+from datasets import load_from_disk
+
+from ..errors import DataFileError
+from ..models import DancePolicy, DanceRewardModel, preset_config
+from .common import load_model
+from .config_parser import parse_stage_args
+from .demonstrations import DemonstrationConfig, build_preference_dataset
+from .reward_trainer import PreferencePairs, RewardConfig, RewardTrainer, accuracy_by_noise_pair
+from .tokenize import validate_token_dataset
+
+logger = logging.getLogger(__name__)
+
+PREFERENCE_SPLITS = (
+    "train",
+    "test",
+    "train_segments",
+    "test_segments",
+    "train_demonstrations",
+    "test_demonstrations",
+)
+
+
+@dataclass
+class DemosArguments:
+    policy_name_or_path: str = field(
+        default="outputs/demo/bc", metadata={"help": "pi_BC to roll out"}
+    )
+    tokens_dir: str | None = field(
+        default=None,
+        metadata={"help": "token datasets with train/ and heldout/ (default <policy>/tokens)"},
+    )
+    output_dir: str = field(
+        default="outputs/demo/preferences", metadata={"help": "where the dataset goes"}
+    )
+
+
+@dataclass
+class RewardDataArguments:
+    preferences_dir: str = field(
+        default="outputs/demo/preferences", metadata={"help": "ranked pairs"}
+    )
+    model_preset: str = field(default="demo", metadata={"help": "tiny | demo | paper"})
+
+
+def run_demos(args: DemosArguments, config: DemonstrationConfig):
+    policy = load_model(DancePolicy, args.policy_name_or_path)
+    tokens_dir = Path(args.tokens_dir or Path(args.policy_name_or_path) / "tokens")
+    splits = {}
+    for split in ("train", "heldout"):
+        path = tokens_dir / split
+        if not path.is_dir():
+            raise DataFileError(path, "token dataset not found (train pi_BC first, it writes them)")
+        splits[split] = load_from_disk(str(path))
+        validate_token_dataset(splits[split], str(path))
+    if PartialState().device.type != "cpu":
+        policy.to(PartialState().device)
+    return build_preference_dataset(
+        policy, splits["train"], splits["heldout"], args.output_dir, config
+    )
+
+
+def load_preferences(path: str):
+    path = Path(path)
+    if not (path / "demonstrations.json").is_file():
+        raise DataFileError(path, "preference dataset not found (run e3d2 collect-demos first)")
+    dataset = load_from_disk(str(path))
+    missing = [s for s in PREFERENCE_SPLITS if s not in dataset]
+    if missing:
+        raise DataFileError(path, f"not a preference dataset: missing splits {missing}")
+    return dataset
+
+
+def run_reward(data: RewardDataArguments, config: RewardConfig) -> dict:
+    """Train R_theta, save it with its card, and write the paper's reports next to it."""
+    prefs = load_preferences(data.preferences_dir)
+    codebook = (
+        max(
+            int(np.max(prefs["train_demonstrations"]["upper_ids"])),
+            int(np.max(prefs["train_demonstrations"]["lower_ids"])),
+        )
+        + 1
+    )
+    info = json.loads((Path(data.preferences_dir) / "demonstrations.json").read_text())
+    reward_config = preset_config(
+        "reward", data.model_preset, codebook_size=info["codebook_size"], skeleton=info["skeleton"]
+    )
+    if codebook > reward_config.codebook_size:
+        raise ValueError(
+            f"the demonstrations use codes up to {codebook - 1} but the reward model has "
+            f"{reward_config.codebook_size}: its codebook does not match the policy's"
+        )
+    torch.manual_seed(config.seed)
+    model = DanceRewardModel(reward_config)
+    train = PreferencePairs(prefs["train"], prefs["train_segments"])
+    eval_sets = {
+        "train": PreferencePairs(
+            prefs["train"].select(range(min(len(prefs["train"]), len(prefs["test"])))),
+            prefs["train_segments"],
+        ),
+        "test": PreferencePairs(prefs["test"], prefs["test_segments"]),
+    }
+    trainer = RewardTrainer(model=model, args=config, train_dataset=train, eval_dataset=eval_sets)
+    trainer.train(resume_from_checkpoint=config.resume_from_checkpoint)
+    report = reward_report(trainer, prefs, eval_sets["test"])
+    metrics = {f"test_{k}": v for k, v in report["test_metrics"].items()}
+    trainer.card_data = {
+        "model_name": "dance-reward-model",
+        "metrics": metrics,
+        "dataset": data.preferences_dir,
+    }
+    trainer.save_model(config.output_dir)
+    if trainer.is_world_process_zero():
+        write_reward_report(report, Path(config.output_dir))
+        trainer.create_model_card()
+    if config.push_to_hub:
+        trainer.push_to_hub()
+    return report
+
+
+@torch.no_grad()
+def mean_score_by_noise(
+    model: DanceRewardModel, demos, segments, batch_size: int = 256
+) -> dict[float, float]:
+    """Mean total reward u of the demonstrations at each noise level (the paper's Table 4 u column)."""
+    music = {
+        int(s): m
+        for s, m in zip(
+            segments["segment_id"], segments.with_format("numpy")["music_features"], strict=True
+        )
+    }
+    rows = demos.with_format("numpy")
+    scores, noises = [], []
+    device = model.device
+    for begin in range(0, len(demos), batch_size):
+        part = rows[begin : begin + batch_size]
+        m = torch.from_numpy(np.stack([music[int(s)] for s in part["segment_id"]])).to(device)
+        u = model.score(
+            m,
+            torch.from_numpy(np.stack(part["upper_ids"]).astype(np.int64)).to(device),
+            torch.from_numpy(np.stack(part["lower_ids"]).astype(np.int64)).to(device),
+        )
+        scores.append(u.cpu().numpy())
+        noises.append(np.asarray(part["noise"]))
+    scores, noises = np.concatenate(scores), np.concatenate(noises)
+    levels = sorted({round(float(n), 6) for n in noises.tolist()})
+    return {n: float(scores[np.isclose(noises, n)].mean()) for n in levels}
+
+
+def reward_report(trainer: RewardTrainer, prefs, test_pairs: PreferencePairs) -> dict:
+    history = trainer.state.log_history
+    per_epoch = [
+        {
+            "epoch": e["epoch"],
+            "train": e.get("eval_train_accuracy"),
+            "test": e.get("eval_test_accuracy"),
+        }
+        for e in history
+        if "eval_test_accuracy" in e or "eval_train_accuracy" in e
+    ]
+    merged: dict[float, dict] = {}
+    for row in per_epoch:
+        merged.setdefault(row["epoch"], {"epoch": row["epoch"]}).update(
+            {k: v for k, v in row.items() if v is not None}
+        )
+    output = trainer.predict(test_pairs, metric_key_prefix="test")
+    scores = np.asarray(output.predictions).reshape(-1, 2)
+    noise = np.asarray(output.label_ids).reshape(-1, 2)
+    levels = sorted({round(float(x), 6) for x in np.unique(noise).tolist()})
+    model = trainer.accelerator.unwrap_model(trainer.model)
+    return {
+        "accuracy_per_epoch": list(merged.values()),
+        "noise_levels": levels,
+        "accuracy_by_noise_pair": accuracy_by_noise_pair(scores, noise, levels).tolist(),
+        "mean_u_by_noise": mean_score_by_noise(
+            model, prefs["train_demonstrations"], prefs["train_segments"]
+        ),
+        "test_metrics": {
+            k.removeprefix("test_"): v
+            for k, v in output.metrics.items()
+            if "runtime" not in k and "per_second" not in k
+        },
+    }
+
+
+def write_reward_report(report: dict, output_dir: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    (output_dir / "reward_report.json").write_text(json.dumps(report, indent=2))
+    epochs = report["accuracy_per_epoch"]
+    fig, ax = plt.subplots(figsize=(5, 3.2))
+    for split, style in (("train", "o-"), ("test", "s--")):
+        points = [(e["epoch"], e[split]) for e in epochs if split in e]
+        if points:
+            ax.plot(*zip(*points, strict=True), style, label=f"{split} music")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("pairwise accuracy")
+    ax.set_ylim(0.4, 1.0)
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(output_dir / "reward_accuracy.png", dpi=120)
+    plt.close(fig)
+
+    levels = report["noise_levels"]
+    lines = [
+        "# Reward model report",
+        "",
+        "## Pairwise accuracy per epoch",
+        "",
+        "| epoch | train music | held-out music |",
+        "|---:|---:|---:|",
+    ]
+    lines += [
+        f"| {e['epoch']:g} | {e.get('train', float('nan')):.4f} | {e.get('test', float('nan')):.4f} |"
+        for e in epochs
+    ]
+    lines += [
+        "",
+        "## Held-out accuracy by noise pair (row: chosen eps, column: rejected eps)",
+        "",
+        "| chosen \\ rejected | " + " | ".join(f"{n:g}" for n in levels) + " |",
+        "|---|" + "---:|" * len(levels),
+    ]
+    for n, row in zip(levels, report["accuracy_by_noise_pair"], strict=True):
+        cells = " | ".join("" if v is None or np.isnan(v) else f"{v:.3f}" for v in row)
+        lines.append(f"| {n:g} | {cells} |")
+    lines += [
+        "",
+        "## Mean total reward u over the training demonstrations",
+        "",
+        "| eps | mean u |",
+        "|---:|---:|",
+    ]
+    lines += [f"| {float(n):g} | {u:.3f} |" for n, u in sorted(report["mean_u_by_noise"].items())]
+    lines += ["", "![accuracy](reward_accuracy.png)", ""]
+    (output_dir / "reward_report.md").write_text("\n".join(lines))
+
+
+def main_demos(argv: list[str] | None = None):
+    args, config = parse_stage_args((DemosArguments, DemonstrationConfig), argv)
+    return run_demos(args, config)
+
+
+def main_reward(argv: list[str] | None = None) -> dict:
+    data, config = parse_stage_args((RewardDataArguments, RewardConfig), argv)
+    return run_reward(data, config)

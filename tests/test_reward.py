@@ -1,0 +1,159 @@
+"""Ranked demonstrations and the reward model on the tiny pipeline."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from datasets import load_from_disk
+
+from e3d2_hf.errors import DataFileError
+from e3d2_hf.models import DancePolicy, DanceRewardModel, preset_config
+from e3d2_hf.training import demonstrations
+from e3d2_hf.training.demonstrations import DemonstrationConfig, make_pairs, music_segments
+from e3d2_hf.training.reward_trainer import PreferencePairs
+from e3d2_hf.training.stage2 import main_demos, main_reward
+
+from .conftest import TINY
+
+
+@pytest.fixture(scope="module")
+def tiny_policy(tmp_path_factory, tiny_tokens) -> Path:
+    """A tiny policy (untrained: the reward must tell its noise levels apart anyway) with its tokens."""
+    root = tmp_path_factory.mktemp("policy")
+    torch.manual_seed(0)
+    DancePolicy(preset_config("policy", "tiny")).save_pretrained(root)
+    tiny_tokens.save_to_disk(str(root / "tokens" / "train"))
+    tiny_tokens.select([0]).save_to_disk(str(root / "tokens" / "heldout"))
+    return root
+
+
+def _demos_argv(policy: Path, out: Path, *extra: str) -> list[str]:
+    return [
+        "--config",
+        str(TINY / "demos.yaml"),
+        "--policy_name_or_path",
+        str(policy),
+        "--output_dir",
+        str(out),
+        *extra,
+    ]
+
+
+@pytest.fixture(scope="module")
+def tiny_preferences(tiny_policy, tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("prefs") / "preferences"
+    main_demos(_demos_argv(tiny_policy, out))
+    return out
+
+
+def test_preference_dataset_layout(tiny_preferences):
+    prefs = load_from_disk(str(tiny_preferences))
+    train = prefs["train"]
+    assert len(train) == 400 and len(prefs["test"]) == 200
+    assert (np.asarray(train["chosen_noise"]) < np.asarray(train["rejected_noise"])).all()
+    np.testing.assert_allclose(
+        train["margin"], np.asarray(train["rejected_noise"]) - train["chosen_noise"], rtol=1e-6
+    )
+    assert all(len(ids) == 29 for ids in train["chosen_upper_ids"][:20])
+    # one demonstration per segment and noise level, music kept once per segment
+    demos, segments = prefs["train_demonstrations"], prefs["train_segments"]
+    assert len(demos) == 5 * len(segments)
+    assert sorted(set(demos["noise"])) == pytest.approx([0.02, 0.25, 0.5, 0.75, 1.0])
+    assert np.asarray(segments[0]["music_features"]).shape == (29, 438)
+    # held-out pairs only use held-out music
+    assert set(prefs["test"]["chosen_segment_id"]) <= set(prefs["test_segments"]["segment_id"])
+    assert not set(prefs["test_segments"]["segment_id"]) & set(segments["segment_id"])
+    info = json.loads((tiny_preferences / "demonstrations.json").read_text())
+    assert info["codebook_size"] == 32 and info["config"]["noise_levels"] == [
+        1.0,
+        0.75,
+        0.5,
+        0.25,
+        0.02,
+    ]
+
+
+def test_killed_collection_resumes_without_duplicates(
+    tiny_policy, tiny_preferences, tmp_path, monkeypatch
+):
+    real = demonstrations.roll_out_segments
+    calls = {"n": 0}
+
+    def crash_on_third(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise KeyboardInterrupt("simulated crash")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(demonstrations, "roll_out_segments", crash_on_third)
+    with pytest.raises(KeyboardInterrupt):
+        main_demos(_demos_argv(tiny_policy, tmp_path / "prefs"))
+    assert not (tmp_path / "prefs").exists()  # nothing half-written looks complete
+    monkeypatch.setattr(demonstrations, "roll_out_segments", real)
+    main_demos(_demos_argv(tiny_policy, tmp_path / "prefs"))
+    resumed = load_from_disk(str(tmp_path / "prefs"))
+    straight = load_from_disk(str(tiny_preferences))
+    for split in ("train_demonstrations", "train", "test"):
+        assert resumed[split].to_dict() == straight[split].to_dict()
+
+
+def test_reward_model_learns_to_rank_noise(tiny_preferences, tmp_path):
+    report = main_reward(
+        [
+            "--config",
+            str(TINY / "reward.yaml"),
+            "--preferences_dir",
+            str(tiny_preferences),
+            "--output_dir",
+            str(tmp_path / "reward"),
+            "--disable_tqdm",
+            "true",
+        ]
+    )
+    state = json.loads(
+        next((tmp_path / "reward").glob("checkpoint-*/trainer_state.json")).read_text()
+    )
+    losses = [e["loss"] for e in state["log_history"] if "loss" in e]
+    assert losses[-1] < 0.7 * losses[0]
+    assert report["test_metrics"]["accuracy"] > 0.75  # chance is 0.5
+    u = report["mean_u_by_noise"]
+    assert u[0.02] > u[1.0]
+    assert (tmp_path / "reward" / "reward_accuracy.png").stat().st_size > 1000
+    assert (
+        "Held-out accuracy by noise pair" in (tmp_path / "reward" / "reward_report.md").read_text()
+    )
+    model = DanceRewardModel.from_pretrained(tmp_path / "reward")
+    assert model.config.codebook_size == 32
+
+
+def test_pairs_need_two_noise_levels(tiny_tokens):
+    segments = music_segments(tiny_tokens)
+    demos = demonstrations.Dataset.from_list(
+        [{"segment_id": 0, "noise": 0.5, "upper_ids": [0] * 29, "lower_ids": [0] * 29}] * 3,
+        features=demonstrations.demonstration_features(),
+    )
+    with pytest.raises(ValueError, match="same noise level"):
+        make_pairs(demos, segments, 10, seed=0)
+
+
+def test_equal_noise_pairs_are_refused(tiny_preferences):
+    prefs = load_from_disk(str(tiny_preferences))
+    broken = prefs["train"].map(lambda row: {"rejected_noise": row["chosen_noise"]})
+    with pytest.raises(ValueError, match="equal noise"):
+        PreferencePairs(broken, prefs["train_segments"])
+
+
+def test_bad_noise_schedule_is_refused():
+    with pytest.raises(ValueError, match="two different noise levels"):
+        DemonstrationConfig(noise_levels=[0.5, 0.5])
+
+
+def test_missing_preference_dataset_is_named(tmp_path):
+    with pytest.raises(DataFileError, match="preference dataset not found"):
+        main_reward(
+            ["--config", str(TINY / "reward.yaml"), "--preferences_dir", str(tmp_path / "nope")]
+        )
