@@ -114,14 +114,14 @@ def _run_demo(args: argparse.Namespace) -> int:
         )
         print(f"[demo] data: wrote {data_dir}")
     print((data_dir / "prepare.json").read_text())
-    for stage in (
-        "VQ-VAE",
-        "behaviour cloning",
-        "ranked demonstrations",
-        "reward model",
-        "PPO",
-        "evaluation",
+    for stage, command in (
+        ("VQ-VAE", "e3d2 train-vqvae"),
+        ("behaviour cloning", "e3d2 train-bc"),
+        ("ranked demonstrations", "e3d2 collect-demos"),
+        ("reward model", "e3d2 train-reward"),
     ):
+        print(f"[demo] {stage}: not chained into the demo yet (run `{command}`)")
+    for stage in ("PPO", "evaluation of generated dances"):
         print(f"[demo] {stage}: not built yet")
     return 0
 
@@ -273,12 +273,22 @@ def _run_stage(command: str, argv: list[str]) -> int:
 
     module, function, _ = STAGES[command]
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    stage = getattr(importlib.import_module(module), function)
+
+    def run() -> int:
+        stage(argv)  # returns the stage's metrics, already logged and saved
+        return 0
+
+    return _exit_code(command, run)
+
+
+def _exit_code(command: str, run) -> int:
+    """Run a command; a user error is one line on stderr and exit status 2."""
     try:
-        getattr(importlib.import_module(module), function)(argv)
+        return run()
     except (E3D2Error, FileExistsError, FileNotFoundError, ValueError) as exc:
         print(f"e3d2 {command}: error: {exc}", file=sys.stderr)
         return 2
-    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -291,11 +301,7 @@ def main(argv: list[str] | None = None) -> int:
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(levelname)s %(name)s: %(message)s",
     )
-    try:
-        return args.func(args)
-    except (E3D2Error, FileExistsError, FileNotFoundError, ValueError) as exc:
-        print(f"e3d2 {args.command}: error: {exc}", file=sys.stderr)
-        return 2
+    return _exit_code(args.command, lambda: args.func(args))
 
 
 if __name__ == "__main__":

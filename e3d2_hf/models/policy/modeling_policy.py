@@ -17,10 +17,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 from transformers import DynamicCache, GenerationMixin, PreTrainedModel
-from transformers import initialization as init
 from transformers.cache_utils import Cache, DynamicLayer
 from transformers.utils import ModelOutput
 
+from ..inputs import check_trajectory, init_transformer_weights
 from ..transformer import TransformerBlock
 from .configuration_policy import DancePolicyConfig
 
@@ -59,21 +59,8 @@ class DancePolicyPreTrainedModel(PreTrainedModel):
     supports_gradient_checkpointing = True
     _no_split_modules = ["TransformerBlock"]
 
-    @torch.no_grad()
     def _init_weights(self, module: nn.Module) -> None:
-        std = self.config.initializer_range
-        if isinstance(module, nn.Linear):
-            init.normal_(module.weight, mean=0.0, std=std)
-            if module.bias is not None:
-                init.zeros_(module.bias)
-        elif isinstance(module, nn.Embedding):
-            if getattr(module, "_zero_init", False):
-                init.zeros_(module.weight)
-            else:
-                init.normal_(module.weight, mean=0.0, std=std)
-        elif isinstance(module, nn.LayerNorm):
-            init.ones_(module.weight)
-            init.zeros_(module.bias)
+        init_transformer_weights(module, self.config.initializer_range)
 
 
 class DancePolicy(DancePolicyPreTrainedModel, GenerationMixin):
@@ -116,37 +103,6 @@ class DancePolicy(DancePolicyPreTrainedModel, GenerationMixin):
             self.value_out = nn.Linear(hidden, 1)
         self.post_init()
 
-    # --- checks ----------------------------------------------------------------------------
-    def _check_inputs(
-        self, music: torch.Tensor, upper_ids: torch.Tensor, lower_ids: torch.Tensor, past_steps: int
-    ) -> None:
-        config = self.config
-        if music.ndim != 3 or music.shape[-1] != config.music_dim:
-            raise ValueError(
-                f"music_features must be (batch, steps, {config.music_dim}), got {tuple(music.shape)}"
-            )
-        if upper_ids.shape != lower_ids.shape or upper_ids.ndim != 2:
-            raise ValueError(
-                f"upper_ids and lower_ids must both be (batch, steps), got {tuple(upper_ids.shape)} "
-                f"and {tuple(lower_ids.shape)}"
-            )
-        if music.shape[:2] != upper_ids.shape:
-            raise ValueError(
-                f"music_features has {music.shape[1]} steps for batch {music.shape[0]} but the codes "
-                f"are {tuple(upper_ids.shape)}: one music row per code"
-            )
-        if past_steps + upper_ids.shape[1] > config.block_size:
-            raise ValueError(
-                f"{past_steps + upper_ids.shape[1]} steps exceed the block size {config.block_size}; "
-                "use a sliding window for longer dances"
-            )
-        for name, ids in (("upper_ids", upper_ids), ("lower_ids", lower_ids)):
-            if ids.numel() and (ids.min() < 0 or ids.max() >= config.codebook_size):
-                raise ValueError(
-                    f"{name} must lie in [0, {config.codebook_size}), got "
-                    f"[{int(ids.min())}, {int(ids.max())}]"
-                )
-
     # --- forward -----------------------------------------------------------------------------
     def forward(
         self,
@@ -159,6 +115,7 @@ class DancePolicy(DancePolicyPreTrainedModel, GenerationMixin):
         upper_labels: torch.Tensor | None = None,
         lower_labels: torch.Tensor | None = None,
         return_joint_logits: bool = False,
+        check_inputs: bool = True,
         **kwargs,
     ) -> DancePolicyOutput:
         """Step t reads music_features[:, t] and the codes of the previous token (p_init at t=0).
@@ -186,7 +143,16 @@ class DancePolicy(DancePolicyPreTrainedModel, GenerationMixin):
             if past_key_values is not None
             else 0
         )
-        self._check_inputs(music_features, upper_ids, lower_ids, past_steps)
+        if check_inputs:
+            check_trajectory(
+                music_features,
+                upper_ids,
+                lower_ids,
+                music_dim=config.music_dim,
+                codebook_size=config.codebook_size,
+                max_steps=config.block_size,
+                past_steps=past_steps,
+            )
         batch, steps = upper_ids.shape
         hidden_size = config.hidden_size
 
@@ -304,6 +270,16 @@ class DancePolicy(DancePolicyPreTrainedModel, GenerationMixin):
         device = music_features.device
         size = self.config.codebook_size
         upper_in, lower_in = init_upper.view(batch, 1), init_lower.view(batch, 1)
+        # checked once here: sampled ids are in range by construction, and a per-step check
+        # would synchronise the device twice every step
+        check_trajectory(
+            music_features,
+            upper_in.expand(batch, steps),
+            lower_in.expand(batch, steps),
+            music_dim=self.config.music_dim,
+            codebook_size=size,
+            max_steps=self.config.block_size,
+        )
         cache = DynamicCache() if use_cache else None
         taken_upper, taken_lower, log_probs, values, random_actions = [], [], [], [], []
         for t in range(steps):
@@ -314,9 +290,10 @@ class DancePolicy(DancePolicyPreTrainedModel, GenerationMixin):
                     lower_in[:, -1:],
                     past_key_values=cache,
                     use_cache=True,
+                    check_inputs=False,
                 )
             else:
-                out = self(music_features[:, : t + 1], upper_in, lower_in)
+                out = self(music_features[:, : t + 1], upper_in, lower_in, check_inputs=False)
             upper_logp = F.log_softmax(out.upper_logits[:, -1].float() / temperature, dim=-1)
             lower_logp = F.log_softmax(out.lower_logits[:, -1].float() / temperature, dim=-1)
             if greedy:

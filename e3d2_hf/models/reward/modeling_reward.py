@@ -15,9 +15,9 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 from transformers import PreTrainedModel
-from transformers import initialization as init
 from transformers.utils import ModelOutput
 
+from ..inputs import check_trajectory, init_transformer_weights
 from ..transformer import TransformerBlock
 from .configuration_reward import DanceRewardConfig
 
@@ -38,18 +38,8 @@ class DanceRewardPreTrainedModel(PreTrainedModel):
     supports_gradient_checkpointing = True
     _no_split_modules = ["TransformerBlock"]
 
-    @torch.no_grad()
     def _init_weights(self, module: nn.Module) -> None:
-        std = self.config.initializer_range
-        if isinstance(module, nn.Linear):
-            init.normal_(module.weight, mean=0.0, std=std)
-            if module.bias is not None:
-                init.zeros_(module.bias)
-        elif isinstance(module, nn.Embedding):
-            init.normal_(module.weight, mean=0.0, std=std)
-        elif isinstance(module, nn.LayerNorm):
-            init.ones_(module.weight)
-            init.zeros_(module.bias)
+        init_transformer_weights(module, self.config.initializer_range)
 
 
 class DanceRewardModel(DanceRewardPreTrainedModel):
@@ -78,33 +68,6 @@ class DanceRewardModel(DanceRewardPreTrainedModel):
         self.reward_head = nn.Linear(hidden, 1)
         self.post_init()
 
-    def _check_inputs(
-        self, music: torch.Tensor, upper_ids: torch.Tensor, lower_ids: torch.Tensor
-    ) -> None:
-        config = self.config
-        if music.ndim != 3 or music.shape[-1] != config.music_dim:
-            raise ValueError(
-                f"music_features must be (batch, steps, {config.music_dim}), got {tuple(music.shape)}"
-            )
-        if upper_ids.shape != lower_ids.shape or upper_ids.ndim != 2:
-            raise ValueError(
-                f"upper_ids and lower_ids must both be (batch, steps), got {tuple(upper_ids.shape)} "
-                f"and {tuple(lower_ids.shape)}"
-            )
-        if music.shape[:2] != upper_ids.shape:
-            raise ValueError(
-                f"music_features is {tuple(music.shape[:2])} (batch, steps) but the codes are "
-                f"{tuple(upper_ids.shape)}: one music row per pose token"
-            )
-        if upper_ids.shape[1] > config.max_steps:
-            raise ValueError(f"{upper_ids.shape[1]} steps exceed max_steps {config.max_steps}")
-        for name, ids in (("upper_ids", upper_ids), ("lower_ids", lower_ids)):
-            if ids.numel() and (ids.min() < 0 or ids.max() >= config.codebook_size):
-                raise ValueError(
-                    f"{name} must lie in [0, {config.codebook_size}), got "
-                    f"[{int(ids.min())}, {int(ids.max())}]"
-                )
-
     def forward(
         self,
         music_features: torch.Tensor,
@@ -112,7 +75,15 @@ class DanceRewardModel(DanceRewardPreTrainedModel):
         lower_ids: torch.Tensor,
         **kwargs,
     ) -> DanceRewardOutput:
-        self._check_inputs(music_features, upper_ids, lower_ids)
+        config = self.config
+        check_trajectory(
+            music_features,
+            upper_ids,
+            lower_ids,
+            music_dim=config.music_dim,
+            codebook_size=config.codebook_size,
+            max_steps=config.max_steps,
+        )
         batch, steps = upper_ids.shape
         timestep = self.timestep_embedding(torch.arange(steps, device=upper_ids.device))
         music = self.music_embedding(music_features.to(self.dtype)) + timestep

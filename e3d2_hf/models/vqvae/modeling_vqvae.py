@@ -19,6 +19,7 @@ from transformers import initialization as init
 from transformers.utils import ModelOutput
 
 from ...data.motion import integrate_root_velocity, root_velocity
+from ..inputs import check_code_pair
 from .configuration_vqvae import DanceVQVAEConfig
 
 
@@ -282,17 +283,7 @@ class DanceVQVAE(DanceVQVAEPreTrainedModel):
     @torch.no_grad()
     def decode(self, upper_ids: torch.Tensor, lower_ids: torch.Tensor) -> torch.Tensor:
         """(B, N) upper and lower ids -> (B, 8N, 3J) absolute joints, root integrated from 0."""
-        if upper_ids.shape != lower_ids.shape or upper_ids.ndim != 2:
-            raise ValueError(
-                f"upper_ids and lower_ids must both be (batch, tokens), got {tuple(upper_ids.shape)} "
-                f"and {tuple(lower_ids.shape)}"
-            )
-        for name, ids in (("upper_ids", upper_ids), ("lower_ids", lower_ids)):
-            if ids.numel() and (ids.min() < 0 or ids.max() >= self.config.codebook_size):
-                raise ValueError(
-                    f"{name} must lie in [0, {self.config.codebook_size}), got "
-                    f"[{int(ids.min())}, {int(ids.max())}]"
-                )
+        check_code_pair(upper_ids, lower_ids, self.config.codebook_size)
         upper_codes = self.upper.codebook.lookup(upper_ids)
         lower_codes = self.lower.codebook.lookup(lower_ids)
         upper = self.upper.decoder(upper_codes).transpose(1, 2)
