@@ -211,6 +211,62 @@ def _run_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_score(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "score",
+        help="the learned reward of dance files (mean u per 29-step window)",
+        description="Score dances with a reward model R_theta: the total reward u of every 29-token window "
+        "(3.9 s, the length R_theta was trained on) and their mean. A DANCE is a .npz with tokens "
+        "(upper_ids, lower_ids) or joints, optionally with music_tokens; a .npy joint array (T, 24, 3) at "
+        "60 FPS; or a clip dataset folder from `e3d2 prepare` (every clip is scored).",
+    )
+    p.add_argument(
+        "dances", nargs="+", metavar="DANCE", help="dance files or a clip dataset folder"
+    )
+    p.add_argument(
+        "--reward-model", required=True, help="reward model folder or Hub repo id (namespace/name)"
+    )
+    p.add_argument("--vqvae", help="VQ-VAE folder or repo id; needed to encode joints")
+    p.add_argument(
+        "--music", help="audio file the dances were danced to (if a file has no music_tokens)"
+    )
+    p.add_argument(
+        "--stride", type=int, help="window stride in tokens (default: the window, no overlap)"
+    )
+    p.add_argument("--output", help="also write the scores to this JSON file")
+    p.set_defaults(func=_run_score)
+
+
+def _run_score(args: argparse.Namespace) -> int:
+    import json
+
+    from .data.layout import TOKEN_FPS
+    from .data.music import music_features
+    from .data.schema import load_clip_dataset
+    from .models import DanceRewardModel, DanceVQVAE
+    from .scoring import dances_from_clip_dataset, load_dance_file, score_dances
+    from .training.common import load_model
+
+    reward_model = load_model(DanceRewardModel, args.reward_model)
+    vqvae = load_model(DanceVQVAE, args.vqvae) if args.vqvae else None
+    music = music_features(args.music, TOKEN_FPS) if args.music else None
+    dances = []
+    for path in args.dances:
+        if Path(path).is_dir():
+            dances += dances_from_clip_dataset(load_clip_dataset(path), vqvae, path)
+        else:
+            dances.append(load_dance_file(path, music, vqvae))
+    scores = score_dances(reward_model, dances, vqvae, args.stride)
+    print("| dance | tokens | windows | mean u |\n|---|---:|---:|---:|")
+    for score in scores:
+        print(f"| {score.name} | {score.num_tokens} | {len(score.window_u)} | {score.mean_u:.3f} |")
+    if args.output:
+        Path(args.output).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.output).write_text(json.dumps([s.as_dict() for s in scores], indent=2))
+        print(f"\nwrote {args.output}")
+    return 0
+
+
 def _add_models(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "models",
@@ -241,6 +297,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_demo(sub)
     _add_prepare(sub)
     _add_evaluate(sub)
+    _add_score(sub)
     _add_models(sub)
     for name, (_, _, help_text) in STAGES.items():
         sub.add_parser(name, help=f"{help_text}; options: e3d2 {name} --help", add_help=False)

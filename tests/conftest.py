@@ -61,3 +61,39 @@ def tiny_tokens(tiny_clips, tiny_vqvae):
     from e3d2_hf.training import tokenize_clips
 
     return tokenize_clips(load_clip_dataset(tiny_clips), DanceVQVAE.from_pretrained(tiny_vqvae))
+
+
+@pytest.fixture(scope="session")
+def tiny_policy(tmp_path_factory, tiny_tokens) -> Path:
+    """A tiny policy (untrained: the reward must tell its noise levels apart anyway) with its tokens."""
+    import torch
+
+    from e3d2_hf.models import DancePolicy, preset_config
+
+    root = tmp_path_factory.mktemp("policy")
+    torch.manual_seed(0)
+    DancePolicy(preset_config("policy", "tiny")).save_pretrained(root)
+    tiny_tokens.save_to_disk(str(root / "tokens" / "train"))
+    tiny_tokens.select([0]).save_to_disk(str(root / "tokens" / "heldout"))
+    return root
+
+
+def demos_argv(policy: Path, out: Path, *extra: str) -> list[str]:
+    return [
+        "--config",
+        str(TINY / "demos.yaml"),
+        "--policy_name_or_path",
+        str(policy),
+        "--output_dir",
+        str(out),
+        *extra,
+    ]
+
+
+@pytest.fixture(scope="session")
+def tiny_preferences(tiny_policy, tmp_path_factory) -> Path:
+    from e3d2_hf.training.stage2 import main_demos
+
+    out = tmp_path_factory.mktemp("prefs") / "preferences"
+    main_demos(demos_argv(tiny_policy, out))
+    return out

@@ -3,51 +3,19 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 from datasets import load_from_disk
 
 from e3d2_hf.errors import DataFileError
-from e3d2_hf.models import DancePolicy, DanceRewardModel, preset_config
+from e3d2_hf.models import DanceRewardModel
 from e3d2_hf.training import demonstrations
 from e3d2_hf.training.demonstrations import DemonstrationConfig, make_pairs, music_segments
 from e3d2_hf.training.reward_trainer import PreferencePairs
 from e3d2_hf.training.stage2 import main_demos, main_reward
 
-from .conftest import TINY
-
-
-@pytest.fixture(scope="module")
-def tiny_policy(tmp_path_factory, tiny_tokens) -> Path:
-    """A tiny policy (untrained: the reward must tell its noise levels apart anyway) with its tokens."""
-    root = tmp_path_factory.mktemp("policy")
-    torch.manual_seed(0)
-    DancePolicy(preset_config("policy", "tiny")).save_pretrained(root)
-    tiny_tokens.save_to_disk(str(root / "tokens" / "train"))
-    tiny_tokens.select([0]).save_to_disk(str(root / "tokens" / "heldout"))
-    return root
-
-
-def _demos_argv(policy: Path, out: Path, *extra: str) -> list[str]:
-    return [
-        "--config",
-        str(TINY / "demos.yaml"),
-        "--policy_name_or_path",
-        str(policy),
-        "--output_dir",
-        str(out),
-        *extra,
-    ]
-
-
-@pytest.fixture(scope="module")
-def tiny_preferences(tiny_policy, tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("prefs") / "preferences"
-    main_demos(_demos_argv(tiny_policy, out))
-    return out
+from .conftest import TINY, demos_argv
 
 
 def test_preference_dataset_layout(tiny_preferences):
@@ -91,10 +59,10 @@ def test_killed_collection_resumes_without_duplicates(
 
     monkeypatch.setattr(demonstrations, "roll_out_segments", crash_on_third)
     with pytest.raises(KeyboardInterrupt):
-        main_demos(_demos_argv(tiny_policy, tmp_path / "prefs"))
+        main_demos(demos_argv(tiny_policy, tmp_path / "prefs"))
     assert not (tmp_path / "prefs").exists()  # nothing half-written looks complete
     monkeypatch.setattr(demonstrations, "roll_out_segments", real)
-    main_demos(_demos_argv(tiny_policy, tmp_path / "prefs"))
+    main_demos(demos_argv(tiny_policy, tmp_path / "prefs"))
     resumed = load_from_disk(str(tmp_path / "prefs"))
     straight = load_from_disk(str(tiny_preferences))
     for split in ("train_demonstrations", "train", "test"):
@@ -157,3 +125,41 @@ def test_missing_preference_dataset_is_named(tmp_path):
         main_reward(
             ["--config", str(TINY / "reward.yaml"), "--preferences_dir", str(tmp_path / "nope")]
         )
+
+
+def _collect_worker(policy: str, out: str, record: str) -> None:
+    from accelerate import PartialState
+
+    state = PartialState()
+    real = demonstrations.roll_out_segments
+    shards = []
+
+    def recorded(policy, segments, config, shard_index):
+        shards.append(shard_index)
+        return real(policy, segments, config, shard_index)
+
+    demonstrations.roll_out_segments = recorded
+    try:
+        main_demos(demos_argv(Path(policy), Path(out)))
+    finally:
+        demonstrations.roll_out_segments = real
+    Path(record, f"rank{state.process_index}.json").write_text(json.dumps(shards))
+
+
+def test_two_ranks_collect_disjoint_shards_and_the_same_dataset(
+    tiny_policy, tiny_preferences, tmp_path
+):
+    from accelerate import debug_launcher
+
+    debug_launcher(
+        _collect_worker,
+        args=(str(tiny_policy), str(tmp_path / "prefs"), str(tmp_path)),
+        num_processes=2,
+    )
+    rank0 = json.loads((tmp_path / "rank0.json").read_text())
+    rank1 = json.loads((tmp_path / "rank1.json").read_text())
+    assert rank0 and rank1 and not set(rank0) & set(rank1)  # each rank rolled out its own shards
+    together = load_from_disk(str(tmp_path / "prefs"))
+    alone = load_from_disk(str(tiny_preferences))
+    for split in ("train_demonstrations", "test_demonstrations", "train", "test"):
+        assert together[split].to_dict() == alone[split].to_dict()

@@ -27,3 +27,23 @@ def check_heads(config: Any) -> None:
             f"hidden_size ({config.hidden_size}) must be a multiple of num_attention_heads "
             f"({config.num_attention_heads})"
         )
+
+
+def check_same_interface(scored: Any, scorer: Any, what: str = "reward model") -> None:
+    """Raise unless `scorer` reads the tokens and music features that `scored` writes.
+
+    Both configs name a codebook size, a music feature width and a skeleton; a
+    reward model trained on another VQ-VAE or feature layout would score noise.
+    """
+    mismatches = [
+        f"{name} {getattr(scorer, name)} != {getattr(scored, name)}"
+        for name in ("codebook_size", "music_dim", "skeleton")
+        if hasattr(scorer, name)
+        and hasattr(scored, name)
+        and getattr(scorer, name) != getattr(scored, name)
+    ]
+    if mismatches:
+        raise ValueError(
+            f"the {what} ({getattr(scorer, 'name_or_path', '') or scorer.model_type}) does not match "
+            f"{getattr(scored, 'name_or_path', '') or scored.model_type}: " + "; ".join(mismatches)
+        )

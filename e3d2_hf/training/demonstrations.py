@@ -14,12 +14,14 @@ run collects its own shards.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+import datasets
 import numpy as np
 import torch
 from accelerate import PartialState
@@ -38,6 +40,7 @@ from tqdm.auto import tqdm
 from ..data.layout import WINDOW_TOKENS, MusicLayout
 from ..data.schema import atomic_output_dir
 from ..models import DancePolicy
+from .preferences import save_preferences
 
 logger = logging.getLogger(__name__)
 
@@ -165,6 +168,18 @@ def roll_out_segments(
     return Dataset.from_list(rows, features=demonstration_features())
 
 
+@contextmanager
+def quiet_datasets() -> Iterator[None]:
+    """No `datasets` progress bars inside (a shard save would break the collection's bar)."""
+    was_enabled = datasets.is_progress_bar_enabled()
+    datasets.disable_progress_bars()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            datasets.enable_progress_bars()
+
+
 def collect_demonstrations(
     policy: DancePolicy, segments: Dataset, shard_dir: Path, config: DemonstrationConfig, desc: str
 ) -> Dataset:
@@ -186,7 +201,7 @@ def collect_demonstrations(
             range(i * config.shard_segments, min((i + 1) * config.shard_segments, len(segments)))
         )
         demos = roll_out_segments(policy, part, config, i)
-        with atomic_output_dir(shard_dir / f"shard-{i:05d}") as tmp:
+        with atomic_output_dir(shard_dir / f"shard-{i:05d}") as tmp, quiet_datasets():
             demos.save_to_disk(str(tmp))
     state.wait_for_everyone()
     return concatenate_datasets(
@@ -260,14 +275,13 @@ def build_preference_dataset(
         }
     )
     if state.is_main_process:
+        info = {
+            "config": asdict(config),
+            "policy": policy.config.name_or_path,
+            "codebook_size": policy.config.codebook_size,
+            "skeleton": policy.config.skeleton,
+        }
         with atomic_output_dir(output_dir, overwrite=True) as tmp:
-            dataset.save_to_disk(str(tmp))
-            info = {
-                "config": asdict(config),
-                "policy": policy.config.name_or_path,
-                "codebook_size": policy.config.codebook_size,
-                "skeleton": policy.config.skeleton,
-            }
-            (tmp / "demonstrations.json").write_text(json.dumps(info, indent=2))
+            save_preferences(dataset, info, tmp)
     state.wait_for_everyone()
     return dataset

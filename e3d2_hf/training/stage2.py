@@ -21,19 +21,11 @@ from ..models import DancePolicy, DanceRewardModel, preset_config
 from .common import load_model
 from .config_parser import parse_stage_args
 from .demonstrations import DemonstrationConfig, build_preference_dataset
+from .preferences import load_preferences, push_preferences_to_hub
 from .reward_trainer import PreferencePairs, RewardConfig, RewardTrainer, accuracy_by_noise_pair
 from .tokenize import validate_token_dataset
 
 logger = logging.getLogger(__name__)
-
-PREFERENCE_SPLITS = (
-    "train",
-    "test",
-    "train_segments",
-    "test_segments",
-    "train_demonstrations",
-    "test_demonstrations",
-)
 
 
 @dataclass
@@ -48,14 +40,30 @@ class DemosArguments:
     output_dir: str = field(
         default="outputs/demo/preferences", metadata={"help": "where the dataset goes"}
     )
+    push_to_hub: bool = field(
+        default=False, metadata={"help": "upload the dataset and its card to the Hub"}
+    )
+    hub_dataset_id: str | None = field(
+        default=None, metadata={"help": "Hub dataset repo (namespace/name) for --push_to_hub"}
+    )
+    hub_private_repo: bool | None = field(
+        default=None, metadata={"help": "create the Hub repo as private"}
+    )
 
 
 @dataclass
 class RewardDataArguments:
     preferences_dir: str = field(
-        default="outputs/demo/preferences", metadata={"help": "ranked pairs"}
+        default="outputs/demo/preferences",
+        metadata={"help": "ranked pairs: a folder from collect-demos or a Hub dataset repo id"},
     )
     model_preset: str = field(default="demo", metadata={"help": "tiny | demo | paper"})
+    hidden_size: int | None = field(
+        default=None, metadata={"help": "override the preset's reward-model width"}
+    )
+    num_attention_heads: int | None = field(
+        default=None, metadata={"help": "override the preset's number of attention heads"}
+    )
 
 
 def run_demos(args: DemosArguments, config: DemonstrationConfig):
@@ -70,25 +78,19 @@ def run_demos(args: DemosArguments, config: DemonstrationConfig):
         validate_token_dataset(splits[split], str(path))
     if PartialState().device.type != "cpu":
         policy.to(PartialState().device)
-    return build_preference_dataset(
+    if args.push_to_hub and not args.hub_dataset_id:
+        raise ValueError("--push_to_hub needs --hub_dataset_id namespace/name")
+    dataset = build_preference_dataset(
         policy, splits["train"], splits["heldout"], args.output_dir, config
     )
-
-
-def load_preferences(path: str):
-    path = Path(path)
-    if not (path / "demonstrations.json").is_file():
-        raise DataFileError(path, "preference dataset not found (run e3d2 collect-demos first)")
-    dataset = load_from_disk(str(path))
-    missing = [s for s in PREFERENCE_SPLITS if s not in dataset]
-    if missing:
-        raise DataFileError(path, f"not a preference dataset: missing splits {missing}")
+    if args.push_to_hub and PartialState().is_main_process:
+        push_preferences_to_hub(args.output_dir, args.hub_dataset_id, args.hub_private_repo)
     return dataset
 
 
 def run_reward(data: RewardDataArguments, config: RewardConfig) -> dict:
     """Train R_theta, save it with its card, and write the paper's reports next to it."""
-    prefs = load_preferences(data.preferences_dir)
+    prefs, info = load_preferences(data.preferences_dir)
     codebook = (
         max(
             int(np.max(prefs["train_demonstrations"]["upper_ids"])),
@@ -96,9 +98,20 @@ def run_reward(data: RewardDataArguments, config: RewardConfig) -> dict:
         )
         + 1
     )
-    info = json.loads((Path(data.preferences_dir) / "demonstrations.json").read_text())
+    sizes = {
+        k: v
+        for k, v in (
+            ("hidden_size", data.hidden_size),
+            ("num_attention_heads", data.num_attention_heads),
+        )
+        if v is not None
+    }
     reward_config = preset_config(
-        "reward", data.model_preset, codebook_size=info["codebook_size"], skeleton=info["skeleton"]
+        "reward",
+        data.model_preset,
+        codebook_size=info["codebook_size"],
+        skeleton=info["skeleton"],
+        **sizes,
     )
     if codebook > reward_config.codebook_size:
         raise ValueError(
@@ -119,10 +132,18 @@ def run_reward(data: RewardDataArguments, config: RewardConfig) -> dict:
     trainer.train(resume_from_checkpoint=config.resume_from_checkpoint)
     report = reward_report(trainer, prefs, eval_sets["test"])
     metrics = {f"test_{k}": v for k, v in report["test_metrics"].items()}
+    noise_levels = info.get("config", {}).get("noise_levels", report["noise_levels"])
     trainer.card_data = {
         "model_name": "dance-reward-model",
         "metrics": metrics,
         "dataset": data.preferences_dir,
+        "repo_id": config.hub_model_id or config.output_dir,
+        "noise_levels": ", ".join(f"{e:g}" for e in noise_levels),
+        "num_train_pairs": len(prefs["train"]),
+        "policy": info.get("policy", "unknown"),
+        "mean_u_table": "\n".join(
+            f"| {n:g} | {u:.3f} |" for n, u in sorted(report["mean_u_by_noise"].items())
+        ),
     }
     trainer.save_model(config.output_dir)
     if trainer.is_world_process_zero():

@@ -99,12 +99,37 @@ class DanceRewardModel(DanceRewardPreTrainedModel):
 
     @torch.no_grad()
     def score(
-        self, music_features: torch.Tensor, upper_ids: torch.Tensor, lower_ids: torch.Tensor
+        self,
+        music_features: torch.Tensor,
+        upper_ids: torch.Tensor,
+        lower_ids: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        """The total reward u of each trajectory, (batch,), in eval mode."""
+        """The total reward u of each trajectory, (batch,), in eval mode.
+
+        The dance is `upper_ids` and `lower_ids` (batch, steps), or one `tokens`
+        argument: (batch, steps, 2) code pairs or the policy's pair ids
+        `upper * codebook_size + lower` (batch, steps).
+        """
+        if lower_ids is None:
+            upper_ids, lower_ids = split_tokens(upper_ids, self.config.codebook_size)
         was_training = self.training
         self.eval()
         try:
             return self(music_features, upper_ids, lower_ids).logits.squeeze(-1)
         finally:
             self.train(was_training)
+
+
+def split_tokens(tokens: torch.Tensor, codebook_size: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """(upper, lower) ids from (batch, steps, 2) code pairs or (batch, steps) pair ids."""
+    if tokens.ndim == 3 and tokens.shape[-1] == 2:
+        return tokens[..., 0], tokens[..., 1]
+    if tokens.ndim == 2:
+        if tokens.min() < 0 or tokens.max() >= codebook_size**2:
+            raise ValueError(
+                f"pair ids must lie in [0, {codebook_size**2}), got {tokens.min()}..{tokens.max()}"
+            )
+        return tokens // codebook_size, tokens % codebook_size
+    raise ValueError(
+        f"tokens must be (batch, steps, 2) code pairs or (batch, steps) pair ids, got {tuple(tokens.shape)}"
+    )

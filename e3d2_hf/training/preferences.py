@@ -1,0 +1,138 @@
+"""The ranked-demonstration dataset on disk and on the Hub.
+
+On disk it is one `DatasetDict` (`save_to_disk`) with six splits plus
+`demonstrations.json` (the collection config, the policy, its codebook size and
+skeleton) and a dataset card. On the Hub the tables have different columns, so
+each becomes a config with `train` / `test` splits: `pairs` (the default, TRL's
+`chosen_*` / `rejected_*` convention), `segments` (music features per segment)
+and `demonstrations` (every rollout), next to the same `demonstrations.json`.
+
+    prefs = load_preferences("outputs/demo/preferences")      # or a Hub repo id
+    push_preferences_to_hub("outputs/demo/preferences", "me/dance-preferences")
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from pathlib import Path
+from typing import Any
+
+from datasets import DatasetDict, load_dataset, load_from_disk
+
+from ..errors import DataFileError
+
+logger = logging.getLogger(__name__)
+
+INFO_FILE = "demonstrations.json"
+CARD_FILE = "README.md"
+# local split name -> (Hub config, Hub split)
+HUB_LAYOUT = {
+    "train": ("pairs", "train"),
+    "test": ("pairs", "test"),
+    "train_segments": ("segments", "train"),
+    "test_segments": ("segments", "test"),
+    "train_demonstrations": ("demonstrations", "train"),
+    "test_demonstrations": ("demonstrations", "test"),
+}
+PREFERENCE_SPLITS = tuple(HUB_LAYOUT)
+REPO_ID = re.compile(r"[\w.-]+/[\w.-]+")
+
+
+def _check(dataset: DatasetDict, source: str) -> DatasetDict:
+    missing = [s for s in PREFERENCE_SPLITS if s not in dataset]
+    if missing:
+        raise DataFileError(source, f"not a preference dataset: missing splits {missing}")
+    for split in ("train", "test"):
+        if len(dataset[split]) == 0:
+            raise DataFileError(source, f"the {split!r} split has no pairs")
+    return dataset
+
+
+def _check_info(info: Any, source: str) -> dict:
+    if not isinstance(info, dict) or not {"codebook_size", "skeleton"} <= set(info):
+        raise DataFileError(source, f"{INFO_FILE} must name codebook_size and skeleton")
+    return info
+
+
+def save_preferences(dataset: DatasetDict, info: dict, output_dir: str | Path) -> None:
+    """Write the dataset, its info file and its card into `output_dir` (an empty or temporary folder)."""
+    from ..hub import render_dataset_card
+
+    output_dir = Path(output_dir)
+    dataset.save_to_disk(str(output_dir))
+    (output_dir / INFO_FILE).write_text(json.dumps(info, indent=2))
+    render_dataset_card("preferences", dataset, info).save(output_dir / CARD_FILE)
+
+
+def is_local(path_or_repo: str | Path) -> bool:
+    """A folder if it exists or cannot be a repo id (`namespace/name`), else a Hub dataset repo."""
+    return Path(path_or_repo).exists() or not REPO_ID.fullmatch(str(path_or_repo))
+
+
+def load_preferences(
+    path_or_repo: str | Path, revision: str | None = None
+) -> tuple[DatasetDict, dict]:
+    """The six splits and the info of a preference dataset, from a folder or a Hub dataset repo."""
+    if is_local(path_or_repo):
+        path = Path(path_or_repo)
+        if not (path / INFO_FILE).is_file():
+            raise DataFileError(path, "preference dataset not found (run e3d2 collect-demos first)")
+        try:
+            info = json.loads((path / INFO_FILE).read_text())
+        except json.JSONDecodeError as error:
+            raise DataFileError(path / INFO_FILE, f"not JSON: {error}") from None
+        return _check(load_from_disk(str(path)), str(path)), _check_info(
+            info, str(path / INFO_FILE)
+        )
+
+    from huggingface_hub import hf_hub_download
+
+    repo = str(path_or_repo)
+    info_path = hf_hub_download(repo, INFO_FILE, repo_type="dataset", revision=revision)
+    info = _check_info(json.loads(Path(info_path).read_text()), f"{repo}/{INFO_FILE}")
+    splits = {}
+    for config in dict.fromkeys(c for c, _ in HUB_LAYOUT.values()):
+        loaded = load_dataset(repo, config, revision=revision)
+        for local, (hub_config, hub_split) in HUB_LAYOUT.items():
+            if hub_config == config and hub_split in loaded:
+                splits[local] = loaded[hub_split]
+    return _check(DatasetDict(splits), repo), info
+
+
+def push_preferences_to_hub(
+    path: str | Path, repo_id: str, private: bool | None = None, token: str | None = None
+) -> str:
+    """Upload a saved preference dataset as three configs plus its info file and card; returns the URL."""
+    from huggingface_hub import DatasetCard, HfApi
+
+    from ..hub import render_dataset_card
+
+    dataset, info = load_preferences(path)
+    api = HfApi(token=token)
+    url = api.create_repo(repo_id, repo_type="dataset", private=private, exist_ok=True)
+    configs: dict[str, DatasetDict] = {}
+    for local, (config, split) in HUB_LAYOUT.items():
+        configs.setdefault(config, DatasetDict())[split] = dataset[local]
+    for config, splits in configs.items():
+        splits.push_to_hub(
+            repo_id,
+            config_name=config,
+            set_default=config == "pairs",
+            commit_message=f"Upload the {config} config",
+            token=token,
+        )
+    api.upload_file(
+        path_or_fileobj=json.dumps(info, indent=2).encode(),
+        path_in_repo=INFO_FILE,
+        repo_id=repo_id,
+        repo_type="dataset",
+        commit_message="Upload the collection info",
+    )
+    # `push_to_hub` wrote the split metadata into the card's YAML; keep it and put our text around it.
+    pushed = DatasetCard.load(repo_id, repo_type="dataset", token=token)
+    card = render_dataset_card("preferences", dataset, info, card_data=pushed.data, repo_id=repo_id)
+    card.push_to_hub(repo_id, repo_type="dataset", token=token, commit_message="Dataset card")
+    logger.info("pushed the preference dataset to %s", url)
+    return str(url)
