@@ -321,6 +321,11 @@ STAGES = {
         "main_reward",
         "train the reward model on ranked pairs",
     ),
+    "ppo": (
+        "e3d2_hf.training.stage3",
+        "main_ppo",
+        "PPO of pi_BC against the learned or hand-designed reward",
+    ),
 }
 """Training stages: each takes the recipe's own options (`e3d2 train-bc --help`)."""
 

@@ -19,6 +19,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from ..data.layout import EVAL_FRAMES, MOTION_FPS
+from ..data.skeleton import SMPL24
 from ..errors import DataFileError
 from .beat_align import beat_align_score
 from .distribution import average_pairwise_distance, frechet_distance, normalise
@@ -44,6 +45,9 @@ class FeatureSet:
     geometric: np.ndarray  # (N, 32)
 
 
+SMPL_JOINTS = SMPL24.num_joints
+
+
 def reorigin(joints: np.ndarray) -> np.ndarray:
     """Subtract the first frame's root position from every joint of every frame."""
     joints = np.asarray(joints, dtype=np.float64).reshape(len(joints), -1, 3)
@@ -53,12 +57,17 @@ def reorigin(joints: np.ndarray) -> np.ndarray:
 def dance_features(
     joints: np.ndarray, crop: int | None = EVAL_FRAMES, reference_bug: bool = True
 ) -> tuple[np.ndarray, np.ndarray]:
-    """(kinetic 72, geometric 32) of one dance after the protocol's crop and re-origin."""
+    """(kinetic 3J, geometric 32) of one dance after the protocol's crop and re-origin.
+
+    The geometric features are defined on SMPL-24 joints only; other skeletons
+    get an empty geometric vector (and NaN FID_g / DIV_g).
+    """
     joints = np.asarray(joints).reshape(len(joints), -1, 3)
     if crop is not None:
         joints = joints[:crop]
     joints = reorigin(joints)
-    return kinetic_features(joints, reference_bug=reference_bug), geometric_features(joints)
+    geometric = geometric_features(joints) if joints.shape[1] == SMPL_JOINTS else np.zeros(0)
+    return kinetic_features(joints, reference_bug=reference_bug), geometric
 
 
 def feature_set(
@@ -122,16 +131,18 @@ def evaluate_dances(
     )
     gen_k = normalise(gen.kinetic, ground_truth.kinetic)
     gt_k = normalise(ground_truth.kinetic, ground_truth.kinetic)
-    gen_g = normalise(gen.geometric, ground_truth.geometric)
-    gt_g = normalise(ground_truth.geometric, ground_truth.geometric)
+    geometric = gen.geometric.shape[1] > 0 and ground_truth.geometric.shape[1] > 0
+    if geometric:
+        gen_g = normalise(gen.geometric, ground_truth.geometric)
+        gt_g = normalise(ground_truth.geometric, ground_truth.geometric)
     scores = [
         beat_align_score(d.music_beats, d.joints) for d in generated if d.music_beats is not None
     ]
     return {
         "FID_k": frechet_distance(gen_k, gt_k, method=fid_method),
-        "FID_g": frechet_distance(gen_g, gt_g, method=fid_method),
+        "FID_g": frechet_distance(gen_g, gt_g, method=fid_method) if geometric else float("nan"),
         "DIV_k": average_pairwise_distance(gen_k),
-        "DIV_g": average_pairwise_distance(gen_g),
+        "DIV_g": average_pairwise_distance(gen_g) if geometric else float("nan"),
         "BAS": float(np.mean(scores)) if scores else float("nan"),
     }
 

@@ -347,13 +347,38 @@ class DancePolicy(DancePolicyPreTrainedModel, GenerationMixin):
         Equal (to float round-off) to what `rollout` returned, so PPO can
         recompute log-probs with gradients.
         """
-        upper_in = torch.cat([init_upper.view(-1, 1), upper_ids[:, :-1]], dim=1)
-        lower_in = torch.cat([init_lower.view(-1, 1), lower_ids[:, :-1]], dim=1)
+        upper_in, lower_in = shift_actions(init_upper, init_lower, upper_ids, lower_ids)
         out = self(music_features, upper_in, lower_in)
-        upper_logp = F.log_softmax(out.upper_logits.float() / temperature, dim=-1)
-        lower_logp = F.log_softmax(out.lower_logits.float() / temperature, dim=-1)
-        log_probs = upper_logp.gather(-1, upper_ids[..., None]).squeeze(-1) + lower_logp.gather(
-            -1, lower_ids[..., None]
-        ).squeeze(-1)
-        entropy = -(upper_logp.exp() * upper_logp).sum(-1) - (lower_logp.exp() * lower_logp).sum(-1)
+        log_probs, entropy = action_log_probs(
+            out.upper_logits, out.lower_logits, upper_ids, lower_ids, temperature
+        )
         return log_probs, entropy, out.state_values
+
+
+def shift_actions(
+    init_upper: torch.Tensor,
+    init_lower: torch.Tensor,
+    upper_ids: torch.Tensor,
+    lower_ids: torch.Tensor,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The pose inputs that produced `upper_ids`/`lower_ids`: p_init, then the actions shifted by one."""
+    upper_in = torch.cat([init_upper.view(-1, 1), upper_ids[:, :-1]], dim=1)
+    lower_in = torch.cat([init_lower.view(-1, 1), lower_ids[:, :-1]], dim=1)
+    return upper_in, lower_in
+
+
+def action_log_probs(
+    upper_logits: torch.Tensor,
+    lower_logits: torch.Tensor,
+    upper_ids: torch.Tensor,
+    lower_ids: torch.Tensor,
+    temperature: float = 1.0,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Log-probability and entropy of (upper, lower) actions under factorised heads, (batch, steps)."""
+    upper_logp = F.log_softmax(upper_logits.float() / temperature, dim=-1)
+    lower_logp = F.log_softmax(lower_logits.float() / temperature, dim=-1)
+    log_probs = upper_logp.gather(-1, upper_ids[..., None]).squeeze(-1) + lower_logp.gather(
+        -1, lower_ids[..., None]
+    ).squeeze(-1)
+    entropy = -(upper_logp.exp() * upper_logp).sum(-1) - (lower_logp.exp() * lower_logp).sum(-1)
+    return log_probs, entropy

@@ -1,0 +1,578 @@
+"""PPO fine-tuning of the dance policy against a reward (method.md §4), on `transformers.Trainer`.
+
+One iteration, in order:
+  1. rollouts of pi_RL on music segments with the cached sampler (log-probs, values);
+  2. log-probs of the same actions under the frozen pi_BC;
+  3. the reward: one score per episode at the last step (sparse u) or per-step rewards;
+  4. per-step rewards r_t = -kl_coef * KL_t (+ the score);
+  5. advantages (GAE(gamma, lam), or the paper's return minus value) and returns;
+  6. `num_ppo_epochs` passes of minibatch updates: clipped policy loss + vf_coef x clipped value
+     loss - ent_coef x entropy, gradient clipping.
+`Trainer` supplies the accelerator, optimizer and scheduler, logging callbacks,
+checkpoints (`global_step` counts iterations) and `push_to_hub`. Rollouts are
+seeded by (seed, iteration, rank), so a resumed run repeats the uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections import defaultdict
+from collections.abc import Callable
+from contextlib import nullcontext
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from datasets import Dataset
+from tqdm.auto import tqdm
+from transformers import TrainerState
+from transformers.trainer_callback import ExportableState
+
+from ..errors import E3D2Error
+from ..models import DancePolicy
+from ..models.policy.modeling_policy import action_log_probs, shift_actions
+from .common import (
+    E3D2Trainer,
+    E3D2TrainingArguments,
+    _resolve_checkpoint,
+    check_model_type,
+    is_finished_run,
+)
+from .rewards import RewardFunction
+
+logger = logging.getLogger(__name__)
+
+ADVANTAGE_ESTIMATORS = ("gae", "return_minus_value")
+
+
+class TrainingStopped(E3D2Error):
+    """A guard rail stopped PPO (non-finite values, or KL to pi_BC above the bound)."""
+
+
+@dataclass
+class PPOConfig(E3D2TrainingArguments):
+    """PPO settings with TRL's field names and the paper's defaults (method.md §4).
+
+    An iteration rolls out `episodes_per_iteration` episodes (default: one per
+    training music segment) and updates on them in minibatches of
+    `per_device_train_batch_size`; `num_train_epochs` iterations, or
+    `total_episodes` / `episodes_per_iteration` when that is set. Logging,
+    evaluation and checkpoint intervals count iterations.
+    """
+
+    num_ppo_epochs: int = field(default=1, metadata={"help": "passes over each rollout batch"})
+    kl_coef: float = field(default=5e-3, metadata={"help": "per-step KL penalty against pi_BC"})
+    kl_estimator: str = field(default="k1", metadata={"help": "k1 (log ratio) or k3"})
+    cliprange: float = field(default=0.2, metadata={"help": "PPO ratio clip"})
+    cliprange_value: float = field(default=0.2, metadata={"help": "value clip (0: off)"})
+    vf_coef: float = field(default=0.1, metadata={"help": "value-loss weight"})
+    ent_coef: float = field(default=0.0, metadata={"help": "entropy bonus weight"})
+    gamma: float = field(default=1.0, metadata={"help": "discount"})
+    lam: float = field(default=0.95, metadata={"help": "GAE lambda"})
+    advantage_estimator: str = field(
+        default="gae", metadata={"help": "gae, or return_minus_value (the paper's eq. 14)"}
+    )
+    whiten_advantages: bool = field(default=True, metadata={"help": "normalise advantages"})
+    whiten_rewards: bool = field(default=False, metadata={"help": "normalise the scores"})
+    temperature: float = field(default=1.0, metadata={"help": "sampling temperature"})
+    total_episodes: int | None = field(default=None, metadata={"help": "episodes in all"})
+    episodes_per_iteration: int | None = field(
+        default=None, metadata={"help": "episodes per iteration (default: every training segment)"}
+    )
+    rollout_batch_size: int = field(default=256, metadata={"help": "episodes per sampler call"})
+    kl_stop: float | None = field(
+        default=None,
+        metadata={"help": "stop when the mean episode KL to pi_BC exceeds this (nats; none: off)"},
+    )
+    eval_episodes: int = field(default=256, metadata={"help": "held-out episodes per evaluation"})
+    # the paper's optimiser (AdamW lr 3e-4, clip 0.5) and a 512-episode minibatch
+    learning_rate: float = field(default=3e-4, metadata={"help": "AdamW learning rate"})
+    max_grad_norm: float = field(default=0.5, metadata={"help": "gradient clipping"})
+    adam_beta1: float = field(default=0.9, metadata={"help": "AdamW beta1"})
+    per_device_train_batch_size: int = field(default=512, metadata={"help": "PPO minibatch"})
+    lr_scheduler_type: str = field(default="constant", metadata={"help": "lr schedule"})
+    logging_steps: float = field(default=1, metadata={"help": "log every N iterations"})
+    save_steps: float = field(default=10, metadata={"help": "checkpoint every N iterations"})
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.advantage_estimator not in ADVANTAGE_ESTIMATORS:
+            raise ValueError(
+                f"advantage_estimator must be one of {ADVANTAGE_ESTIMATORS}, got {self.advantage_estimator!r}"
+            )
+        if self.kl_estimator not in ("k1", "k3"):
+            raise ValueError(f"kl_estimator must be k1 or k3, got {self.kl_estimator!r}")
+        if not 0.0 <= self.gamma <= 1.0 or not 0.0 <= self.lam <= 1.0:
+            raise ValueError(f"gamma and lam must lie in [0, 1], got {self.gamma}, {self.lam}")
+        if self.temperature <= 0 or self.cliprange <= 0:
+            raise ValueError("temperature and cliprange must be positive")
+
+
+# --- the pieces of the algorithm, as functions -------------------------------------------------
+
+
+def kl_per_step(logp: torch.Tensor, ref_logp: torch.Tensor, estimator: str = "k1") -> torch.Tensor:
+    """Per-step KL(pi_RL || pi_BC) estimate from the sampled actions' log-probs."""
+    log_ratio = logp - ref_logp
+    if estimator == "k1":
+        return log_ratio
+    return torch.expm1(-log_ratio) + log_ratio  # k3: (r - 1) - log r with r = pi_BC / pi_RL
+
+
+def shape_rewards(score: torch.Tensor, kl: torch.Tensor, kl_coef: float) -> torch.Tensor:
+    """r_t = -kl_coef * KL_t, plus the score: at the last step (batch,) or per step (batch, steps)."""
+    rewards = -kl_coef * kl
+    if score.ndim == 1:
+        rewards[:, -1] += score
+    elif score.shape == kl.shape:
+        rewards = rewards + score
+    else:
+        raise ValueError(
+            f"a reward must be (batch,) or (batch, steps) = {tuple(kl.shape)}, got {tuple(score.shape)}"
+        )
+    return rewards
+
+
+def advantages_and_returns(
+    rewards: torch.Tensor,
+    values: torch.Tensor,
+    gamma: float,
+    lam: float,
+    estimator: str = "gae",
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """GAE(gamma, lam) advantages and returns = advantages + values; or the discounted
+    return-to-go minus the value (the paper's eq. 14, which is GAE with lam = 1)."""
+    steps = rewards.shape[1]
+    if estimator == "return_minus_value":
+        returns = torch.zeros_like(rewards)
+        running = torch.zeros_like(rewards[:, 0])
+        for t in reversed(range(steps)):
+            running = rewards[:, t] + gamma * running
+            returns[:, t] = running
+        return returns - values, returns
+    advantages = torch.zeros_like(rewards)
+    last = torch.zeros_like(rewards[:, 0])
+    for t in reversed(range(steps)):
+        next_value = values[:, t + 1] if t + 1 < steps else torch.zeros_like(last)
+        delta = rewards[:, t] + gamma * next_value - values[:, t]
+        last = delta + gamma * lam * last
+        advantages[:, t] = last
+    return advantages, advantages + values
+
+
+def whiten(x: torch.Tensor, shift_mean: bool = True) -> torch.Tensor:
+    mean, var = x.mean(), x.var(unbiased=False)
+    out = (x - mean) * torch.rsqrt(var + 1e-8)
+    return out if shift_mean else out + mean
+
+
+def ppo_losses(
+    new_logp: torch.Tensor,
+    old_logp: torch.Tensor,
+    advantages: torch.Tensor,
+    new_values: torch.Tensor,
+    old_values: torch.Tensor,
+    returns: torch.Tensor,
+    cliprange: float,
+    cliprange_value: float,
+) -> tuple[torch.Tensor, torch.Tensor, dict[str, torch.Tensor]]:
+    """Clipped policy loss and (clipped) value loss, with the usual diagnostics."""
+    log_ratio = new_logp - old_logp
+    ratio = log_ratio.exp()
+    pg_losses = torch.maximum(
+        -advantages * ratio, -advantages * ratio.clamp(1 - cliprange, 1 + cliprange)
+    )
+    value_error = (new_values - returns) ** 2
+    if cliprange_value > 0:
+        clipped = old_values + (new_values - old_values).clamp(-cliprange_value, cliprange_value)
+        value_error = torch.maximum(value_error, (clipped - returns) ** 2)
+    stats = {
+        "approxkl": 0.5 * (log_ratio**2).mean(),
+        "clipfrac": ((ratio - 1).abs() > cliprange).float().mean(),
+        "ratio": ratio.mean(),
+    }
+    return pg_losses.mean(), 0.5 * value_error.mean(), stats
+
+
+def explained_variance(values: torch.Tensor, returns: torch.Tensor) -> float:
+    var = returns.var(unbiased=False)
+    return float("nan") if var == 0 else float(1 - (returns - values).var(unbiased=False) / var)
+
+
+def plain_policy(policy: DancePolicy) -> DancePolicy:
+    """pi_RL without its value head: a `DancePolicy` like pi_BC, for `from_pretrained` users."""
+    config = policy.config.__class__.from_dict({**policy.config.to_dict(), "value_head": False})
+    plain = DancePolicy(config)
+    state = {k: v for k, v in policy.state_dict().items() if not k.startswith("value_")}
+    plain.load_state_dict(state, strict=True)
+    return plain
+
+
+@dataclass
+class Episodes:
+    """One iteration's rollouts on this rank, flattened over episodes."""
+
+    music: torch.Tensor
+    init_upper: torch.Tensor
+    init_lower: torch.Tensor
+    upper: torch.Tensor
+    lower: torch.Tensor
+    logp: torch.Tensor
+    ref_logp: torch.Tensor
+    values: torch.Tensor
+    score: torch.Tensor
+
+
+class PPOTrainer(E3D2Trainer):
+    """PPO on `DancePolicy` with a value head; `ref_policy` is the frozen pi_BC.
+
+    `train_dataset` / `eval_dataset` are music-segment tables (`segment_features`:
+    `music_features`, `init_upper`, `init_lower`). `reward_fn` is any
+    `RewardFunction`; `eval_reward_fn` (default: `reward_fn`) scores the held-out
+    rollouts, and `evaluate_fn(policy) -> dict` may add metrics (the dance table).
+    """
+
+    model_family = "e3d2_dance_policy"
+    card_template = "policy"
+
+    def __init__(
+        self,
+        model: DancePolicy,
+        ref_policy: DancePolicy,
+        reward_fn: RewardFunction,
+        args: PPOConfig,
+        train_dataset: Dataset,
+        eval_dataset: Dataset | None = None,
+        eval_reward_fn: RewardFunction | None = None,
+        evaluate_fn: Callable[[DancePolicy], dict[str, float]] | None = None,
+        **kwargs,
+    ):
+        if not model.config.value_head:
+            raise ValueError(
+                "PPO needs a policy with a value head: from_pretrained(path, value_head=True)"
+            )
+        for name in ("codebook_size", "music_dim", "skeleton"):
+            if getattr(model.config, name) != getattr(ref_policy.config, name):
+                raise ValueError(f"pi_RL and pi_BC differ in {name}")
+        if len(train_dataset) == 0:
+            raise ValueError("no training music segments to roll out on")
+        super().__init__(
+            model=model, args=args, train_dataset=train_dataset, eval_dataset=eval_dataset, **kwargs
+        )
+        _disable_dropout(self.model)
+        self.ref_policy = ref_policy.to(self.args.device).eval().requires_grad_(False)
+        self.reward_fn = reward_fn
+        self.eval_reward_fn = eval_reward_fn or reward_fn
+        self.evaluate_fn = evaluate_fn
+        self._timings: dict[str, float] = defaultdict(float)
+
+    # --- schedule ------------------------------------------------------------------------------
+    @property
+    def episodes_per_iteration(self) -> int:
+        return self.args.episodes_per_iteration or len(self.train_dataset)
+
+    @property
+    def num_iterations(self) -> int:
+        if self.args.total_episodes:
+            return max(1, self.args.total_episodes // self.episodes_per_iteration)
+        return max(1, math.ceil(self.args.num_train_epochs))
+
+    def _episode_indices(self, iteration: int) -> np.ndarray:
+        """This rank's segments for `iteration`: a seeded draw, split evenly across ranks."""
+        world, rank = self.accelerator.num_processes, self.accelerator.process_index
+        n = len(self.train_dataset)
+        per_rank = max(1, self.episodes_per_iteration // world)
+        rng = np.random.default_rng([self.args.seed, iteration])
+        order = np.concatenate([rng.permutation(n) for _ in range(math.ceil(per_rank * world / n))])
+        return order[rank * per_rank : (rank + 1) * per_rank]
+
+    def _generator(self, iteration: int, salt: int = 0) -> torch.Generator:
+        seed = (
+            self.args.seed * 1_000_003 + iteration * 1_009 + salt
+        ) * 64 + self.accelerator.process_index
+        return torch.Generator(device=self.args.device).manual_seed(seed)
+
+    # --- 1-4: rollouts, reference log-probs, rewards -------------------------------------------
+    @torch.no_grad()
+    def collect(
+        self, segments: Dataset, generator: torch.Generator, reward_fn: RewardFunction
+    ) -> Episodes:
+        policy = self.accelerator.unwrap_model(self.model)
+        policy.eval()
+        device = self.args.device
+        data = segments.with_format("torch")
+        parts = defaultdict(list)
+        for begin in range(0, len(segments), self.args.rollout_batch_size):
+            batch = data[begin : begin + self.args.rollout_batch_size]
+            music = batch["music_features"].to(device)
+            init_upper = batch["init_upper"].long().to(device)
+            init_lower = batch["init_lower"].long().to(device)
+            started = time.perf_counter()
+            episode = policy.rollout(
+                music,
+                init_upper,
+                init_lower,
+                temperature=self.args.temperature,
+                generator=generator,
+            )
+            self._timings["rollout"] += time.perf_counter() - started
+            started = time.perf_counter()
+            ref_logp, _, _ = self.ref_policy.evaluate_actions(
+                music,
+                init_upper,
+                init_lower,
+                episode.upper_ids,
+                episode.lower_ids,
+                self.args.temperature,
+            )
+            self._timings["reference"] += time.perf_counter() - started
+            started = time.perf_counter()
+            score = reward_fn(music, init_upper, init_lower, episode.upper_ids, episode.lower_ids)
+            self._timings["reward"] += time.perf_counter() - started
+            for name, value in (
+                ("music", music),
+                ("init_upper", init_upper),
+                ("init_lower", init_lower),
+                ("upper", episode.upper_ids),
+                ("lower", episode.lower_ids),
+                ("logp", episode.log_probs),
+                ("ref_logp", ref_logp),
+                ("values", episode.state_values),
+                ("score", score.to(device).float()),
+            ):
+                parts[name].append(value)
+        return Episodes(**{k: torch.cat(v) for k, v in parts.items()})
+
+    # --- 6: the update -------------------------------------------------------------------------
+    def update(
+        self,
+        episodes: Episodes,
+        advantages: torch.Tensor,
+        returns: torch.Tensor,
+        generator: torch.Generator,
+    ) -> dict[str, float]:
+        args = self.args
+        self.model.train()
+        n = len(episodes.upper)
+        micro = max(1, args.per_device_train_batch_size // args.gradient_accumulation_steps)
+        stats = defaultdict(list)
+        started = time.perf_counter()
+        for _ in range(args.num_ppo_epochs):
+            order = torch.randperm(n, generator=generator, device=args.device)
+            for begin in range(0, n, args.per_device_train_batch_size):
+                minibatch = order[begin : begin + args.per_device_train_batch_size]
+                chunks = minibatch.split(micro)
+                for i, index in enumerate(chunks):
+                    upper_in, lower_in = shift_actions(
+                        episodes.init_upper[index], episodes.init_lower[index],
+                        episodes.upper[index], episodes.lower[index],
+                    )  # fmt: skip
+                    sync = i + 1 == len(chunks)
+                    with nullcontext() if sync else self.accelerator.no_sync(self.model):
+                        out = self.model(
+                            music_features=episodes.music[index],
+                            upper_ids=upper_in,
+                            lower_ids=lower_in,
+                        )
+                        new_logp, entropy = action_log_probs(
+                            out.upper_logits, out.lower_logits,
+                            episodes.upper[index], episodes.lower[index], args.temperature,
+                        )  # fmt: skip
+                        pg_loss, vf_loss, extra = ppo_losses(
+                            new_logp, episodes.logp[index], advantages[index],
+                            out.state_values.float(), episodes.values[index], returns[index],
+                            args.cliprange, args.cliprange_value,
+                        )  # fmt: skip
+                        loss = pg_loss + args.vf_coef * vf_loss - args.ent_coef * entropy.mean()
+                        self.accelerator.backward(loss * len(index) / len(minibatch))
+                    for name, value in (
+                        ("policy_loss", pg_loss), ("value_loss", vf_loss),
+                        ("entropy", entropy.mean()), *extra.items(),
+                    ):  # fmt: skip
+                        stats[name].append(float(value.detach()))
+                if args.max_grad_norm > 0:
+                    grad_norm = self.accelerator.clip_grad_norm_(
+                        self.model.parameters(), args.max_grad_norm
+                    )
+                    stats["grad_norm"].append(float(grad_norm))
+                self.optimizer.step()
+                self.lr_scheduler.step()
+                self.optimizer.zero_grad(set_to_none=True)
+        self._timings["update"] += time.perf_counter() - started
+        return {k: float(np.mean(v)) for k, v in stats.items()}
+
+    # --- one iteration ---------------------------------------------------------------------------
+    def iteration(self, iteration: int) -> dict[str, float]:
+        args = self.args
+        self._timings.clear()
+        segments = self.train_dataset.select(self._episode_indices(iteration))
+        episodes = self.collect(segments, self._generator(iteration), self.reward_fn)
+        score = episodes.score
+        self._guard_finite("reward", score)
+        kl = kl_per_step(episodes.logp, episodes.ref_logp, args.kl_estimator)
+        shaped_score = whiten(score, shift_mean=False) if args.whiten_rewards else score
+        rewards = shape_rewards(shaped_score, kl, args.kl_coef)
+        advantages, returns = advantages_and_returns(
+            rewards, episodes.values.float(), args.gamma, args.lam, args.advantage_estimator
+        )
+        if args.whiten_advantages:
+            advantages = whiten(advantages)
+        update_stats = self.update(
+            episodes, advantages, returns, self._generator(iteration, salt=1)
+        )
+        total_score = score.sum(-1) if score.ndim == 2 else score
+        logs = {
+            "objective/score": total_score.mean(),
+            "objective/kl": kl.sum(-1).mean(),
+            "objective/non_score_reward": (-args.kl_coef * kl).sum(-1).mean(),
+            "objective/entropy": -episodes.logp.sum(-1).mean(),
+            "val/explained_variance": torch.tensor(
+                explained_variance(episodes.values.float(), returns)
+            ),
+        }
+        logs = {
+            k: float(self.accelerator.reduce(v.detach().float(), "mean")) for k, v in logs.items()
+        }
+        for name, value in update_stats.items():
+            prefix = (
+                "loss" if name.endswith("_loss") else "policy" if name != "grad_norm" else "train"
+            )
+            key = {"policy_loss": "loss/policy_avg", "value_loss": "loss/value_avg"}.get(
+                name, f"{prefix}/{name}"
+            )
+            logs[key] = float(
+                self.accelerator.reduce(torch.tensor(value, device=args.device), "mean")
+            )
+        logs.update({f"time/{k}_s": v for k, v in self._timings.items()})
+        logs["lr"] = self.lr_scheduler.get_last_lr()[0]
+        logs["episodes"] = (iteration + 1) * len(episodes.upper) * self.accelerator.num_processes
+        for name in ("objective/kl", "loss/policy_avg", "loss/value_avg"):
+            self._guard_finite(name, torch.tensor(logs[name]))
+        if args.kl_stop is not None and logs["objective/kl"] > args.kl_stop:
+            raise TrainingStopped(
+                f"iteration {iteration + 1}: KL to pi_BC is {logs['objective/kl']:.3f} nats, above "
+                f"kl_stop = {args.kl_stop} (reward hacking?); the last checkpoint in "
+                f"{args.output_dir} is the last good policy"
+            )
+        return logs
+
+    def _guard_finite(self, name: str, value: torch.Tensor) -> None:
+        if not torch.isfinite(value).all():
+            raise TrainingStopped(
+                f"step {self.state.global_step + 1}: {name} is not finite; stopped before updating "
+                f"further, the last checkpoint in {self.args.output_dir} is the last good policy"
+            )
+
+    # --- evaluation on held-out music -----------------------------------------------------------
+    @torch.no_grad()
+    def evaluate(self, *args, **kwargs) -> dict[str, float]:
+        metrics: dict[str, float] = {}
+        if self.eval_dataset is not None and len(self.eval_dataset):
+            n = min(self.args.eval_episodes, len(self.eval_dataset))
+            segments = self.eval_dataset.select(range(n))
+            generator = torch.Generator(device=self.args.device).manual_seed(self.args.seed + 7)
+            episodes = self.collect(segments, generator, self.eval_reward_fn)
+            score = episodes.score.sum(-1) if episodes.score.ndim == 2 else episodes.score
+            kl = kl_per_step(episodes.logp, episodes.ref_logp, self.args.kl_estimator).sum(-1)
+            metrics.update({"eval_score": float(score.mean()), "eval_kl": float(kl.mean())})
+        if self.evaluate_fn is not None and self.is_world_process_zero():
+            policy = self.accelerator.unwrap_model(self.model)
+            metrics.update({f"eval_{k}": v for k, v in self.evaluate_fn(policy).items()})
+        self.log(metrics)
+        return metrics
+
+    # --- the loop ---------------------------------------------------------------------------------
+    def train(self, resume_from_checkpoint: str | bool | None = None, **kwargs) -> TrainerState:
+        args = self.args
+        output_dir = Path(args.output_dir)
+        checkpoint = None
+        if resume_from_checkpoint:
+            checkpoint = _resolve_checkpoint(output_dir, resume_from_checkpoint)
+        elif is_finished_run(output_dir) and not args.overwrite_output_dir:
+            raise FileExistsError(
+                f"{output_dir}: holds a finished run. Pass --overwrite_output_dir true to train "
+                "again, or --resume_from_checkpoint to continue."
+            )
+        total = self.num_iterations
+        updates_per_iteration = args.num_ppo_epochs * math.ceil(
+            max(1, self.episodes_per_iteration // self.accelerator.num_processes)
+            / args.per_device_train_batch_size
+        )
+        self.create_optimizer_and_scheduler(num_training_steps=total * updates_per_iteration)
+        self.state = TrainerState(
+            stateful_callbacks=[
+                cb
+                for cb in self.callback_handler.callbacks + [self.control]
+                if isinstance(cb, ExportableState)
+            ]
+        )
+        self.state.max_steps = total
+        self.state.logging_steps = args.logging_steps
+        self.state.save_steps = args.save_steps
+        self.state.eval_steps = args.eval_steps
+        self.state.is_local_process_zero = self.is_local_process_zero()
+        self.state.is_world_process_zero = self.is_world_process_zero()
+        if checkpoint is not None:
+            check_model_type(checkpoint, self.model_family)
+            self._load_from_checkpoint(str(checkpoint))
+            self.state = TrainerState.load_from_json(str(checkpoint / "trainer_state.json"))
+        self.model_wrapped = self.model = self.accelerator.prepare(self.model)
+        self.optimizer = self.accelerator.prepare(self.optimizer)
+        if checkpoint is not None:
+            self._load_optimizer_and_scheduler(str(checkpoint))
+            self._load_rng_state(str(checkpoint))
+        self.current_flos = 0
+        self.control = self.callback_handler.on_train_begin(args, self.state, self.control)
+        start = self.state.global_step
+        progress = tqdm(
+            range(start, total), desc="PPO", initial=start, total=total,
+            disable=args.disable_tqdm or not self.is_local_process_zero(),
+        )  # fmt: skip
+        for iteration in progress:
+            self.control = self.callback_handler.on_step_begin(args, self.state, self.control)
+            logs = self.iteration(iteration)
+            self.state.global_step = iteration + 1
+            self.state.epoch = (iteration + 1) / total
+            progress.set_postfix(
+                score=f"{logs['objective/score']:.3f}", kl=f"{logs['objective/kl']:.3f}"
+            )
+            if (
+                self.state.global_step % max(1, int(args.logging_steps)) == 0
+                or iteration + 1 == total
+            ):
+                self.log(logs)
+            self.control = self.callback_handler.on_step_end(args, self.state, self.control)
+            if args.eval_strategy != "no" and (
+                self.state.global_step % max(1, int(args.eval_steps or args.logging_steps)) == 0
+            ):
+                self.evaluate()
+            if args.save_strategy != "no" and (
+                self.state.global_step % max(1, int(args.save_steps)) == 0 or iteration + 1 == total
+            ):
+                self._save_checkpoint(self.model, trial=None)
+        self.control = self.callback_handler.on_train_end(args, self.state, self.control)
+        return self.state
+
+    # --- the final model ----------------------------------------------------------------------------
+    def save_policy(self, output_dir: str | Path) -> DancePolicy:
+        """Save pi_RL as a plain `DancePolicy` (value head dropped) with its card."""
+        policy = plain_policy(self.accelerator.unwrap_model(self.model))
+        if self.is_world_process_zero():
+            policy.save_pretrained(output_dir)
+            from ..hub import render_model_card
+
+            card = render_model_card(
+                self.card_template, policy, {"stage": "PPO against a reward", **self.card_data}
+            )
+            card.save(Path(output_dir) / "README.md")
+        self.accelerator.wait_for_everyone()
+        return policy
+
+
+def _disable_dropout(model: torch.nn.Module) -> None:
+    for module in model.modules():
+        if isinstance(module, torch.nn.Dropout):
+            module.p = 0.0

@@ -1,0 +1,279 @@
+"""Stage 3 end to end: PPO of pi_BC against the learned or the hand-designed reward.
+
+`recipes/ppo.py` and `e3d2 ppo` call `main_ppo`. Before and after training the
+policy is evaluated on held-out music: mean reward-model score and KL of sampled
+29-step episodes, and the dance table (FID_k, FID_g, DIV_k, DIV_g, BAS) of
+20-second dances decoded by the VQ-VAE; `ppo_report.{json,md}` holds both rows.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from accelerate import PartialState
+from datasets import load_from_disk
+
+from ..data.layout import FRAMES_PER_TOKEN, WINDOW_TOKENS
+from ..data.schema import load_clip_dataset
+from ..errors import DataFileError
+from ..evaluation.protocol import Dance, evaluate_dances, ground_truth_features
+from ..models import DancePolicy, DanceRewardModel, DanceVQVAE
+from .common import load_model
+from .config_parser import parse_stage_args
+from .demonstrations import music_segments
+from .ppo_trainer import PPOConfig, PPOTrainer
+from .rewards import BailandoReward, LearnedReward
+from .tokenize import validate_token_dataset
+
+logger = logging.getLogger(__name__)
+
+REWARDS = ("learned", "bailando", "bailando-paper")
+
+
+@dataclass
+class PPOArguments:
+    policy_name_or_path: str = field(default="outputs/demo/bc", metadata={"help": "pi_BC"})
+    reward: str = field(
+        default="learned",
+        metadata={"help": "learned | bailando (released code's form) | bailando-paper"},
+    )
+    reward_model_name_or_path: str | None = field(
+        default="outputs/demo/reward",
+        metadata={"help": "R_theta (folder or Hub repo id); also scores held-out episodes"},
+    )
+    vqvae_name_or_path: str | None = field(
+        default=None, metadata={"help": "VQ-VAE for decoding (default: the policy's)"}
+    )
+    tokens_dir: str | None = field(
+        default=None,
+        metadata={"help": "token datasets train/ and heldout/ (default <policy>/tokens)"},
+    )
+    clips_dir: str | None = field(
+        default=None,
+        metadata={
+            "help": "prepared clips for the dance table (default: from pi_BC's data_args.json)"
+        },
+    )
+    segment_stride: int = field(default=1, metadata={"help": "stride between training segments"})
+    orientation_weight: float | None = field(
+        default=None,
+        metadata={"help": "Bailando orientation weight (default: 0 released, 1 paper)"},
+    )
+    eval_dance_tokens: int = field(
+        default=150,
+        metadata={"help": "tokens per evaluation dance (150 = 20 s); 0: no dance table"},
+    )
+
+
+def generate_dances(
+    policy: DancePolicy,
+    music: torch.Tensor,
+    init_upper: torch.Tensor,
+    init_lower: torch.Tensor,
+    generator: torch.Generator,
+    temperature: float = 1.0,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Dances longer than the block: consecutive 29-step episodes, each starting from the
+    previous episode's last pose (the episode shape PPO trains). music: (B, L, D)."""
+    window = WINDOW_TOKENS - 1
+    uppers, lowers = [], []
+    for begin in range(0, music.shape[1], window):
+        episode = policy.rollout(
+            music[:, begin : begin + window], init_upper, init_lower,
+            temperature=temperature, generator=generator,
+        )  # fmt: skip
+        uppers.append(episode.upper_ids)
+        lowers.append(episode.lower_ids)
+        init_upper, init_lower = episode.upper_ids[:, -1], episode.lower_ids[:, -1]
+    return torch.cat(uppers, 1), torch.cat(lowers, 1)
+
+
+class DanceTable:
+    """The dance table of a policy on held-out music: 20-s pieces of every held-out clip."""
+
+    def __init__(self, vqvae: DanceVQVAE, heldout_tokens, clips, piece_tokens: int, seed: int = 0):
+        self.vqvae = vqvae.eval()
+        self.seed = seed
+        beats = {
+            str(r["id"]): np.asarray(r["beat_frames"])
+            for r in clips.select_columns(["id", "beat_frames"])
+        }
+        self.ground_truth = ground_truth_features(
+            [np.asarray(j, dtype=np.float32) for j in clips.with_format("numpy")["joints"]]
+        )
+        music, init_upper, init_lower, self.beats = [], [], [], []
+        for clip in heldout_tokens.with_format("numpy"):
+            n = int(clip["num_tokens"])
+            for start in range(0, n - piece_tokens - 1 + 1, piece_tokens):
+                music.append(np.asarray(clip["music_tokens"][start + 1 : start + 1 + piece_tokens]))
+                init_upper.append(int(clip["upper_ids"][start]))
+                init_lower.append(int(clip["lower_ids"][start]))
+                offset = (start + 1) * FRAMES_PER_TOKEN
+                b = beats.get(str(clip["id"]), np.zeros(0, dtype=int)) - offset
+                self.beats.append(b[(b >= 0) & (b < piece_tokens * FRAMES_PER_TOKEN)])
+        if len(music) < 2:
+            raise ValueError(
+                f"held-out music gives {len(music)} piece(s) of {piece_tokens} tokens; the dance "
+                "table needs two (lower --eval_dance_tokens or hold out more clips)"
+            )
+        self.music = torch.from_numpy(np.stack(music).astype(np.float32))
+        self.init_upper = torch.tensor(init_upper)
+        self.init_lower = torch.tensor(init_lower)
+
+    @torch.no_grad()
+    def __call__(self, policy: DancePolicy) -> dict[str, float]:
+        device = policy.device
+        generator = torch.Generator(device=device).manual_seed(self.seed + 11)
+        upper, lower = generate_dances(
+            policy,
+            self.music.to(device),
+            self.init_upper.to(device),
+            self.init_lower.to(device),
+            generator,
+        )
+        joints = self.vqvae.decode(upper.to(self.vqvae.device), lower.to(self.vqvae.device))
+        joints = joints.float().cpu().numpy()
+        dances = [
+            Dance(j.reshape(len(j), -1, 3), beats, f"piece{i}")
+            for i, (j, beats) in enumerate(zip(joints, self.beats, strict=True))
+        ]
+        return evaluate_dances(dances, self.ground_truth)
+
+
+def _load_tokens(tokens_dir: Path):
+    splits = {}
+    for split in ("train", "heldout"):
+        path = tokens_dir / split
+        if not path.is_dir():
+            raise DataFileError(path, "token dataset not found (train pi_BC first, it writes them)")
+        splits[split] = load_from_disk(str(path))
+        validate_token_dataset(splits[split], str(path))
+    return splits["train"], splits["heldout"]
+
+
+def _clips_for(args: PPOArguments):
+    path = args.clips_dir
+    if path is None:
+        info = Path(args.policy_name_or_path) / "data_args.json"
+        if info.is_file():
+            data = json.loads(info.read_text())
+            path = data.get("prepared_dir") or f"outputs/data/{data.get('dataset')}"
+    if path is None or not Path(path).exists():
+        return None
+    return load_clip_dataset(path)
+
+
+def build_ppo_trainer(args: PPOArguments, config: PPOConfig) -> PPOTrainer:
+    if args.reward not in REWARDS:
+        raise ValueError(f"--reward must be one of {REWARDS}, got {args.reward!r}")
+    torch.manual_seed(config.seed)
+    policy = load_model(DancePolicy, args.policy_name_or_path, value_head=True)
+    ref_policy = load_model(DancePolicy, args.policy_name_or_path)
+    train_tokens, heldout_tokens = _load_tokens(
+        Path(args.tokens_dir or Path(args.policy_name_or_path) / "tokens")
+    )
+    train = music_segments(train_tokens, 0, args.segment_stride)
+    heldout = music_segments(heldout_tokens, len(train), WINDOW_TOKENS - 1)
+    learned = None
+    if args.reward_model_name_or_path:
+        learned = LearnedReward(
+            load_model(DanceRewardModel, args.reward_model_name_or_path), policy.config
+        )
+    elif args.reward == "learned":
+        raise ValueError("--reward learned needs --reward_model_name_or_path")
+    vqvae_path = args.vqvae_name_or_path or policy.config.vqvae_name_or_path
+    vqvae = load_model(DanceVQVAE, vqvae_path).to(config.device) if vqvae_path else None
+    if args.reward == "learned":
+        reward_fn = learned
+    else:
+        if vqvae is None:
+            raise ValueError("the hand-designed reward decodes dances: pass --vqvae_name_or_path")
+        form = "paper" if args.reward == "bailando-paper" else "released"
+        reward_fn = BailandoReward(vqvae, form, args.orientation_weight)
+    if learned is not None:
+        learned.model.to(config.device)
+    evaluate_fn = None
+    clips = _clips_for(args)
+    if args.eval_dance_tokens and vqvae is not None and clips is not None:
+        evaluate_fn = DanceTable(vqvae, heldout_tokens, clips, args.eval_dance_tokens, config.seed)
+    elif args.eval_dance_tokens:
+        logger.warning("no VQ-VAE or prepared clips found: the dance table is skipped")
+    trainer = PPOTrainer(
+        model=policy,
+        ref_policy=ref_policy,
+        reward_fn=reward_fn,
+        args=config,
+        train_dataset=train,
+        eval_dataset=heldout,
+        eval_reward_fn=learned,
+        evaluate_fn=evaluate_fn,
+    )
+    trainer.card_data = {
+        "model_name": f"dance-policy-ppo-{args.reward}",
+        "dataset": str(args.policy_name_or_path),
+        "vqvae_name_or_path": vqvae_path,
+    }
+    return trainer
+
+
+def run_ppo(args: PPOArguments, config: PPOConfig) -> dict:
+    trainer = build_ppo_trainer(args, config)
+    rows = {}
+    resuming = bool(config.resume_from_checkpoint)
+    report_path = Path(config.output_dir) / "ppo_report.json"
+    if resuming and report_path.is_file():
+        rows = json.loads(report_path.read_text())["rows"]
+    if "pi_BC" not in rows:
+        rows["pi_BC"] = trainer.evaluate()
+    trainer.train(resume_from_checkpoint=config.resume_from_checkpoint)
+    rows[f"pi_RL ({args.reward} reward)"] = trainer.evaluate()
+    trainer.card_data["metrics"] = {
+        k: v for k, v in rows[f"pi_RL ({args.reward} reward)"].items() if np.isfinite(v)
+    }
+    trainer.save_policy(config.output_dir)
+    state = PartialState()
+    if state.is_main_process:
+        table = ppo_table(rows)
+        report = {"rows": rows, "iterations": trainer.state.global_step, "kl_stop": config.kl_stop}
+        report_path.write_text(json.dumps(report, indent=2))
+        (Path(config.output_dir) / "ppo_report.md").write_text(f"# PPO report\n\n{table}\n")
+        print(table)
+    if config.push_to_hub:
+        trainer.push_to_hub()
+    return rows
+
+
+PPO_COLUMNS = (
+    ("eval_score", "reward-model score ↑"),
+    ("eval_kl", "KL to pi_BC"),
+    ("eval_FID_k", "FID_k ↓"),
+    ("eval_FID_g", "FID_g ↓"),
+    ("eval_DIV_k", "DIV_k ↑"),
+    ("eval_DIV_g", "DIV_g ↑"),
+    ("eval_BAS", "BAS ↑"),
+)
+
+
+def ppo_table(rows: dict[str, dict[str, float]]) -> str:
+    """The paper's Table 3 shape: one row per policy, held-out music."""
+    lines = [
+        "| policy | " + " | ".join(title for _, title in PPO_COLUMNS) + " |",
+        "|---" * (len(PPO_COLUMNS) + 1) + "|",
+    ]
+    for name, row in rows.items():
+        cells = []
+        for key, _ in PPO_COLUMNS:
+            value = row.get(key)
+            cells.append("–" if value is None or not np.isfinite(value) else f"{value:.4g}")
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def main_ppo(argv: list[str] | None = None) -> dict:
+    args, config = parse_stage_args((PPOArguments, PPOConfig), argv)
+    return run_ppo(args, config)

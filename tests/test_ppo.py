@@ -1,0 +1,248 @@
+"""PPO on the tiny pipeline: the algorithm's pieces, learning, exact resume, DDP, guard rails."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from datasets import load_from_disk
+
+from e3d2_hf.models import DancePolicy, DanceRewardModel, preset_config
+from e3d2_hf.training.demonstrations import music_segments
+from e3d2_hf.training.ppo_trainer import (
+    PPOConfig,
+    PPOTrainer,
+    TrainingStopped,
+    advantages_and_returns,
+    shape_rewards,
+)
+from e3d2_hf.training.rewards import BailandoReward
+from e3d2_hf.training.stage3 import main_ppo
+
+from .conftest import TINY
+
+TARGET_CODE = 3
+
+
+def toy_reward(music, init_upper, init_lower, upper_ids, lower_ids) -> torch.Tensor:
+    """10 x the fraction of steps whose upper code is TARGET_CODE: one score per episode."""
+    return 10.0 * (upper_ids == TARGET_CODE).float().mean(-1)
+
+
+def _config(out: Path, **over) -> PPOConfig:
+    values = dict(
+        output_dir=str(out),
+        num_train_epochs=4,
+        episodes_per_iteration=32,
+        per_device_train_batch_size=16,
+        rollout_batch_size=32,
+        learning_rate=3e-3,
+        save_steps=2,
+        report_to="none",
+        disable_tqdm=True,
+        seed=0,
+    )
+    values.update(over)
+    return PPOConfig(**values)
+
+
+def _trainer(policy_dir: Path, config: PPOConfig, reward=toy_reward) -> PPOTrainer:
+    torch.manual_seed(config.seed)
+    policy = DancePolicy.from_pretrained(policy_dir, value_head=True)
+    ref = DancePolicy.from_pretrained(policy_dir)
+    segments = music_segments(load_from_disk(str(policy_dir / "tokens" / "train")), 0, 2)
+    return PPOTrainer(
+        model=policy, ref_policy=ref, reward_fn=reward, args=config, train_dataset=segments
+    )
+
+
+def _weights(model) -> torch.Tensor:
+    return torch.cat([p.detach().flatten() for p in model.parameters()])
+
+
+# --- the pieces ----------------------------------------------------------------------------
+
+
+def test_return_minus_value_is_gae_with_lambda_one():
+    rewards = torch.tensor([[0.0, -0.1, 0.2, 3.0]])
+    values = torch.tensor([[1.0, 0.5, -0.5, 2.0]])
+    adv, ret = advantages_and_returns(rewards, values, 1.0, 1.0, "gae")
+    adv2, ret2 = advantages_and_returns(rewards, values, 1.0, 0.95, "return_minus_value")
+    torch.testing.assert_close(ret2, torch.tensor([[3.1, 3.1, 3.2, 3.0]]))
+    torch.testing.assert_close(adv, adv2)
+    torch.testing.assert_close(ret, ret2)
+    # GAE(0.95) by hand at the last two steps
+    adv3, _ = advantages_and_returns(rewards, values, 1.0, 0.95, "gae")
+    assert adv3[0, 3].item() == pytest.approx(1.0)
+    assert adv3[0, 2].item() == pytest.approx((0.2 + 2.0 + 0.5) + 0.95 * 1.0)
+
+
+def test_sparse_score_lands_on_the_last_step():
+    kl = torch.full((2, 3), 2.0)
+    rewards = shape_rewards(torch.tensor([1.0, -1.0]), kl, kl_coef=0.5)
+    torch.testing.assert_close(rewards, torch.tensor([[-1.0, -1.0, 0.0], [-1.0, -1.0, -2.0]]))
+    with pytest.raises(ValueError, match="must be"):
+        shape_rewards(torch.zeros(2, 5), kl, 0.5)
+
+
+def test_bailando_reward_forms(tiny_vqvae):
+    from e3d2_hf.models import DanceVQVAE
+
+    vqvae = DanceVQVAE.from_pretrained(tiny_vqvae)
+    upper = torch.randint(32, (2, 6))
+    lower = torch.randint(32, (2, 6))
+    music = torch.zeros(2, 6, 438)
+    music[:, ::2, 53] = 1.0  # a music beat every other code
+    released = BailandoReward(vqvae, "released")(music, None, None, upper, lower)
+    paper = BailandoReward(vqvae, "paper", orientation_weight=0.0)(music, None, None, upper, lower)
+    assert set(released.unique().tolist()) <= {-5.0, 5.0}
+    assert set(paper.unique().tolist()) <= {-5.0, 5.0}
+    # without a music beat the released form punishes, the paper's form rewards
+    assert (released[:, 1::2] == -5).all() and (paper[:, 1::2] == 5).all()
+    # where both are possible they agree: +5 exactly when a music beat meets a dance beat
+    assert torch.equal(released[:, ::2], paper[:, ::2])
+    with_orientation = BailandoReward(vqvae, "paper", orientation_weight=1.0)(
+        music, None, None, upper, lower
+    )
+    assert ((with_orientation - paper).abs() <= 1.0 + 1e-5).all()
+
+
+# --- learning, resume, DDP, guard rails ------------------------------------------------------
+
+
+def test_ppo_raises_a_toy_reward(tiny_policy, tmp_path):
+    trainer = _trainer(tiny_policy, _config(tmp_path / "run", num_train_epochs=10, save_steps=100))
+    trainer.train()
+    scores = [e["objective/score"] for e in trainer.state.log_history if "objective/score" in e]
+    assert len(scores) == 10
+    assert np.mean(scores[-3:]) > np.mean(scores[:2]) + 1.0, scores
+    kls = [e["objective/kl"] for e in trainer.state.log_history if "objective/kl" in e]
+    assert kls[0] == pytest.approx(0.0, abs=1e-4)  # pi_RL starts as pi_BC
+    assert kls[-1] > 0.0
+
+
+def test_killed_run_resumes_exactly(tiny_policy, tmp_path, monkeypatch):
+    straight = _trainer(tiny_policy, _config(tmp_path / "straight"))
+    straight.train()
+
+    crashed = _trainer(tiny_policy, _config(tmp_path / "resumed"))
+    real = PPOTrainer.iteration
+
+    def crash_at_three(self, iteration):
+        if iteration == 2:
+            raise KeyboardInterrupt("simulated kill")
+        return real(self, iteration)
+
+    monkeypatch.setattr(PPOTrainer, "iteration", crash_at_three)
+    with pytest.raises(KeyboardInterrupt):
+        crashed.train()
+    monkeypatch.setattr(PPOTrainer, "iteration", real)
+    assert (tmp_path / "resumed" / "checkpoint-2").is_dir()
+    resumed = _trainer(tiny_policy, _config(tmp_path / "resumed"))
+    resumed.train(resume_from_checkpoint=True)
+    assert resumed.state.global_step == 4
+    torch.testing.assert_close(_weights(resumed.model), _weights(straight.model), atol=0, rtol=0)
+
+
+def _ddp_worker(policy_dir: str, out_dir: str) -> None:
+    from accelerate import PartialState
+
+    state = PartialState()
+    trainer = _trainer(Path(policy_dir), _config(Path(out_dir), num_train_epochs=2, save_steps=100))
+    trainer.train()
+    model = trainer.accelerator.unwrap_model(trainer.model)
+    torch.save(_weights(model), Path(out_dir) / f"rank{state.process_index}.pt")
+
+
+def test_two_ranks_end_with_identical_policies(tiny_policy, tmp_path):
+    from accelerate import debug_launcher
+
+    debug_launcher(_ddp_worker, args=(str(tiny_policy), str(tmp_path)), num_processes=2)
+    rank0, rank1 = torch.load(tmp_path / "rank0.pt"), torch.load(tmp_path / "rank1.pt")
+    torch.testing.assert_close(rank0, rank1, atol=0, rtol=0)
+    initial = _weights(DancePolicy.from_pretrained(tiny_policy, value_head=True))
+    assert not torch.equal(rank0[: initial.numel()], initial)  # it trained
+
+
+def test_non_finite_reward_stops_with_the_last_checkpoint_kept(tiny_policy, tmp_path):
+    calls = {"n": 0}
+
+    def breaks_on_third_iteration(*args):
+        calls["n"] += 1
+        score = toy_reward(*args)
+        return score * float("nan") if calls["n"] >= 3 else score
+
+    trainer = _trainer(
+        tiny_policy, _config(tmp_path / "run", save_steps=2), reward=breaks_on_third_iteration
+    )
+    with pytest.raises(TrainingStopped, match="reward is not finite"):
+        trainer.train()
+    assert sorted(p.name for p in (tmp_path / "run").glob("checkpoint-*")) == ["checkpoint-2"]
+    assert not (tmp_path / "run" / "model.safetensors").exists()
+
+
+def test_kl_bound_stops_training(tiny_policy, tmp_path):
+    trainer = _trainer(
+        tiny_policy, _config(tmp_path / "run", kl_stop=1e-9, learning_rate=3e-2, save_steps=100)
+    )
+    with pytest.raises(TrainingStopped, match="above kl_stop"):
+        trainer.train()
+
+
+def test_policy_without_value_head_is_refused(tiny_policy, tmp_path):
+    policy = DancePolicy.from_pretrained(tiny_policy)
+    segments = music_segments(load_from_disk(str(tiny_policy / "tokens" / "train")), 0, 2)
+    with pytest.raises(ValueError, match="value head"):
+        PPOTrainer(
+            model=policy,
+            ref_policy=policy,
+            reward_fn=toy_reward,
+            args=_config(tmp_path),
+            train_dataset=segments,
+        )
+
+
+# --- the stage end to end ----------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def tiny_reward(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("reward")
+    torch.manual_seed(0)
+    DanceRewardModel(preset_config("reward", "tiny")).save_pretrained(out)
+    return out
+
+
+@pytest.mark.parametrize("reward", ["learned", "bailando"])
+def test_ppo_stage_writes_a_plain_policy_and_the_report(
+    reward, tiny_policy, tiny_reward, tiny_vqvae, tiny_clips, tmp_path
+):
+    out = tmp_path / "ppo"
+    rows = main_ppo(
+        [
+            "--config", str(TINY / "ppo.yaml"),
+            "--policy_name_or_path", str(tiny_policy),
+            "--reward_model_name_or_path", str(tiny_reward),
+            "--vqvae_name_or_path", str(tiny_vqvae),
+            "--clips_dir", str(tiny_clips),
+            "--eval_dance_tokens", "29",
+            "--reward", reward,
+            "--num_train_epochs", "2",
+            "--output_dir", str(out),
+            "--disable_tqdm", "true",
+        ]
+    )  # fmt: skip
+    assert set(rows) == {"pi_BC", f"pi_RL ({reward} reward)"}
+    for row in rows.values():
+        assert np.isfinite(row["eval_score"]) and np.isfinite(row["eval_FID_k"])
+        assert np.isnan(row["eval_FID_g"]) or row["eval_FID_g"] >= 0
+    assert rows["pi_BC"]["eval_kl"] == pytest.approx(0.0, abs=1e-4)
+    policy = DancePolicy.from_pretrained(out)
+    assert not policy.config.value_head
+    report = json.loads((out / "ppo_report.json").read_text())
+    assert report["iterations"] == 2
+    assert "reward-model score" in (out / "ppo_report.md").read_text()
+    assert "PPO" in (out / "README.md").read_text()
