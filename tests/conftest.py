@@ -97,3 +97,22 @@ def tiny_preferences(tiny_policy, tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("prefs") / "preferences"
     main_demos(demos_argv(tiny_policy, out))
     return out
+
+
+def launch_two_ranks(module: str, function: str, *args: str) -> None:
+    """Run `module.function(*args)` on two gloo ranks (`accelerate.debug_launcher`) in a fresh
+    interpreter: ranks forked from this pytest process would inherit its single-process
+    accelerate state and run alone."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from accelerate import debug_launcher; import importlib; "
+        f"fn = getattr(importlib.import_module({module!r}), {function!r}); "
+        "debug_launcher(fn, args=tuple(sys.argv[1:]), num_processes=2)"
+    )
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+    run = subprocess.run(
+        [sys.executable, "-c", code, *args], cwd=REPO, env=env, capture_output=True, text=True
+    )
+    assert run.returncode == 0, run.stderr[-4000:]

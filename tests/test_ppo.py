@@ -22,7 +22,7 @@ from e3d2_hf.training.ppo_trainer import (
 from e3d2_hf.training.rewards import BailandoReward
 from e3d2_hf.training.stage3 import main_ppo
 
-from .conftest import TINY
+from .conftest import TINY, launch_two_ranks
 
 TARGET_CODE = 3
 
@@ -150,17 +150,16 @@ def test_killed_run_resumes_exactly(tiny_policy, tmp_path, monkeypatch):
 def _ddp_worker(policy_dir: str, out_dir: str) -> None:
     from accelerate import PartialState
 
-    state = PartialState()
     trainer = _trainer(Path(policy_dir), _config(Path(out_dir), num_train_epochs=2, save_steps=100))
+    assert trainer.accelerator.num_processes == 2  # real DDP, not two lone runs
+    state = PartialState()
     trainer.train()
     model = trainer.accelerator.unwrap_model(trainer.model)
     torch.save(_weights(model), Path(out_dir) / f"rank{state.process_index}.pt")
 
 
 def test_two_ranks_end_with_identical_policies(tiny_policy, tmp_path):
-    from accelerate import debug_launcher
-
-    debug_launcher(_ddp_worker, args=(str(tiny_policy), str(tmp_path)), num_processes=2)
+    launch_two_ranks("tests.test_ppo", "_ddp_worker", str(tiny_policy), str(tmp_path))
     rank0, rank1 = torch.load(tmp_path / "rank0.pt"), torch.load(tmp_path / "rank1.pt")
     torch.testing.assert_close(rank0, rank1, atol=0, rtol=0)
     initial = _weights(DancePolicy.from_pretrained(tiny_policy, value_head=True))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -126,41 +125,3 @@ def test_missing_preference_dataset_is_named(tmp_path):
         main_reward(
             ["--config", str(TINY / "reward.yaml"), "--preferences_dir", str(tmp_path / "nope")]
         )
-
-
-def _collect_worker(policy: str, out: str, record: str) -> None:
-    from accelerate import PartialState
-
-    state = PartialState()
-    real = demonstrations.roll_out_segments
-    shards = []
-
-    def recorded(policy, segments, config, shard_index):
-        shards.append(shard_index)
-        return real(policy, segments, config, shard_index)
-
-    demonstrations.roll_out_segments = recorded
-    try:
-        main_demos(demos_argv(Path(policy), Path(out)))
-    finally:
-        demonstrations.roll_out_segments = real
-    Path(record, f"rank{state.process_index}.json").write_text(json.dumps(shards))
-
-
-def test_two_ranks_collect_disjoint_shards_and_the_same_dataset(
-    tiny_policy, tiny_preferences, tmp_path
-):
-    from accelerate import debug_launcher
-
-    debug_launcher(
-        _collect_worker,
-        args=(str(tiny_policy), str(tmp_path / "prefs"), str(tmp_path)),
-        num_processes=2,
-    )
-    rank0 = json.loads((tmp_path / "rank0.json").read_text())
-    rank1 = json.loads((tmp_path / "rank1.json").read_text())
-    assert rank0 and rank1 and not set(rank0) & set(rank1)  # each rank rolled out its own shards
-    together = load_from_disk(str(tmp_path / "prefs"))
-    alone = load_from_disk(str(tiny_preferences))
-    for split in ("train_demonstrations", "test_demonstrations", "train", "test"):
-        assert together[split].to_dict() == alone[split].to_dict()
