@@ -17,6 +17,7 @@ from .data.layout import FRAMES_PER_TOKEN, TOKEN_FPS
 from .errors import DataFileError
 from .models import DanceRewardModel, DanceVQVAE
 from .models.config_checks import check_same_interface
+from .training.tokenize import encode_joints
 
 
 @dataclass
@@ -94,11 +95,9 @@ def tokenize_joints(
         )
     if not np.isfinite(joints).all():
         raise DataFileError(source, "joints contain NaN or infinite values")
-    frames = len(joints) // FRAMES_PER_TOKEN * FRAMES_PER_TOKEN
-    if frames == 0:
+    if len(joints) < FRAMES_PER_TOKEN:
         raise DataFileError(source, f"fewer than {FRAMES_PER_TOKEN} frames")
-    vqvae.eval()
-    upper, lower = vqvae.encode(torch.from_numpy(joints[None, :frames]).to(vqvae.device))
+    upper, lower = encode_joints(vqvae.eval(), joints)
     return upper[0].cpu().numpy(), lower[0].cpu().numpy()
 
 

@@ -30,9 +30,11 @@ from datasets import Dataset
 from tqdm.auto import tqdm
 from transformers import TrainerState
 from transformers.trainer_callback import ExportableState
+from trl.trainer.utils import disable_dropout_in_model
 
 from ..errors import E3D2Error
 from ..models import DancePolicy
+from ..models.config_checks import check_same_interface
 from ..models.policy.modeling_policy import action_log_probs, shift_actions
 from .common import (
     E3D2Trainer,
@@ -254,15 +256,13 @@ class PPOTrainer(E3D2Trainer):
             raise ValueError(
                 "PPO needs a policy with a value head: from_pretrained(path, value_head=True)"
             )
-        for name in ("codebook_size", "music_dim", "skeleton"):
-            if getattr(model.config, name) != getattr(ref_policy.config, name):
-                raise ValueError(f"pi_RL and pi_BC differ in {name}")
+        check_same_interface(ref_policy.config, model.config, "policy pi_RL")
         if len(train_dataset) == 0:
             raise ValueError("no training music segments to roll out on")
         super().__init__(
             model=model, args=args, train_dataset=train_dataset, eval_dataset=eval_dataset, **kwargs
         )
-        _disable_dropout(self.model)
+        disable_dropout_in_model(self.model)  # rollout and update log-probs must agree
         self.ref_policy = ref_policy.to(self.args.device).eval().requires_grad_(False)
         self.reward_fn = reward_fn
         self.eval_reward_fn = eval_reward_fn or reward_fn
@@ -570,9 +570,3 @@ class PPOTrainer(E3D2Trainer):
             card.save(Path(output_dir) / "README.md")
         self.accelerator.wait_for_everyone()
         return policy
-
-
-def _disable_dropout(model: torch.nn.Module) -> None:
-    for module in model.modules():
-        if isinstance(module, torch.nn.Dropout):
-            module.p = 0.0

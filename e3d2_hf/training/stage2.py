@@ -14,16 +14,14 @@ from pathlib import Path
 import numpy as np
 import torch
 from accelerate import PartialState
-from datasets import load_from_disk
 
-from ..errors import DataFileError
 from ..models import DancePolicy, DanceRewardModel, preset_config
 from .common import load_model
 from .config_parser import parse_stage_args
 from .demonstrations import DemonstrationConfig, build_preference_dataset
 from .preferences import load_preferences, push_preferences_to_hub
 from .reward_trainer import PreferencePairs, RewardConfig, RewardTrainer, accuracy_by_noise_pair
-from .tokenize import validate_token_dataset
+from .tokenize import load_token_splits
 
 logger = logging.getLogger(__name__)
 
@@ -68,20 +66,15 @@ class RewardDataArguments:
 
 def run_demos(args: DemosArguments, config: DemonstrationConfig):
     policy = load_model(DancePolicy, args.policy_name_or_path)
-    tokens_dir = Path(args.tokens_dir or Path(args.policy_name_or_path) / "tokens")
-    splits = {}
-    for split in ("train", "heldout"):
-        path = tokens_dir / split
-        if not path.is_dir():
-            raise DataFileError(path, "token dataset not found (train pi_BC first, it writes them)")
-        splits[split] = load_from_disk(str(path))
-        validate_token_dataset(splits[split], str(path))
+    train_tokens, heldout_tokens = load_token_splits(
+        args.tokens_dir or Path(args.policy_name_or_path) / "tokens"
+    )
     if PartialState().device.type != "cpu":
         policy.to(PartialState().device)
     if args.push_to_hub and not args.hub_dataset_id:
         raise ValueError("--push_to_hub needs --hub_dataset_id namespace/name")
     dataset = build_preference_dataset(
-        policy, splits["train"], splits["heldout"], args.output_dir, config
+        policy, train_tokens, heldout_tokens, args.output_dir, config
     )
     if args.push_to_hub and PartialState().is_main_process:
         push_preferences_to_hub(args.output_dir, args.hub_dataset_id, args.hub_private_repo)

@@ -16,11 +16,9 @@ from pathlib import Path
 import numpy as np
 import torch
 from accelerate import PartialState
-from datasets import load_from_disk
 
 from ..data.layout import FRAMES_PER_TOKEN, WINDOW_TOKENS
 from ..data.schema import load_clip_dataset
-from ..errors import DataFileError
 from ..evaluation.protocol import Dance, evaluate_dances, ground_truth_features
 from ..models import DancePolicy, DanceRewardModel, DanceVQVAE
 from .common import load_model
@@ -28,7 +26,7 @@ from .config_parser import parse_stage_args
 from .demonstrations import music_segments
 from .ppo_trainer import PPOConfig, PPOTrainer
 from .rewards import BailandoReward, LearnedReward
-from .tokenize import validate_token_dataset
+from .tokenize import load_token_splits
 
 logger = logging.getLogger(__name__)
 
@@ -145,17 +143,6 @@ class DanceTable:
         return evaluate_dances(dances, self.ground_truth)
 
 
-def _load_tokens(tokens_dir: Path):
-    splits = {}
-    for split in ("train", "heldout"):
-        path = tokens_dir / split
-        if not path.is_dir():
-            raise DataFileError(path, "token dataset not found (train pi_BC first, it writes them)")
-        splits[split] = load_from_disk(str(path))
-        validate_token_dataset(splits[split], str(path))
-    return splits["train"], splits["heldout"]
-
-
 def _clips_for(args: PPOArguments):
     path = args.clips_dir
     if path is None:
@@ -174,8 +161,8 @@ def build_ppo_trainer(args: PPOArguments, config: PPOConfig) -> PPOTrainer:
     torch.manual_seed(config.seed)
     policy = load_model(DancePolicy, args.policy_name_or_path, value_head=True)
     ref_policy = load_model(DancePolicy, args.policy_name_or_path)
-    train_tokens, heldout_tokens = _load_tokens(
-        Path(args.tokens_dir or Path(args.policy_name_or_path) / "tokens")
+    train_tokens, heldout_tokens = load_token_splits(
+        args.tokens_dir or Path(args.policy_name_or_path) / "tokens"
     )
     train = music_segments(train_tokens, 0, args.segment_stride)
     heldout = music_segments(heldout_tokens, len(train), WINDOW_TOKENS - 1)

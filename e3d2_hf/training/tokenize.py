@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import numpy as np
 import torch
 from datasets import Array2D, Dataset, Features, Sequence, Value
@@ -43,7 +46,6 @@ def tokenize_clips(clips, vqvae: DanceVQVAE, show_progress: bool = True) -> Data
             f"{vqvae.config.skeleton!r}"
         )
     vqvae.eval()
-    device = vqvae.device
     rows = []
     columns = clips.select_columns(
         ["id", "genre", "skeleton", "joints", "music_tokens"]
@@ -51,10 +53,9 @@ def tokenize_clips(clips, vqvae: DanceVQVAE, show_progress: bool = True) -> Data
     for clip in tqdm(columns, desc="tokenize", disable=not show_progress):
         joints = np.asarray(clip["joints"], dtype=np.float32)
         music = np.asarray(clip["music_tokens"], dtype=np.float32)
-        frames = len(joints) // FRAMES_PER_TOKEN * FRAMES_PER_TOKEN
-        if frames == 0:
+        if len(joints) < FRAMES_PER_TOKEN:
             continue
-        upper, lower = vqvae.encode(torch.from_numpy(joints[None, :frames]).to(device))
+        upper, lower = encode_joints(vqvae, joints)
         n = min(upper.shape[1], len(music))
         rows.append(
             {
@@ -72,9 +73,34 @@ def tokenize_clips(clips, vqvae: DanceVQVAE, show_progress: bool = True) -> Data
     return Dataset.from_list(rows, features=token_features())
 
 
+@torch.no_grad()
+def encode_joints(vqvae: DanceVQVAE, joints: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+    """(1, N) upper and lower codes of one (T, 3J) joint array, cut to whole 8-frame codes."""
+    frames = len(joints) // FRAMES_PER_TOKEN * FRAMES_PER_TOKEN
+    clip = torch.from_numpy(np.asarray(joints[:frames], dtype=np.float32)[None])
+    return vqvae.encode(clip.to(vqvae.device))
+
+
 def validate_token_dataset(dataset, source: str = "dataset") -> None:
     from ..errors import DataFileError
 
     missing = [c for c in TOKEN_COLUMNS if c not in dataset.column_names]
     if missing:
         raise DataFileError(source, f"not a token dataset: missing columns {missing}")
+
+
+def load_token_splits(tokens_dir: str | os.PathLike):
+    """The `train` and `heldout` token datasets that behaviour cloning writes under `tokens_dir`."""
+    from datasets import load_from_disk
+
+    from ..errors import DataFileError
+
+    splits = []
+    for split in ("train", "heldout"):
+        path = Path(tokens_dir) / split
+        if not path.is_dir():
+            raise DataFileError(path, "token dataset not found (train pi_BC first, it writes them)")
+        dataset = load_from_disk(str(path))
+        validate_token_dataset(dataset, str(path))
+        splits.append(dataset)
+    return tuple(splits)
