@@ -87,42 +87,50 @@ def _run_prepare(args: argparse.Namespace) -> int:
 
 
 def _add_demo(sub: argparse._SubParsersAction) -> None:
+    from .demo import DATA_SOURCES
+
     p = sub.add_parser(
         "demo",
-        help="run the E3D2 pipeline on the embedded synthetic data",
-        description="prepare -> VQ-VAE -> BC -> ranked demonstrations -> reward model -> PPO -> evaluation. "
-        "Stages that are not built yet are reported as such.",
+        help="the whole E3D2 pipeline with the demo configs, and a report",
+        description="prepare -> VQ-VAE -> BC -> ranked demonstrations -> reward model -> PPO (learned reward) "
+        "-> PPO (Bailando reward, the baseline) -> dances on a held-out song -> report.md/report.html. "
+        "Finished stages are reused unless --force.",
     )
     p.add_argument(
         "--output-dir", default="outputs/demo", help="where everything goes (default: %(default)s)"
     )
+    p.add_argument(
+        "--data",
+        choices=DATA_SOURCES,
+        default="synthetic",
+        help="synthetic (embedded, the default), dance-with-melody or aistpp",
+    )
+    p.add_argument(
+        "--data-path",
+        help="the real data's folder (dance-with-melody: default ../shared/data/dance-with-melody; "
+        "aistpp: the root with motions/)",
+    )
+    p.add_argument("--music-dir", help="aistpp: the folder with the mXXX.wav songs")
     p.add_argument("--force", action="store_true", help="redo finished stages")
+    p.add_argument(
+        "--report-to", default="tensorboard", help="trackers for every stage (default: %(default)s)"
+    )
     p.set_defaults(func=_run_demo)
 
 
 def _run_demo(args: argparse.Namespace) -> int:
-    from .data.prepare import PrepareConfig, prepare
+    from .demo import DemoOptions, run_demo
 
-    data_dir = Path(args.output_dir) / "data"
-    if data_dir.exists() and not args.force:
-        print(f"[demo] data: reusing {data_dir} (use --force to rebuild)")
-    else:
-        prepare(
-            PrepareConfig(
-                source="synthetic", output_dir=str(data_dir), num_sequences=16, overwrite=True
-            )
+    run_demo(
+        DemoOptions(
+            output_dir=Path(args.output_dir),
+            data=args.data,
+            data_path=args.data_path,
+            music_dir=args.music_dir,
+            force=args.force,
+            report_to=args.report_to,
         )
-        print(f"[demo] data: wrote {data_dir}")
-    print((data_dir / "prepare.json").read_text())
-    for stage, command in (
-        ("VQ-VAE", "e3d2 train-vqvae"),
-        ("behaviour cloning", "e3d2 train-bc"),
-        ("ranked demonstrations", "e3d2 collect-demos"),
-        ("reward model", "e3d2 train-reward"),
-    ):
-        print(f"[demo] {stage}: not chained into the demo yet (run `{command}`)")
-    for stage in ("PPO", "evaluation of generated dances"):
-        print(f"[demo] {stage}: not built yet")
+    )
     return 0
 
 
@@ -267,6 +275,112 @@ def _run_score(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_dance(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "dance",
+        help="dance to any song: video with the song, BVH and npz",
+        description="Generate a dance for an audio file (wav, mp3, flac, ogg; any length: past the "
+        "policy's 29-step window the sampler slides, as Bailando's) and write <name>.mp4 (the song as "
+        "its audio track), <name>.bvh (Blender and other DCC tools) and <name>.npz (joints, fps, tokens).",
+    )
+    p.add_argument("song", help="audio file")
+    p.add_argument("--policy", required=True, help="policy folder or Hub repo id")
+    p.add_argument("--vqvae", help="VQ-VAE folder or repo id (default: the policy's own)")
+    p.add_argument("--start", type=float, default=0.0, help="start of the song segment, seconds")
+    p.add_argument("--duration", type=float, help="segment length in seconds (default: to the end)")
+    p.add_argument("--output-dir", default="outputs/dances", help="(default: %(default)s)")
+    p.add_argument("--name", help="file stem (default: the song's)")
+    p.add_argument(
+        "--formats",
+        default="mp4,bvh,npz",
+        help="comma-separated: mp4, gif, bvh, npz (default: %(default)s)",
+    )
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--temperature", type=float, default=1.0)
+    p.add_argument("--greedy", action="store_true", help="argmax codes instead of sampling")
+    p.add_argument("--start-pose", help=".npy/.npz joints whose first 8 frames start the dance")
+    p.add_argument("--video-fps", type=float, default=30.0, help="(default: %(default)s)")
+    p.add_argument("--bvh-scale", type=float, default=1.0, help="BVH units per metre (100: cm)")
+    p.add_argument(
+        "--bvh-rotations-only",
+        action="store_true",
+        help="no per-joint position channels: a rigid skeleton (the nearest to the dance)",
+    )
+    p.set_defaults(func=_run_dance)
+
+
+def _run_dance(args: argparse.Namespace) -> int:
+    import time
+
+    from .inference import dance_to_song, load_dancer, save_dance
+
+    formats = tuple(f.strip() for f in args.formats.split(",") if f.strip())
+    start = time.perf_counter()
+    policy, vqvae = load_dancer(args.policy, args.vqvae)
+    dance = dance_to_song(
+        policy, vqvae, args.song, offset=args.start, duration=args.duration, seed=args.seed,
+        temperature=args.temperature, greedy=args.greedy, start_pose=args.start_pose,
+    )  # fmt: skip
+    written = save_dance(
+        dance, args.output_dir, args.name or Path(args.song).stem, formats,
+        video_fps=args.video_fps, bvh_scale=args.bvh_scale,
+        joint_translations=not args.bvh_rotations_only,
+    )  # fmt: skip
+    print(
+        f"{len(dance.upper_ids)} tokens, {dance.duration:.2f} s of {dance.skeleton.name} dance "
+        f"in {time.perf_counter() - start:.1f} s"
+    )
+    for path in written.values():
+        print(f"wrote {path}")
+    return 0
+
+
+def _add_push(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "push",
+        help="upload an output (policy, VQ-VAE, reward model, preference or clip dataset) to the Hub",
+        description="Push an output folder with its card. A policy takes its VQ-VAE along (in vqvae/), "
+        "so `e3d2 dance --policy namespace/name` works from the repo alone. Uses the usual Hub "
+        "settings (HF_TOKEN, HF_ENDPOINT).",
+    )
+    p.add_argument("path", help="output folder")
+    p.add_argument("repo_id", help="namespace/name")
+    p.add_argument("--private", action="store_true", help="create the repo as private")
+    p.add_argument("--vqvae", help="for a policy: the VQ-VAE to include (default: its own)")
+    p.set_defaults(func=_run_push)
+
+
+def _run_push(args: argparse.Namespace) -> int:
+    from .hub import push_output
+
+    url = push_output(args.path, args.repo_id, private=args.private or None, vqvae=args.vqvae)
+    print(f"pushed {args.path} to {url}")
+    return 0
+
+
+def _add_app(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "app",
+        help="the web page: upload a song, get the dance video and BVH",
+        description="A Gradio app (the Spaces convention: `app.py` at the repository root runs the same).",
+    )
+    p.add_argument(
+        "--policy",
+        action="append",
+        help="a policy folder or repo id to offer; repeat (default: the demo's policies)",
+    )
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=7860)
+    p.set_defaults(func=_run_app)
+
+
+def _run_app(args: argparse.Namespace) -> int:
+    from .app import launch
+
+    launch(args.policy, host=args.host, port=args.port)
+    return 0
+
+
 def _add_models(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "models",
@@ -298,6 +412,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_prepare(sub)
     _add_evaluate(sub)
     _add_score(sub)
+    _add_dance(sub)
+    _add_push(sub)
+    _add_app(sub)
     _add_models(sub)
     for name, (_, _, help_text) in STAGES.items():
         sub.add_parser(name, help=f"{help_text}; options: e3d2 {name} --help", add_help=False)

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any
 
-from huggingface_hub import DatasetCard, DatasetCardData, ModelCard, ModelCardData
+from huggingface_hub import DatasetCard, DatasetCardData, EvalResult, ModelCard, ModelCardData
 
 from .data.layout import MOTION_FPS, TOKEN_FPS
+
+logger = logging.getLogger(__name__)
 
 TEMPLATES = Path(__file__).resolve().parent / "model_cards"
 
@@ -21,6 +24,28 @@ def _metrics_table(metrics: dict[str, float]) -> str:
     return f"| metric | value |\n|---|---:|\n{rows}"
 
 
+CARD_INFO = "card_info.json"
+"""Saved next to README.md: what the card was rendered from, so `e3d2 push` can re-render it."""
+
+TASK = "music-to-dance"
+
+
+def _eval_results(metrics: dict[str, float], dataset: str) -> list[EvalResult]:
+    """The card's metrics as `model-index` entries; timings and counters are left out."""
+    skip = ("runtime", "per_second", "epoch")
+    return [
+        EvalResult(
+            task_type=TASK,
+            dataset_type=dataset,
+            dataset_name=dataset,
+            metric_type=name,
+            metric_value=round(value, 6),
+        )
+        for name, value in sorted(metrics.items())
+        if not any(s in name for s in skip) and value == value  # drop NaN
+    ]
+
+
 def render_model_card(template: str, model, info: dict[str, Any]) -> ModelCard:
     """A card for `model` from `model_cards/<template>.md`; `info` holds dataset, metrics, repo id."""
     path = TEMPLATES / f"{template}.md"
@@ -29,12 +54,14 @@ def render_model_card(template: str, model, info: dict[str, Any]) -> ModelCard:
     config = model.config
     metrics = {k: float(v) for k, v in info.get("metrics", {}).items()}
     dataset = info.get("dataset", "unknown")
+    model_name = info.get("model_name", config.model_type)
     card_data = ModelCardData(
         library_name="e3d2-hf",
         license="apache-2.0",
         tags=TAGS + [template],
         datasets=[dataset] if dataset and "/" in str(dataset) else None,
-        model_name=info.get("model_name", config.model_type),
+        model_name=model_name,
+        eval_results=_eval_results(metrics, str(dataset)) or None,
     )
     extra = {k: v for k, v in info.items() if isinstance(v, (str, int, float, list))}
     values = {
@@ -95,3 +122,115 @@ def render_dataset_card(
         "token_fps": f"{TOKEN_FPS:g}",
     }
     return DatasetCard.from_template(card_data, template_path=str(path), **values)
+
+
+MODEL_TEMPLATES = {
+    "e3d2_dance_vqvae": "vqvae",
+    "e3d2_dance_policy": "policy",
+    "e3d2_dance_reward": "reward",
+}
+VQVAE_SUBFOLDER = "vqvae"
+"""A pushed policy carries its VQ-VAE in this subfolder, so the repo alone can dance."""
+MODEL_FILES = ("config.json", "model.safetensors", "generation_config.json")
+REPORT_PATTERNS = ("*_report.json", "*_report.md", "*.png", "final_results.json")
+
+
+def output_kind(path: str | Path) -> str:
+    """What an output folder holds: a model type, `preferences`, or `clips` (a prepared dataset)."""
+    import json
+
+    path = Path(path)
+    if not path.is_dir():
+        raise FileNotFoundError(f"{path}: no such output folder")
+    if (path / "config.json").is_file():
+        model_type = json.loads((path / "config.json").read_text()).get("model_type")
+        if model_type in MODEL_TEMPLATES:
+            return model_type
+        raise ValueError(f"{path}: holds a {model_type!r} model, not one of e3d2's")
+    if (path / "demonstrations.json").is_file():
+        return "preferences"
+    if (path / "prepare.json").is_file():
+        return "clips"
+    raise ValueError(
+        f"{path}: not an e3d2 output (no config.json, demonstrations.json or prepare.json)"
+    )
+
+
+def _model_card(path: Path, model_type: str, repo_id: str) -> ModelCard:
+    """The folder's card re-rendered for `repo_id` from its card_info.json, else its README."""
+    import json
+
+    from transformers import AutoModel
+
+    info_file = path / CARD_INFO
+    if info_file.is_file():
+        info = json.loads(info_file.read_text())
+        template = info.pop("template", MODEL_TEMPLATES[model_type])
+        model = AutoModel.from_pretrained(str(path))
+        return render_model_card(template, model, {**info, "repo_id": repo_id})
+    if (path / "README.md").is_file():
+        return ModelCard.load(path / "README.md")
+    model = AutoModel.from_pretrained(str(path))
+    return render_model_card(MODEL_TEMPLATES[model_type], model, {"repo_id": repo_id})
+
+
+def push_output(
+    path: str | Path,
+    repo_id: str,
+    private: bool | None = None,
+    vqvae: str | Path | None = None,
+    token: str | None = None,
+) -> str:
+    """Upload an e3d2 output folder to the Hub with its card; returns the repo URL.
+
+    Models go up in one commit with their card and reports (no checkpoints,
+    logs or token caches); a policy takes its VQ-VAE along in `vqvae/`, so the
+    repo alone can dance. A preference dataset goes up as its three configs; a
+    prepared clip dataset with `push_to_hub`.
+    """
+    from huggingface_hub import CommitOperationAdd, HfApi
+
+    path = Path(path)
+    kind = output_kind(path)
+    if kind == "preferences":
+        from .training.preferences import push_preferences_to_hub
+
+        return push_preferences_to_hub(path, repo_id, private, token)
+    if kind == "clips":
+        from .data.schema import load_clip_dataset
+
+        load_clip_dataset(path).push_to_hub(repo_id, private=private, token=token)
+        return f"datasets/{repo_id}"
+    api = HfApi(token=token)
+    url = api.create_repo(repo_id, private=private, exist_ok=True)
+    operations = [
+        CommitOperationAdd(
+            path_in_repo="README.md", path_or_fileobj=str(_model_card(path, kind, repo_id)).encode()
+        )
+    ]
+    files = [path / f for f in MODEL_FILES if (path / f).is_file()]
+    files += sorted({f for pattern in REPORT_PATTERNS for f in path.glob(pattern)})
+    operations += [CommitOperationAdd(path_in_repo=f.name, path_or_fileobj=str(f)) for f in files]
+    if kind == "e3d2_dance_policy":
+        import json
+
+        vqvae = vqvae or json.loads((path / "config.json").read_text()).get("vqvae_name_or_path")
+        if vqvae and Path(vqvae).is_dir():
+            if output_kind(vqvae) != "e3d2_dance_vqvae":
+                raise ValueError(f"{vqvae}: not a VQ-VAE folder")
+            for name in MODEL_FILES + ("README.md",):
+                if (Path(vqvae) / name).is_file():
+                    operations.append(
+                        CommitOperationAdd(
+                            path_in_repo=f"{VQVAE_SUBFOLDER}/{name}",
+                            path_or_fileobj=str(Path(vqvae) / name),
+                        )
+                    )
+        else:
+            logger.warning(
+                "%s: its VQ-VAE (%s) is not a local folder, the repo will not carry one",
+                path,
+                vqvae,
+            )
+    api.create_commit(repo_id, operations=operations, commit_message=f"Upload {kind} from e3d2-hf")
+    return str(url)

@@ -136,6 +136,19 @@ class E3D2Trainer(Trainer):
 
         card = render_model_card(self.card_template, self.model, self.card_data)
         card.save(os.path.join(self.args.output_dir, "README.md"))
+        save_card_info(self.args.output_dir, self.card_template, self.card_data)
+
+
+def save_card_info(output_dir: str | os.PathLike, template: str, info: dict[str, Any]) -> None:
+    """What a card was rendered from (JSON values only), for `e3d2 push` to re-render it."""
+    from ..hub import CARD_INFO
+
+    plain = {
+        k: v
+        for k, v in info.items()
+        if isinstance(v, (str, int, float, bool, list)) or (isinstance(v, dict) and k == "metrics")
+    }
+    Path(output_dir, CARD_INFO).write_text(json.dumps({"template": template, **plain}, indent=2))
 
 
 def is_finished_run(output_dir: Path) -> bool:
@@ -184,7 +197,9 @@ def load_model(model_class, name_or_path: str, **kwargs):
     if Path(name_or_path).is_dir():
         check_model_type(name_or_path, expected)
     else:
-        found = AutoConfig.from_pretrained(name_or_path).model_type
+        found = AutoConfig.from_pretrained(
+            name_or_path, subfolder=kwargs.get("subfolder", "")
+        ).model_type
         if found != expected:
             raise ValueError(
                 f"{name_or_path}: holds a {found!r} model, but this stage needs a {expected!r} one"

@@ -42,6 +42,7 @@ from .common import (
     _resolve_checkpoint,
     check_model_type,
     is_finished_run,
+    save_card_info,
 )
 from .rewards import RewardFunction
 
@@ -568,5 +569,8 @@ class PPOTrainer(E3D2Trainer):
                 self.card_template, policy, {"stage": "PPO against a reward", **self.card_data}
             )
             card.save(Path(output_dir) / "README.md")
+            save_card_info(
+                output_dir, self.card_template, {"stage": "PPO against a reward", **self.card_data}
+            )
         self.accelerator.wait_for_everyone()
         return policy

@@ -333,6 +333,50 @@ class DancePolicy(DancePolicyPreTrainedModel, GenerationMixin):
             random_actions=torch.stack(random_actions, 1),
         )
 
+    @torch.no_grad()
+    def sample_dance(
+        self,
+        music_features: torch.Tensor,
+        init_upper: torch.Tensor,
+        init_lower: torch.Tensor,
+        *,
+        greedy: bool = False,
+        temperature: float = 1.0,
+        generator: torch.Generator | None = None,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Codes for music of any length, (batch, steps) each, as Bailando's test-time sampler.
+
+        The first `block_size` steps are one cached rollout; every later step
+        re-reads the last `block_size` steps (music and previous codes), a
+        sliding window over the song.
+        """
+        block = self.config.block_size
+        first = self.rollout(
+            music_features[:, :block], init_upper, init_lower,
+            greedy=greedy, temperature=temperature, generator=generator,
+        )  # fmt: skip
+        batch = music_features.shape[0]
+        uppers = torch.cat([init_upper.view(batch, 1), first.upper_ids], 1)
+        lowers = torch.cat([init_lower.view(batch, 1), first.lower_ids], 1)
+        for t in range(block, music_features.shape[1]):
+            # step t reads music t and the codes of step t - 1 (index t in uppers, after p_init)
+            out = self(
+                music_features[:, t - block + 1 : t + 1],
+                uppers[:, t - block + 1 : t + 1],
+                lowers[:, t - block + 1 : t + 1],
+                check_inputs=False,
+            )
+            upper_logits = out.upper_logits[:, -1].float() / temperature
+            lower_logits = out.lower_logits[:, -1].float() / temperature
+            if greedy:
+                upper, lower = upper_logits.argmax(-1), lower_logits.argmax(-1)
+            else:
+                upper = torch.multinomial(upper_logits.softmax(-1), 1, generator=generator)[:, 0]
+                lower = torch.multinomial(lower_logits.softmax(-1), 1, generator=generator)[:, 0]
+            uppers = torch.cat([uppers, upper[:, None]], 1)
+            lowers = torch.cat([lowers, lower[:, None]], 1)
+        return uppers[:, 1:], lowers[:, 1:]
+
     def evaluate_actions(
         self,
         music_features: torch.Tensor,

@@ -1,0 +1,235 @@
+"""The main job: the whole E3D2 pipeline on one dataset, with a report.
+
+prepare -> VQ-VAE -> BC -> ranked demonstrations -> reward model -> PPO (learned
+reward) -> PPO (Bailando's hand-designed reward, the baseline) -> dances on a
+held-out song -> report.md + report.html. Every stage is the same function its
+own command runs, with the demo configs; a finished stage is reused unless
+`force`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from .data.prepare import PrepareConfig, default_dance_with_melody_path, prepare
+
+logger = logging.getLogger(__name__)
+
+CONFIG_ROOT = Path(__file__).resolve().parents[1] / "recipes" / "configs"
+
+DATA_SOURCES = ("synthetic", "dance-with-melody", "aistpp")
+
+CONFIG_DIRS = {"synthetic": "demo", "dance-with-melody": "dwm", "aistpp": "dwm"}
+"""Config folder per data source: the quick demo configs, or the ones sized for real mocap."""
+
+
+@dataclass
+class DemoOptions:
+    output_dir: Path = Path("outputs/demo")
+    data: str = "synthetic"
+    data_path: str | None = None
+    music_dir: str | None = None
+    force: bool = False
+    config_dir: Path | None = None
+    """Default: `recipes/configs/<CONFIG_DIRS[data]>`."""
+    report_to: str = "tensorboard"
+
+    def __post_init__(self) -> None:
+        if self.data not in DATA_SOURCES:
+            raise ValueError(f"--data must be one of {DATA_SOURCES}, got {self.data!r}")
+        self.output_dir = Path(self.output_dir)
+        if self.config_dir is None:
+            self.config_dir = CONFIG_ROOT / CONFIG_DIRS[self.data]
+
+
+@dataclass
+class Stage:
+    name: str
+    output: Path
+    marker: str
+    """A file inside `output` that exists only once the stage finished."""
+    run: Callable[[], object]
+
+    @property
+    def done(self) -> bool:
+        return (self.output / self.marker).is_file()
+
+
+def _stage_args(options: DemoOptions, stage: str, **values: str) -> list[str]:
+    config = options.config_dir / f"{stage}.yaml"
+    if not config.is_file():
+        raise FileNotFoundError(
+            f"{config}: demo config not found (the demo runs from a clone of the repository)"
+        )
+    argv = ["--config", str(config)]
+    if stage != "demos":  # collection is not a Trainer
+        argv += ["--report_to", options.report_to]
+    for key, value in values.items():
+        argv += [f"--{key}", str(value)]
+    return argv
+
+
+def build_stages(options: DemoOptions) -> list[Stage]:
+    from .training.stage1 import main_bc, main_vqvae
+    from .training.stage2 import main_demos, main_reward
+    from .training.stage3 import main_ppo
+
+    out = options.output_dir
+    paths = {
+        name: out / name
+        for name in ("data", "vqvae", "bc", "preferences", "reward", "ppo", "ppo-bailando")
+    }
+    data_args = {"dataset": options.data, "prepared_dir": paths["data"]}
+    ppo_common = {
+        "policy_name_or_path": paths["bc"],
+        "reward_model_name_or_path": paths["reward"],
+    }
+
+    def run_prepare() -> object:
+        path = options.data_path
+        if options.data == "dance-with-melody" and path is None:
+            path = default_dance_with_melody_path()
+        if options.data == "aistpp" and path is None:
+            raise ValueError("--data aistpp needs --data-path (the AIST++ root with motions/)")
+        return prepare(
+            PrepareConfig(
+                source=options.data,
+                output_dir=str(paths["data"]),
+                path=path,
+                music_dir=options.music_dir,
+                overwrite=True,
+                **_synthetic_size(options),
+            )
+        )
+
+    return [
+        Stage("data", paths["data"], "prepare.json", run_prepare),
+        Stage(
+            "VQ-VAE", paths["vqvae"], "data_args.json",
+            lambda: main_vqvae(_stage_args(options, "vqvae", output_dir=paths["vqvae"], **data_args)),
+        ),
+        Stage(
+            "behaviour cloning", paths["bc"], "data_args.json",
+            lambda: main_bc(
+                _stage_args(
+                    options, "bc", output_dir=paths["bc"], vqvae_name_or_path=paths["vqvae"], **data_args
+                )
+            ),
+        ),
+        Stage(
+            "ranked demonstrations", paths["preferences"], "demonstrations.json",
+            lambda: main_demos(
+                _stage_args(
+                    options, "demos", output_dir=paths["preferences"], policy_name_or_path=paths["bc"]
+                )
+            ),
+        ),
+        Stage(
+            "reward model", paths["reward"], "card_info.json",
+            lambda: main_reward(
+                _stage_args(
+                    options, "reward", output_dir=paths["reward"], preferences_dir=paths["preferences"]
+                )
+            ),
+        ),
+        Stage(
+            "PPO (learned reward)", paths["ppo"], "ppo_report.json",
+            lambda: main_ppo(
+                _stage_args(options, "ppo", output_dir=paths["ppo"], reward="learned", **ppo_common)
+            ),
+        ),
+        Stage(
+            "PPO (Bailando reward, baseline)", paths["ppo-bailando"], "ppo_report.json",
+            lambda: main_ppo(
+                _stage_args(
+                    options, "ppo", output_dir=paths["ppo-bailando"], reward="bailando", **ppo_common
+                )
+            ),
+        ),
+        Stage("dances", out / "dances", "dances.json", lambda: render_demo_dances(out)),
+    ]  # fmt: skip
+
+
+def _synthetic_size(options: DemoOptions) -> dict:
+    """The synthetic set's size as the demo VQ-VAE config names it."""
+    import yaml
+
+    config = yaml.safe_load((options.config_dir / "vqvae.yaml").read_text())
+    return {
+        "num_sequences": int(config.get("num_synthetic_clips", 16)),
+        "duration": float(config.get("synthetic_duration", 16.0)),
+    }
+
+
+POLICIES = (
+    ("pi_BC", "bc"),
+    ("pi_RL (learned reward)", "ppo"),
+    ("pi_RL (Bailando reward)", "ppo-bailando"),
+)
+
+
+def render_demo_dances(out: Path, seconds: float = 12.0) -> dict:
+    """Each policy dances the first held-out song from its real first pose: mp4 + BVH + npz."""
+    import numpy as np
+    from datasets import load_from_disk
+
+    from .data.schema import load_clip_dataset
+    from .inference import dance_to_song, load_dancer, save_dance
+
+    heldout = load_from_disk(str(out / "bc" / "tokens" / "heldout"))
+    clips = load_clip_dataset(out / "data")
+    clip_id = str(heldout[0]["id"])
+    clip = clips.filter(lambda c: str(c["id"]) == clip_id, keep_in_memory=True)[0]
+    dances_dir = out / "dances"
+    start_pose = dances_dir / "start_pose.npy"
+    dances_dir.mkdir(parents=True, exist_ok=True)
+    np.save(start_pose, np.asarray(clip["joints"], dtype=np.float32)[:8])
+    duration = min(seconds, clip["num_frames"] / clip["fps"])
+    summary = {"song": clip["music_path"], "clip": clip_id, "duration": duration, "dances": {}}
+    for title, folder in POLICIES:
+        policy, vqvae = load_dancer(str(out / folder), str(out / "vqvae"))
+        dance = dance_to_song(
+            policy, vqvae, clip["music_path"], duration=duration, seed=0, start_pose=start_pose
+        )
+        files = save_dance(dance, dances_dir, folder, ("mp4", "bvh", "npz"), video_fps=24.0)
+        summary["dances"][title] = {k: str(v.relative_to(out)) for k, v in files.items()}
+    (dances_dir / "dances.json").write_text(json.dumps(summary, indent=2))
+    return summary
+
+
+def run_demo(options: DemoOptions) -> Path:
+    """Run every unfinished stage, then write the report; returns the report's path."""
+    options.output_dir.mkdir(parents=True, exist_ok=True)
+    stages = build_stages(options)
+    timings: dict[str, float] = {}
+    timings_file = options.output_dir / "timings.json"
+    if timings_file.is_file() and not options.force:
+        timings = json.loads(timings_file.read_text())
+    for number, stage in enumerate(stages, 1):
+        prefix = f"[demo {number}/{len(stages)}] {stage.name}"
+        if stage.done and not options.force:
+            print(f"{prefix}: reusing {stage.output} (--force to redo)", flush=True)
+            continue
+        if stage.output.exists():
+            shutil.rmtree(stage.output)  # a half-finished or forced stage starts clean
+        print(f"{prefix}: running -> {stage.output}", flush=True)
+        start = time.perf_counter()
+        try:
+            stage.run()
+        except BaseException:
+            print(f"{prefix}: failed; {stage.output} is left incomplete and is redone next time")
+            raise
+        timings[stage.name] = time.perf_counter() - start
+        timings_file.write_text(json.dumps(timings, indent=2))
+        print(f"{prefix}: done in {timings[stage.name]:.0f} s", flush=True)
+    from .report import write_report
+
+    report = write_report(options.output_dir, timings)
+    print(f"[demo] report: {report} and {report.with_suffix('.html')}", flush=True)
+    return report

@@ -1,0 +1,234 @@
+"""Dance from any song: audio -> 7.5-FPS music features -> policy codes -> VQ-VAE joints -> files.
+
+`e3d2 dance`, the web app and the demo's rendered dances all go through here.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .data.layout import FRAMES_PER_TOKEN, MOTION_FPS, TOKEN_FPS, sample_rate_for_fps
+from .data.music import load_audio, music_features
+from .data.skeleton import Skeleton
+from .errors import DataFileError
+from .hub import VQVAE_SUBFOLDER
+from .models import DancePolicy, DanceVQVAE
+from .models.config_checks import check_same_interface
+from .training.common import load_model
+from .training.tokenize import encode_joints
+
+logger = logging.getLogger(__name__)
+
+FORMATS = ("mp4", "gif", "bvh", "npz")
+
+
+@dataclass
+class Dance:
+    """A generated dance and the song segment it was danced to."""
+
+    joints: np.ndarray  # (T, J, 3) metres, 60 FPS
+    upper_ids: np.ndarray  # (N,)
+    lower_ids: np.ndarray  # (N,)
+    skeleton: Skeleton
+    song: str
+    offset: float
+    duration: float
+    audio: np.ndarray = field(repr=False)
+    audio_rate: int = 0
+    fps: float = MOTION_FPS
+
+
+def load_dancer(
+    policy_name_or_path: str, vqvae_name_or_path: str | None = None
+) -> tuple[DancePolicy, DanceVQVAE]:
+    """The policy (folder or Hub repo id) and the VQ-VAE that decodes its codes.
+
+    The VQ-VAE is `vqvae_name_or_path`, else the policy's `vqvae/` subfolder
+    (what `e3d2 push` uploads), else the VQ-VAE the policy was trained with.
+    """
+    policy = load_model(DancePolicy, policy_name_or_path).eval()
+    if vqvae_name_or_path is not None:
+        vqvae = load_model(DanceVQVAE, vqvae_name_or_path)
+    elif (Path(policy_name_or_path) / VQVAE_SUBFOLDER).is_dir():
+        vqvae = load_model(DanceVQVAE, str(Path(policy_name_or_path) / VQVAE_SUBFOLDER))
+    elif not Path(policy_name_or_path).is_dir() and _hub_has_vqvae(policy_name_or_path):
+        vqvae = load_model(DanceVQVAE, policy_name_or_path, subfolder=VQVAE_SUBFOLDER)
+    elif policy.config.vqvae_name_or_path and Path(policy.config.vqvae_name_or_path).is_dir():
+        vqvae = load_model(DanceVQVAE, policy.config.vqvae_name_or_path)
+    else:
+        raise FileNotFoundError(
+            f"no VQ-VAE for policy {policy_name_or_path}: it has no {VQVAE_SUBFOLDER}/ folder and "
+            f"the one it was trained with ({policy.config.vqvae_name_or_path}) is not here; "
+            "pass --vqvae PATH_OR_REPO"
+        )
+    check_same_interface(policy.config, vqvae.config, "VQ-VAE")
+    return policy, vqvae.eval()
+
+
+def _hub_has_vqvae(repo_id: str) -> bool:
+    from huggingface_hub import file_exists
+
+    try:
+        return file_exists(repo_id, f"{VQVAE_SUBFOLDER}/config.json")
+    except Exception:  # an unreachable Hub or a bad id: fall through to the other candidates
+        return False
+
+
+def start_codes(vqvae: DanceVQVAE, start_pose: str | os.PathLike | None = None) -> tuple[int, int]:
+    """The (upper, lower) code pair the dance starts from.
+
+    Bailando starts from the ground-truth dance's first code; a new song has
+    none, so the default is the skeleton's rest pose held for one code, and
+    `start_pose` (a .npy/.npz joint array) picks the first 8 frames of a dance.
+    """
+    skeleton = vqvae.config.skeleton_def
+    if start_pose is None:
+        rest = np.zeros((skeleton.num_joints, 3))
+        for j in skeleton.topological_order:
+            parent = skeleton.parents[j]
+            if parent >= 0:
+                rest[j] = rest[parent] + skeleton.offsets_array()[j]
+        joints = np.repeat(rest.reshape(1, -1), FRAMES_PER_TOKEN, axis=0)
+    else:
+        path = Path(start_pose)
+        if not path.is_file():
+            raise DataFileError(path, "start pose file not found")
+        with np.load(path, allow_pickle=False) as data:
+            array = data["joints"] if isinstance(data, np.lib.npyio.NpzFile) else data
+            joints = np.asarray(array, dtype=np.float32)
+        joints = joints.reshape(len(joints), -1)
+        if joints.shape[1] != 3 * skeleton.num_joints or len(joints) < FRAMES_PER_TOKEN:
+            raise DataFileError(
+                path,
+                f"start pose must hold at least {FRAMES_PER_TOKEN} frames of {skeleton.num_joints} "
+                f"joints ({skeleton.name}), got {joints.shape}",
+            )
+    upper, lower = encode_joints(vqvae, joints[:FRAMES_PER_TOKEN])
+    return int(upper[0, 0]), int(lower[0, 0])
+
+
+def dance_to_song(
+    policy: DancePolicy,
+    vqvae: DanceVQVAE,
+    song: str | os.PathLike,
+    offset: float = 0.0,
+    duration: float | None = None,
+    seed: int = 0,
+    temperature: float = 1.0,
+    greedy: bool = False,
+    start_pose: str | os.PathLike | None = None,
+) -> Dance:
+    """Generate a dance for the song segment [offset, offset + duration) (default: to the end)."""
+    features = music_features(song, TOKEN_FPS, offset=offset, duration=duration)
+    audio_rate = int(sample_rate_for_fps(MOTION_FPS))
+    audio = load_audio(song, audio_rate, offset=offset, duration=duration)
+    seconds = len(audio) / audio_rate
+    num_tokens = int(np.ceil(seconds * TOKEN_FPS - 1e-9))
+    if num_tokens < 2:
+        raise DataFileError(
+            song,
+            f"the song segment is {seconds:.2f} s; a dance needs at least {2 / TOKEN_FPS:.2f} s",
+        )
+    features = features[:num_tokens]
+    if len(features) < num_tokens:
+        features = np.concatenate(
+            [features, np.repeat(features[-1:], num_tokens - len(features), 0)]
+        )
+    init_upper, init_lower = start_codes(vqvae, start_pose)
+    device = policy.device
+    generator = torch.Generator(device=device).manual_seed(seed)
+    upper, lower = policy.sample_dance(
+        torch.from_numpy(features)[None].to(device, policy.dtype),
+        torch.tensor([init_upper], device=device),
+        torch.tensor([init_lower], device=device),
+        greedy=greedy,
+        temperature=temperature,
+        generator=generator,
+    )
+    joints = vqvae.decode(upper.to(vqvae.device), lower.to(vqvae.device))[0].float().cpu().numpy()
+    skeleton = vqvae.config.skeleton_def
+    frames = min(len(joints), int(round(seconds * MOTION_FPS)))
+    return Dance(
+        joints=joints[:frames].reshape(frames, skeleton.num_joints, 3),
+        upper_ids=upper[0].cpu().numpy(),
+        lower_ids=lower[0].cpu().numpy(),
+        skeleton=skeleton,
+        song=str(song),
+        offset=offset,
+        duration=frames / MOTION_FPS,
+        audio=audio,
+        audio_rate=audio_rate,
+    )
+
+
+def save_dance(
+    dance: Dance,
+    output_dir: str | os.PathLike,
+    name: str,
+    formats: tuple[str, ...] = ("mp4", "bvh", "npz"),
+    video_fps: float = 30.0,
+    bvh_scale: float = 1.0,
+    joint_translations: bool = True,
+) -> dict[str, Path]:
+    """Write the dance as `<name>.<format>` for every format; returns the written paths.
+
+    An mp4 without ffmpeg falls back to a GIF, with a warning.
+    """
+    from .export import video
+    from .export.bvh import write_bvh
+
+    unknown = sorted(set(formats) - set(FORMATS))
+    if unknown:
+        raise ValueError(f"unknown formats {unknown}; choose from {FORMATS}")
+    output_dir = Path(output_dir)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    written: dict[str, Path] = {}
+    title = Path(dance.song).stem
+    for fmt in formats:
+        path = output_dir / f"{name}.{fmt}"
+        if fmt == "npz":
+            tmp = path.with_name(f".{path.name}.tmp.npz")
+            np.savez_compressed(
+                tmp, joints=dance.joints.astype(np.float32), fps=dance.fps,
+                upper_ids=dance.upper_ids, lower_ids=dance.lower_ids,
+                skeleton=dance.skeleton.name, song=dance.song, offset=dance.offset,
+            )  # fmt: skip
+            os.replace(tmp, path)
+        elif fmt == "bvh":
+            export = write_bvh(
+                path, dance.joints, dance.skeleton, dance.fps, scale=bvh_scale,
+                joint_translations=joint_translations,
+            )  # fmt: skip
+            logger.info(
+                "%s: rotations alone (a rigid skeleton) come within %.1f mm of the dance",
+                path,
+                1000 * export.max_deviation,
+            )
+        else:
+            if fmt == "mp4" and video.find_ffmpeg() is None:
+                logger.warning("no ffmpeg: writing %s as a GIF without sound", path.name)
+                path, fmt = path.with_suffix(".gif"), "gif"
+            video.write_video(
+                path, dance.joints, dance.skeleton,
+                audio=(dance.audio, dance.audio_rate) if fmt == "mp4" else None,
+                fps=video_fps, source_fps=dance.fps, title=title,
+            )  # fmt: skip
+        written[fmt] = path
+    (output_dir / f"{name}.json").write_text(
+        json.dumps(
+            {
+                "song": dance.song, "offset": dance.offset, "duration": dance.duration,
+                "skeleton": dance.skeleton.name, "num_tokens": len(dance.upper_ids),
+                "files": {k: str(v) for k, v in written.items()},
+            },
+            indent=2,
+        )
+    )  # fmt: skip
+    return written

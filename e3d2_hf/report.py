@@ -1,0 +1,290 @@
+"""The demo's report: one list of blocks rendered to report.md and to a self-contained-ish report.html.
+
+Figures and videos are files next to the report, referenced by relative path.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+from .training.stage3 import PPO_COLUMNS
+
+CURVES = (
+    # (stage folder, log key, panel title)
+    ("vqvae", "loss", "VQ-VAE training loss"),
+    ("bc", "loss", "behaviour cloning loss"),
+    ("reward", "loss", "reward model loss (Bradley-Terry)"),
+    ("reward", "accuracy", "reward model pairwise accuracy (train batches)"),
+    ("ppo", "objective/score", "PPO: learned reward of rollouts"),
+    ("ppo", "objective/kl", "PPO: KL to pi_BC"),
+)
+
+
+@dataclass
+class Block:
+    kind: str  # h1 | h2 | p | table | img | video
+    text: str = ""
+    header: tuple[str, ...] = ()
+    rows: tuple[tuple[str, ...], ...] = ()
+    path: str = ""
+
+
+def _fmt(value) -> str:
+    if value is None:
+        return "–"
+    if isinstance(value, float):
+        return "–" if not math.isfinite(value) else f"{value:.4g}"
+    return str(value)
+
+
+def _last_log_history(folder: Path) -> list[dict]:
+    checkpoints = sorted(folder.glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[-1]))
+    for checkpoint in reversed(checkpoints):
+        state = checkpoint / "trainer_state.json"
+        if state.is_file():
+            return json.loads(state.read_text())["log_history"]
+    return []
+
+
+def plot_training_curves(out: Path, path: Path) -> bool:
+    """One panel per curve in `CURVES`; False when no stage left a log."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    panels = []
+    for folder, key, title in CURVES:
+        points = [(e["step"], e[key]) for e in _last_log_history(out / folder) if key in e]
+        if points:
+            panels.append((title, points))
+    if not panels:
+        return False
+    cols = 3
+    rows = math.ceil(len(panels) / cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(4 * cols, 2.8 * rows), squeeze=False)
+    for ax, (title, points) in zip(axes.flat, panels, strict=False):
+        ax.plot(*zip(*points, strict=True), lw=1.2)
+        ax.set_title(title, fontsize=9)
+        ax.set_xlabel("step", fontsize=8)
+        ax.tick_params(labelsize=7)
+    for ax in list(axes.flat)[len(panels) :]:
+        ax.set_axis_off()
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return True
+
+
+def report_blocks(out: Path, timings: dict[str, float]) -> list[Block]:
+    blocks = [Block("h1", "E3D2 demo report")]
+    data_info = out / "data" / "prepare.json"
+    if data_info.is_file():
+        info = json.loads(data_info.read_text())
+        blocks.append(
+            Block(
+                "p",
+                f"Data: {info['config']['source']}, {info['num_clips']} clips, {info['skeleton']} "
+                f"skeleton ({info['total_frames'] / 60 / 60:.1f} min at 60 FPS). The evaluation uses "
+                "held-out music that no model was trained on.",
+            )
+        )
+    blocks += _evaluation_blocks(out)
+    blocks += _reward_blocks(out)
+    if plot_training_curves(out, out / "training_curves.png"):
+        blocks += [
+            Block("h2", "Training curves"),
+            Block("img", "training curves", path="training_curves.png"),
+        ]
+    blocks += _dance_blocks(out)
+    if timings:
+        blocks += [
+            Block("h2", "Stages"),
+            Block(
+                "table",
+                header=("stage", "seconds", "output"),
+                rows=tuple((name, f"{seconds:.0f}", "") for name, seconds in timings.items())
+                + (("total", f"{sum(timings.values()):.0f}", str(out)),),
+            ),
+        ]
+    return blocks
+
+
+def _evaluation_blocks(out: Path) -> list[Block]:
+    rows: dict[str, dict] = {}
+    for folder in ("ppo", "ppo-bailando"):
+        report = out / folder / "ppo_report.json"
+        if report.is_file():
+            rows.update(json.loads(report.read_text())["rows"])
+    if not rows:
+        return []
+    blocks = [
+        Block("h2", "Policies on held-out music"),
+        Block(
+            "table",
+            header=("policy",) + tuple(title for _, title in PPO_COLUMNS),
+            rows=tuple(
+                (name,) + tuple(_fmt(row.get(key)) for key, _ in PPO_COLUMNS)
+                for name, row in rows.items()
+            ),
+        ),
+    ]
+    bc, rl = rows.get("pi_BC"), rows.get("pi_RL (learned reward)")
+    if bc and rl:
+        verdict = "above" if rl["eval_score"] > bc["eval_score"] else "NOT above"
+        blocks.append(
+            Block(
+                "p",
+                f"pi_RL's reward-model score ({rl['eval_score']:.3f}) is {verdict} pi_BC's "
+                f"({bc['eval_score']:.3f}), at a KL of {rl['eval_kl']:.2f} nats per episode. The score is "
+                "the mean total reward u of 29-step episodes on held-out music; FID/DIV/BAS are the Bailando "
+                "protocol on 20-s dances (FID_g and DIV_g need the SMPL-24 skeleton).",
+            )
+        )
+    return blocks
+
+
+def _reward_blocks(out: Path) -> list[Block]:
+    report_file = out / "reward" / "reward_report.json"
+    if not report_file.is_file():
+        return []
+    report = json.loads(report_file.read_text())
+    levels = report["noise_levels"]
+    blocks = [Block("h2", "Reward model")]
+    if (out / "reward" / "reward_accuracy.png").is_file():
+        blocks.append(
+            Block("img", "pairwise accuracy per epoch", path="reward/reward_accuracy.png")
+        )
+    blocks.append(
+        Block(
+            "table",
+            header=("epoch", "accuracy, training music", "accuracy, held-out music"),
+            rows=tuple(
+                (_fmt(e["epoch"]), _fmt(e.get("train")), _fmt(e.get("test")))
+                for e in report["accuracy_per_epoch"]
+            ),
+        )
+    )
+    blocks += [
+        Block(
+            "p",
+            "Mean total reward u of the training demonstrations per noise level (the paper's Table 4):",
+        ),
+        Block(
+            "table",
+            header=("noise ε", "mean u"),
+            rows=tuple(
+                (f"{float(n):g}", _fmt(u))
+                for n, u in sorted(report["mean_u_by_noise"].items(), key=lambda x: float(x[0]))
+            ),
+        ),
+        Block("p", "Held-out pairwise accuracy by noise pair (row: chosen ε, column: rejected ε):"),
+        Block(
+            "table",
+            header=("chosen \\ rejected",) + tuple(f"{n:g}" for n in levels),
+            rows=tuple(
+                (f"{levels[i]:g}",) + tuple(_fmt(v) for v in row)
+                for i, row in enumerate(report["accuracy_by_noise_pair"])
+            ),
+        ),
+    ]
+    return blocks
+
+
+def _dance_blocks(out: Path) -> list[Block]:
+    summary_file = out / "dances" / "dances.json"
+    if not summary_file.is_file():
+        return []
+    summary = json.loads(summary_file.read_text())
+    blocks = [
+        Block("h2", "Dances"),
+        Block(
+            "p",
+            f"Every policy dances {summary['duration']:.1f} s of the held-out song "
+            f"`{Path(summary['song']).name}` from the same first pose and seed.",
+        ),
+    ]
+    for title, files in summary["dances"].items():
+        video = files.get("mp4") or files.get("gif")
+        blocks.append(
+            Block("video" if video and video.endswith(".mp4") else "img", title, path=video or "")
+        )
+        links = ", ".join(f"[{kind}]({path})" for kind, path in files.items())
+        blocks.append(Block("p", f"{title}: {links}"))
+    return blocks
+
+
+def render_markdown(blocks: list[Block]) -> str:
+    lines: list[str] = []
+    for b in blocks:
+        if b.kind == "h1":
+            lines += [f"# {b.text}", ""]
+        elif b.kind == "h2":
+            lines += [f"## {b.text}", ""]
+        elif b.kind == "p":
+            lines += [b.text, ""]
+        elif b.kind == "table":
+            lines.append("| " + " | ".join(b.header) + " |")
+            lines.append("|---" * len(b.header) + "|")
+            lines += ["| " + " | ".join(r) + " |" for r in b.rows]
+            lines.append("")
+        elif b.kind == "img":
+            lines += [f"![{b.text}]({b.path})", ""]
+        elif b.kind == "video":
+            lines += [f'<video src="{b.path}" controls width="480"></video>', "", f"*{b.text}*", ""]
+    return "\n".join(lines)
+
+
+def _inline_markdown(text: str) -> str:
+    """Links and code spans of a paragraph, escaped."""
+    import re
+
+    escaped = html.escape(text)
+    escaped = re.sub(r"\[([^\]]+)\]\(([^)]+)\)", r'<a href="\2">\1</a>', escaped)
+    return re.sub(r"`([^`]+)`", r"<code>\1</code>", escaped)
+
+
+def render_html(blocks: list[Block]) -> str:
+    body: list[str] = []
+    for b in blocks:
+        if b.kind in ("h1", "h2"):
+            body.append(f"<{b.kind}>{html.escape(b.text)}</{b.kind}>")
+        elif b.kind == "p":
+            body.append(f"<p>{_inline_markdown(b.text)}</p>")
+        elif b.kind == "table":
+            head = "".join(f"<th>{html.escape(h)}</th>" for h in b.header)
+            rows = "".join(
+                "<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in r) + "</tr>" for r in b.rows
+            )
+            body.append(f"<table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>")
+        elif b.kind == "img":
+            body.append(
+                f'<figure><img src="{html.escape(b.path)}" alt="{html.escape(b.text)}"><figcaption>{html.escape(b.text)}</figcaption></figure>'
+            )
+        elif b.kind == "video":
+            body.append(
+                f'<figure><video src="{html.escape(b.path)}" controls preload="metadata" width="480"></video>'
+                f"<figcaption>{html.escape(b.text)}</figcaption></figure>"
+            )
+    style = (
+        "body{font-family:system-ui,sans-serif;max-width:960px;margin:2em auto;padding:0 1em;color:#222}"
+        "table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}"
+        "td:first-child,th:first-child{text-align:left}img{max-width:100%}figure{margin:1em 0}"
+    )
+    return (
+        '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>E3D2 demo report</title>'
+        f"<style>{style}</style></head><body>\n" + "\n".join(body) + "\n</body></html>\n"
+    )
+
+
+def write_report(out: Path, timings: dict[str, float]) -> Path:
+    """Write `report.md` and `report.html` into `out`; returns the markdown path."""
+    blocks = report_blocks(out, timings)
+    md_path = out / "report.md"
+    md_path.write_text(render_markdown(blocks))
+    (out / "report.html").write_text(render_html(blocks))
+    return md_path

@@ -1,0 +1,115 @@
+"""`e3d2 dance`: any song -> codes past the policy's window -> joints -> mp4, BVH, npz."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import soundfile
+import torch
+
+from e3d2_hf.cli import main
+from e3d2_hf.data.layout import MOTION_FPS, TOKEN_FPS
+from e3d2_hf.data.skeleton import SMPL24
+from e3d2_hf.export import find_ffmpeg, media_duration, read_bvh
+from e3d2_hf.inference import dance_to_song, load_dancer, save_dance
+
+
+@pytest.fixture(scope="module")
+def song(tiny_clips) -> str:
+    from e3d2_hf.data.schema import load_clip_dataset
+
+    return load_clip_dataset(tiny_clips)[0]["music_path"]
+
+
+def test_sliding_window_matches_the_cached_rollout_then_reads_only_the_last_window(tiny_policy):
+    from e3d2_hf.models import DancePolicy
+
+    policy = DancePolicy.from_pretrained(tiny_policy).eval()
+    block = policy.config.block_size
+    g = torch.Generator().manual_seed(0)
+    music = torch.randn(2, block + 12, policy.config.music_dim, generator=g)
+    init = torch.tensor([3, 5])
+    upper, lower = policy.sample_dance(music, init, init, greedy=True)
+    assert upper.shape == lower.shape == (2, block + 12)
+    first = policy.rollout(music[:, :block], init, init, greedy=True)
+    assert torch.equal(upper[:, :block], first.upper_ids)
+    # step t > block: the argmax of one forward pass over the last `block` steps alone
+    t = block + 7
+    out = policy(music[:, t - block + 1 : t + 1], upper[:, t - block : t], lower[:, t - block : t])
+    assert torch.equal(upper[:, t], out.upper_logits[:, -1].argmax(-1))
+    assert torch.equal(lower[:, t], out.lower_logits[:, -1].argmax(-1))
+
+
+def test_dance_to_song_covers_the_segment_and_is_seeded(tiny_policy, tiny_vqvae, song):
+    policy, vqvae = load_dancer(str(tiny_policy), str(tiny_vqvae))
+    dance = dance_to_song(policy, vqvae, song, offset=1.0, duration=5.3, seed=3)
+    assert dance.joints.shape == (int(round(5.3 * MOTION_FPS)), 24, 3)
+    assert len(dance.upper_ids) == int(
+        np.ceil(5.3 * TOKEN_FPS)
+    )  # 40 tokens: past the 29-step window
+    assert dance.duration == pytest.approx(5.3)
+    again = dance_to_song(policy, vqvae, song, offset=1.0, duration=5.3, seed=3)
+    other = dance_to_song(policy, vqvae, song, offset=1.0, duration=5.3, seed=4)
+    assert np.array_equal(dance.upper_ids, again.upper_ids)
+    assert not np.array_equal(dance.upper_ids, other.upper_ids)
+
+
+def test_cli_dance_writes_a_playable_video_a_bvh_that_round_trips_and_an_npz(
+    tiny_policy, tiny_vqvae, song, tmp_path
+):
+    if find_ffmpeg() is None:
+        pytest.skip("no ffmpeg (pip install imageio-ffmpeg)")
+    out = tmp_path / "dances"
+    code = main(["dance", song, "--policy", str(tiny_policy), "--vqvae", str(tiny_vqvae),
+                 "--start", "0.5", "--duration", "4", "--output-dir", str(out), "--name", "d",
+                 "--video-fps", "15"])  # fmt: skip
+    assert code == 0
+    assert media_duration(out / "d.mp4") == pytest.approx(4.0, abs=0.07)
+    with np.load(out / "d.npz", allow_pickle=False) as npz:
+        joints = npz["joints"]
+        assert joints.shape == (240, 24, 3) and float(npz["fps"]) == MOTION_FPS
+        assert len(npz["upper_ids"]) == 30
+    back = read_bvh(out / "d.bvh").positions_for(SMPL24)
+    assert np.abs(back - joints).max() < 1e-3
+    info = json.loads((out / "d.json").read_text())
+    assert info["duration"] == pytest.approx(4.0) and set(info["files"]) == {"mp4", "bvh", "npz"}
+
+
+def test_without_ffmpeg_the_video_falls_back_to_a_gif(
+    tiny_policy, tiny_vqvae, song, tmp_path, monkeypatch
+):
+    import e3d2_hf.export.video as video
+
+    policy, vqvae = load_dancer(str(tiny_policy), str(tiny_vqvae))
+    dance = dance_to_song(policy, vqvae, song, duration=1.5)
+    monkeypatch.setattr(video, "find_ffmpeg", lambda: None)
+    written = save_dance(dance, tmp_path, "d", ("mp4",), video_fps=8)
+    assert set(written) == {"gif"} and written["gif"].suffix == ".gif"
+    with pytest.raises(video.FFmpegNotFound, match="ffmpeg"):
+        video.write_video(tmp_path / "x.mp4", dance.joints, dance.skeleton)
+    assert not (tmp_path / "x.mp4").exists()
+
+
+def test_bad_songs_and_mismatched_models_fail_clearly(tiny_policy, tiny_vqvae, tmp_path, capsys):
+    silent = tmp_path / "silent.wav"
+    soundfile.write(silent, np.zeros(16000 * 3, dtype=np.float32), 16000)
+    garbage = tmp_path / "song.mp3"
+    garbage.write_bytes(b"not audio at all" * 100)
+    out = tmp_path / "out"
+    for path, problem in ((silent, "silent"), (garbage, "not a readable audio file")):
+        code = main(["dance", str(path), "--policy", str(tiny_policy), "--vqvae", str(tiny_vqvae),
+                     "--output-dir", str(out)])  # fmt: skip
+        err = capsys.readouterr().err
+        assert code == 2 and str(path) in err and problem in err
+    assert not out.exists()
+    # a VQ-VAE of another skeleton cannot decode this policy's codes
+    from e3d2_hf.models import DanceVQVAE, preset_config
+
+    other = tmp_path / "vqvae-dwm"
+    DanceVQVAE(preset_config("vqvae", "tiny", skeleton="dance_with_melody23")).save_pretrained(
+        other
+    )
+    code = main(["dance", str(silent), "--policy", str(tiny_policy), "--vqvae", str(other)])
+    assert code == 2 and "skeleton" in capsys.readouterr().err
