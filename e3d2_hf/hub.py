@@ -162,6 +162,8 @@ def _model_card(path: Path, model_type: str, repo_id: str) -> ModelCard:
 
     from transformers import AutoModel
 
+    from . import models  # noqa: F401  (registers the model types with AutoModel)
+
     info_file = path / CARD_INFO
     if info_file.is_file():
         info = json.loads(info_file.read_text())

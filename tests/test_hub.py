@@ -13,19 +13,24 @@ from .conftest import REPO, TINY
 from .loopback_hub import LoopbackHub
 
 
+def _hub_env(hub: LoopbackHub, home) -> dict:
+    env = {
+        **os.environ,
+        "HF_ENDPOINT": hub.endpoint,
+        "HF_TOKEN": "hf_loopback",
+        "HF_HOME": str(home),
+        "HF_HUB_DISABLE_XET": "1",
+        "HF_HUB_DISABLE_TELEMETRY": "1",
+    }
+    env.pop("HF_HUB_OFFLINE", None)
+    return env
+
+
 @pytest.fixture(scope="module")
 def hub_roundtrip(tiny_preferences, tmp_path_factory) -> dict:
     work = tmp_path_factory.mktemp("hub")
     with LoopbackHub() as hub:
-        env = {
-            **os.environ,
-            "HF_ENDPOINT": hub.endpoint,
-            "HF_TOKEN": "hf_loopback",
-            "HF_HOME": str(work / "hf_home"),
-            "HF_HUB_DISABLE_XET": "1",
-            "HF_HUB_DISABLE_TELEMETRY": "1",
-        }
-        env.pop("HF_HUB_OFFLINE", None)
+        env = _hub_env(hub, work / "hf_home")
         run = subprocess.run(
             [
                 sys.executable,
@@ -75,3 +80,72 @@ def test_score_cli_reads_a_reward_model_by_repo_id(hub_roundtrip):
     [score] = hub_roundtrip["cli_scores"]
     assert score["num_windows"] == 1 and score["num_tokens"] == 29
     assert score["mean_u"] == pytest.approx(hub_roundtrip["score_hub"][0], abs=1e-4)
+
+
+@pytest.fixture(scope="module")
+def pushed(tiny_policy, tiny_vqvae, tiny_preferences, tiny_clips, tmp_path_factory) -> dict:
+    """`e3d2 push` of a policy, its VQ-VAE and a preference dataset; read back in a fresh process."""
+    from e3d2_hf.data.schema import load_clip_dataset
+    from e3d2_hf.models import DancePolicy
+
+    work = tmp_path_factory.mktemp("push")
+    policy = DancePolicy.from_pretrained(tiny_policy)
+    policy.config.vqvae_name_or_path = str(tiny_vqvae)
+    policy.save_pretrained(work / "policy")
+    song = load_clip_dataset(tiny_clips)[0]["music_path"]
+    with LoopbackHub() as hub:
+        for step, args in (
+            ("push", [str(work / "policy"), str(tiny_vqvae), str(tiny_preferences)]),
+            ("load", [song]),
+        ):
+            run = subprocess.run(
+                [sys.executable, "-m", "tests.push_roundtrip", step, *args, str(work)],
+                cwd=REPO,
+                env=_hub_env(hub, work / f"hf_home_{step}"),  # the load starts with an empty cache
+                capture_output=True,
+                text=True,
+                timeout=600,
+            )
+            assert run.returncode == 0, run.stderr[-4000:] + "\n".join(hub.state.errors)
+        found = json.loads((work / "load.json").read_text())
+        found.update(json.loads((work / "push.json").read_text()))
+    local = DancePolicy.from_pretrained(work / "policy")
+    found["local_policy"] = local
+    found["song"] = song
+    found["tiny_vqvae"] = tiny_vqvae
+    return found
+
+
+def test_push_uploads_a_policy_with_its_vqvae_and_it_dances_from_the_repo_alone(pushed):
+    assert pushed["exit_codes"][:3] == [0, 0, 0]
+    assert pushed["exit_codes"][3] == 2  # a missing folder is a clear error, not a traceback
+    files = pushed["e3d2-tester/dance-policy"]["files"]
+    assert {"README.md", "config.json", "model.safetensors", "vqvae/config.json",
+            "vqvae/model.safetensors"} <= set(files)  # fmt: skip
+    assert not any(f.startswith(("checkpoint-", "runs/", "tokens/")) for f in files)
+    assert pushed["dance_shape"] == [120, 24, 3]
+    # the same dance as from the local folders
+    from e3d2_hf.inference import dance_to_song, load_dancer
+
+    policy, vqvae = load_dancer(str(pushed["local_policy"].name_or_path), str(pushed["tiny_vqvae"]))
+    local = dance_to_song(policy, vqvae, pushed["song"], duration=2.0, seed=0)
+    assert local.upper_ids.tolist() == pushed["dance_codes"]
+
+
+def test_card_metadata_round_trips(pushed, tiny_vqvae):
+    card = pushed["e3d2-tester/dance-vqvae"]
+    assert card["library_name"] == "e3d2-hf"
+    assert {"e3d2", "music-to-dance", "vqvae"} <= set(card["tags"])
+    info = json.loads((tiny_vqvae / "card_info.json").read_text())
+    expected = {
+        k: v
+        for k, v in info["metrics"].items()
+        if "runtime" not in k and "per_second" not in k and k != "epoch"
+    }
+    assert expected and card["metrics"].keys() == expected.keys()
+    for name, value in expected.items():
+        assert card["metrics"][name] == pytest.approx(value, rel=1e-5)
+    assert "e3d2-tester/dance-vqvae" in card["text"]  # re-rendered for the repo, not the local path
+    policy_card = pushed["e3d2-tester/dance-policy"]
+    assert policy_card["library_name"] == "e3d2-hf" and "policy" in policy_card["tags"]
+    assert pushed["dataset_rows"]["train"] > 0 and "preference" in pushed["dataset_tags"]
