@@ -174,7 +174,7 @@ POLICIES = (
 )
 
 
-def render_demo_dances(out: Path, seconds: float = 12.0) -> dict:
+def render_demo_dances(out: Path, seconds: float = 8.0) -> dict:
     """Each policy dances the first held-out song from its real first pose: mp4 + BVH + npz."""
     import numpy as np
     from datasets import load_from_disk

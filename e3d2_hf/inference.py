@@ -100,9 +100,16 @@ def start_codes(vqvae: DanceVQVAE, start_pose: str | os.PathLike | None = None) 
         path = Path(start_pose)
         if not path.is_file():
             raise DataFileError(path, "start pose file not found")
-        with np.load(path, allow_pickle=False) as data:
-            array = data["joints"] if isinstance(data, np.lib.npyio.NpzFile) else data
-            joints = np.asarray(array, dtype=np.float32)
+        try:
+            data = np.load(path, allow_pickle=False)
+        except (OSError, ValueError) as exc:
+            raise DataFileError(path, f"not a .npy/.npz joint array ({exc})") from None
+        if isinstance(data, np.lib.npyio.NpzFile):
+            with data:
+                if "joints" not in data:
+                    raise DataFileError(path, "the .npz has no 'joints' array")
+                data = data["joints"]
+        joints = np.asarray(data, dtype=np.float32)
         joints = joints.reshape(len(joints), -1)
         if joints.shape[1] != 3 * skeleton.num_joints or len(joints) < FRAMES_PER_TOKEN:
             raise DataFileError(

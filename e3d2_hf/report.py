@@ -106,9 +106,9 @@ def report_blocks(out: Path, timings: dict[str, float]) -> list[Block]:
             Block("h2", "Stages"),
             Block(
                 "table",
-                header=("stage", "seconds", "output"),
-                rows=tuple((name, f"{seconds:.0f}", "") for name, seconds in timings.items())
-                + (("total", f"{sum(timings.values()):.0f}", str(out)),),
+                header=("stage", "seconds"),
+                rows=tuple((name, f"{seconds:.0f}") for name, seconds in timings.items())
+                + (("total", f"{sum(timings.values()):.0f}"),),
             ),
         ]
     return blocks
@@ -141,8 +141,9 @@ def _evaluation_blocks(out: Path) -> list[Block]:
                 "p",
                 f"pi_RL's reward-model score ({rl['eval_score']:.3f}) is {verdict} pi_BC's "
                 f"({bc['eval_score']:.3f}), at a KL of {rl['eval_kl']:.2f} nats per episode. The score is "
-                "the mean total reward u of 29-step episodes on held-out music; FID/DIV/BAS are the Bailando "
-                "protocol on 20-s dances (FID_g and DIV_g need the SMPL-24 skeleton).",
+                "the mean total reward u of 29-step episodes on held-out music; FID/DIV/BAS follow the Bailando "
+                "protocol on pieces of the held-out songs (FID_g and DIV_g need the SMPL-24 skeleton; "
+                "with a handful of pieces they are noisy).",
             )
         )
     return blocks

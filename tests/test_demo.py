@@ -1,0 +1,75 @@
+"""`e3d2 demo`: every stage chained on a tiny synthetic set, the report, reuse of finished stages."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from e3d2_hf.demo import DemoOptions, run_demo
+
+from .conftest import TINY
+
+
+@pytest.fixture(scope="module")
+def demo_dir(tmp_path_factory):
+    out = tmp_path_factory.mktemp("demo") / "demo"
+    run_demo(DemoOptions(output_dir=out, config_dir=TINY, report_to="none"))
+    return out
+
+
+def test_demo_writes_every_checkpoint_the_dataset_and_the_report(demo_dir):
+    from transformers import AutoModel
+
+    from e3d2_hf.training.preferences import load_preferences
+
+    types = {
+        name: AutoModel.from_pretrained(demo_dir / name).config.model_type
+        for name in ("vqvae", "bc", "reward", "ppo", "ppo-bailando")
+    }
+    assert types == {
+        "vqvae": "e3d2_dance_vqvae", "bc": "e3d2_dance_policy", "reward": "e3d2_dance_reward",
+        "ppo": "e3d2_dance_policy", "ppo-bailando": "e3d2_dance_policy",
+    }  # fmt: skip
+    prefs, _ = load_preferences(demo_dir / "preferences")
+    assert len(prefs["train"]) > 0 and len(prefs["test"]) > 0
+    report = (demo_dir / "report.md").read_text()
+    for row in ("| pi_BC |", "| pi_RL (learned reward) |", "| pi_RL (bailando reward) |"):
+        assert row in report
+    assert "mean u" in report and "chosen \\ rejected" in report
+    for name in (
+        "reward/reward_accuracy.png",
+        "training_curves.png",
+        "dances/ppo.mp4",
+        "dances/bc.bvh",
+    ):
+        assert (demo_dir / name).is_file(), name
+        assert name in report
+    html = (demo_dir / "report.html").read_text()
+    assert html.count("<video") == 3 and "<table>" in html and "training_curves.png" in html
+    rows = json.loads((demo_dir / "ppo" / "ppo_report.json").read_text())["rows"]
+    verdict = (
+        "above"
+        if rows["pi_RL (learned reward)"]["eval_score"] > rows["pi_BC"]["eval_score"]
+        else "NOT above"
+    )
+    assert f"is {verdict} pi_BC's" in report
+
+
+def test_rerun_reuses_finished_stages_and_redoes_an_unfinished_one(demo_dir, capsys):
+    (demo_dir / "dances" / "dances.json").unlink()  # as if the run was killed while rendering
+    stale = demo_dir / "dances" / "stale.txt"
+    stale.write_text("left by the killed run")
+    before = (demo_dir / "bc" / "model.safetensors").stat().st_mtime_ns
+    run_demo(DemoOptions(output_dir=demo_dir, config_dir=TINY, report_to="none"))
+    out = capsys.readouterr().out
+    assert out.count("reusing") == 7 and "[demo 8/8] dances: running" in out
+    assert (demo_dir / "bc" / "model.safetensors").stat().st_mtime_ns == before
+    assert (demo_dir / "dances" / "dances.json").is_file() and not stale.exists()
+
+
+def test_demo_refuses_unknown_data_and_names_a_missing_config(tmp_path):
+    with pytest.raises(ValueError, match="--data must be one of"):
+        DemoOptions(output_dir=tmp_path, data="mnist")
+    with pytest.raises(FileNotFoundError, match="vqvae.yaml"):
+        run_demo(DemoOptions(output_dir=tmp_path / "o", config_dir=tmp_path, report_to="none"))
