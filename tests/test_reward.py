@@ -125,3 +125,41 @@ def test_missing_preference_dataset_is_named(tmp_path):
         main_reward(
             ["--config", str(TINY / "reward.yaml"), "--preferences_dir", str(tmp_path / "nope")]
         )
+
+
+def test_two_processes_collect_disjoint_shards_and_the_same_dataset(tiny_policy, tmp_path):
+    """torchrun with two gloo ranks: each rank rolls out its own shards (rank r: i % 2 == r), and
+    the saved dataset equals a one-process collection."""
+    import os
+    import re
+    import subprocess
+    import sys
+
+    from e3d2_hf.training.preferences import load_preferences
+
+    from .conftest import REPO
+
+    extra = ("--shard_segments", "4")
+    single = tmp_path / "single" / "preferences"
+    main_demos(demos_argv(tiny_policy, single, *extra))
+    multi = tmp_path / "multi" / "preferences"
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "CUDA_VISIBLE_DEVICES": ""}
+    run = subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+         "-m", "e3d2_hf.cli", "collect-demos", *demos_argv(tiny_policy, multi, *extra)],
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr[-4000:]
+    claims = re.findall(
+        r"demonstrations \(train music\): process (\d) of (\d) collects shards \[([\d, ]*)\]",
+        run.stderr,
+    )
+    assert sorted(c[0] for c in claims) == ["0", "1"] and {c[1] for c in claims} == {"2"}
+    shards = [[int(i) for i in c[2].split(",") if i.strip()] for c in sorted(claims)]
+    assert shards[0] and shards[1] and not set(shards[0]) & set(shards[1])
+    assert all(i % 2 == rank for rank, mine in enumerate(shards) for i in mine)
+    assert sorted(shards[0] + shards[1]) == list(range(len(shards[0]) + len(shards[1])))
+    one, _ = load_preferences(single)
+    two, _ = load_preferences(multi)
+    for split in one:
+        assert one[split].to_dict() == two[split].to_dict(), split

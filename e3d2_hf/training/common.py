@@ -139,6 +139,19 @@ class E3D2Trainer(Trainer):
         save_card_info(self.args.output_dir, self.card_template, self.card_data)
 
 
+def distributed_state():
+    """The process's `PartialState`, distributed over gloo when launched on CPU-only machines.
+
+    accelerate treats `torchrun`/`accelerate launch` ranks as one process each
+    unless told it is on the CPU; a Trainer does that itself, plain stages call this first.
+    """
+    from accelerate import PartialState
+    from accelerate.utils import parse_flag_from_env
+
+    on_cpu = not torch.cuda.is_available() or parse_flag_from_env("ACCELERATE_USE_CPU")
+    return PartialState(cpu=on_cpu)
+
+
 def save_card_info(output_dir: str | os.PathLike, template: str, info: dict[str, Any]) -> None:
     """What a card was rendered from (JSON values only), for `e3d2 push` to re-render it."""
     from ..hub import CARD_INFO

@@ -189,6 +189,10 @@ def collect_demonstrations(
     num_shards = (len(segments) + config.shard_segments - 1) // config.shard_segments
     mine = [i for i in range(num_shards) if i % state.num_processes == state.process_index]
     todo = [i for i in mine if not (shard_dir / f"shard-{i:05d}" / "dataset_info.json").exists()]
+    logger.info(
+        "%s: process %d of %d collects shards %s",
+        desc, state.process_index, state.num_processes, mine,
+    )  # fmt: skip
     if len(todo) < len(mine):
         logger.info(
             "%s: %d of %d shards already collected, resuming",

@@ -13,10 +13,9 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from accelerate import PartialState
 
 from ..models import DancePolicy, DanceRewardModel, preset_config
-from .common import load_model
+from .common import distributed_state, load_model
 from .config_parser import parse_stage_args
 from .demonstrations import DemonstrationConfig, build_preference_dataset
 from .preferences import load_preferences, push_preferences_to_hub
@@ -65,18 +64,19 @@ class RewardDataArguments:
 
 
 def run_demos(args: DemosArguments, config: DemonstrationConfig):
+    state = distributed_state()
     policy = load_model(DancePolicy, args.policy_name_or_path)
     train_tokens, heldout_tokens = load_token_splits(
         args.tokens_dir or Path(args.policy_name_or_path) / "tokens"
     )
-    if PartialState().device.type != "cpu":
-        policy.to(PartialState().device)
+    if state.device.type != "cpu":
+        policy.to(state.device)
     if args.push_to_hub and not args.hub_dataset_id:
         raise ValueError("--push_to_hub needs --hub_dataset_id namespace/name")
     dataset = build_preference_dataset(
         policy, train_tokens, heldout_tokens, args.output_dir, config
     )
-    if args.push_to_hub and PartialState().is_main_process:
+    if args.push_to_hub and state.is_main_process:
         push_preferences_to_hub(args.output_dir, args.hub_dataset_id, args.hub_private_repo)
     return dataset
 
