@@ -67,17 +67,18 @@ def render_frames(
     num_frames = int(np.floor(len(points) / source_fps * fps + 1e-9))
     floor_height = float(np.min(points[..., 2]))
     centre = points[:, skeleton.root].mean(axis=0)
-    reach = max(1.0, float(np.max(np.abs(points[..., :2] - centre[:2]))) + 0.2)
+    reach = max(0.8, float(np.max(np.abs(points[..., :2] - centre[:2]))) + 0.2)
     height = float(np.max(points[..., 2]) - floor_height)
 
     dpi = 100
     fig = plt.figure(figsize=(size[0] / dpi, size[1] / dpi), dpi=dpi)
     canvas = FigureCanvasAgg(fig)
+    fig.subplots_adjust(left=0, right=1, bottom=0, top=1)
     ax = fig.add_subplot(projection="3d")
     ax.set_xlim(centre[0] - reach, centre[0] + reach)
     ax.set_ylim(centre[1] - reach, centre[1] + reach)
     ax.set_zlim(floor_height, floor_height + max(height, 2 * reach) * 1.05)
-    ax.set_box_aspect((1, 1, max(height, 2 * reach) * 1.05 / (2 * reach)))
+    ax.set_box_aspect((1, 1, max(height, 2 * reach) * 1.05 / (2 * reach)), zoom=1.2)
     ax.view_init(elev=15, azim=-70)
     ax.set_axis_off()
     grid = np.linspace(-reach, reach, 9)
@@ -94,7 +95,7 @@ def render_frames(
         for child, _ in skeleton.bones
     ]
     (shadow,) = ax.plot([], [], [], "o", color="0.6", ms=4)
-    caption = ax.text2D(0.02, 0.95, "", transform=ax.transAxes)
+    caption = fig.text(0.03, 0.95, "", fontsize=11)
     try:
         for k in range(num_frames):
             frame = points[min(int(round(k * source_fps / fps)), len(points) - 1)]
