@@ -294,13 +294,9 @@ class DancePolicy(DancePolicyPreTrainedModel, GenerationMixin):
                 )
             else:
                 out = self(music_features[:, : t + 1], upper_in, lower_in, check_inputs=False)
-            upper_logp = F.log_softmax(out.upper_logits[:, -1].float() / temperature, dim=-1)
-            lower_logp = F.log_softmax(out.lower_logits[:, -1].float() / temperature, dim=-1)
-            if greedy:
-                upper, lower = upper_logp.argmax(-1), lower_logp.argmax(-1)
-            else:
-                upper = torch.multinomial(upper_logp.exp(), 1, generator=generator).squeeze(1)
-                lower = torch.multinomial(lower_logp.exp(), 1, generator=generator).squeeze(1)
+            upper, lower, upper_logp, lower_logp = sample_codes(
+                out.upper_logits[:, -1], out.lower_logits[:, -1], temperature, greedy, generator
+            )
             explore = torch.zeros(batch, dtype=torch.bool, device=device)
             if epsilon > 0:
                 explore = torch.rand(batch, generator=generator, device=device) < epsilon
@@ -366,13 +362,9 @@ class DancePolicy(DancePolicyPreTrainedModel, GenerationMixin):
                 lowers[:, t - block + 1 : t + 1],
                 check_inputs=False,
             )
-            upper_logits = out.upper_logits[:, -1].float() / temperature
-            lower_logits = out.lower_logits[:, -1].float() / temperature
-            if greedy:
-                upper, lower = upper_logits.argmax(-1), lower_logits.argmax(-1)
-            else:
-                upper = torch.multinomial(upper_logits.softmax(-1), 1, generator=generator)[:, 0]
-                lower = torch.multinomial(lower_logits.softmax(-1), 1, generator=generator)[:, 0]
+            upper, lower, _, _ = sample_codes(
+                out.upper_logits[:, -1], out.lower_logits[:, -1], temperature, greedy, generator
+            )
             uppers = torch.cat([uppers, upper[:, None]], 1)
             lowers = torch.cat([lowers, lower[:, None]], 1)
         return uppers[:, 1:], lowers[:, 1:]
@@ -397,6 +389,23 @@ class DancePolicy(DancePolicyPreTrainedModel, GenerationMixin):
             out.upper_logits, out.lower_logits, upper_ids, lower_ids, temperature
         )
         return log_probs, entropy, out.state_values
+
+
+def sample_codes(
+    upper_logits: torch.Tensor,
+    lower_logits: torch.Tensor,
+    temperature: float,
+    greedy: bool,
+    generator: torch.Generator | None,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """One step's (upper, lower) codes, argmax or sampled at `temperature`, with the log-probs."""
+    upper_logp = F.log_softmax(upper_logits.float() / temperature, dim=-1)
+    lower_logp = F.log_softmax(lower_logits.float() / temperature, dim=-1)
+    if greedy:
+        return upper_logp.argmax(-1), lower_logp.argmax(-1), upper_logp, lower_logp
+    upper = torch.multinomial(upper_logp.exp(), 1, generator=generator).squeeze(1)
+    lower = torch.multinomial(lower_logp.exp(), 1, generator=generator).squeeze(1)
+    return upper, lower, upper_logp, lower_logp
 
 
 def shift_actions(
