@@ -73,3 +73,17 @@ def test_demo_refuses_unknown_data_and_names_a_missing_config(tmp_path):
         DemoOptions(output_dir=tmp_path, data="mnist")
     with pytest.raises(FileNotFoundError, match="vqvae.yaml"):
         run_demo(DemoOptions(output_dir=tmp_path / "o", config_dir=tmp_path, report_to="none"))
+
+
+def test_real_data_runs_the_same_stages_with_the_real_data_configs(tmp_path):
+    from e3d2_hf.demo import CONFIG_ROOT, _stage_args, build_stages
+
+    options = DemoOptions(output_dir=tmp_path, data="dance-with-melody", report_to="none")
+    assert options.config_dir == CONFIG_ROOT / "dwm"
+    assert [s.name for s in build_stages(options)] == [
+        s.name for s in build_stages(DemoOptions(output_dir=tmp_path))
+    ]
+    argv = _stage_args(options, "vqvae", output_dir=tmp_path / "vqvae", dataset="dance-with-melody")
+    assert argv[:2] == ["--config", str(CONFIG_ROOT / "dwm" / "vqvae.yaml")]
+    assert argv[-4:] == ["--output_dir", str(tmp_path / "vqvae"), "--dataset", "dance-with-melody"]
+    assert "--report_to" not in _stage_args(options, "demos")  # collection is not a Trainer
