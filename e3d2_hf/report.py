@@ -133,6 +133,15 @@ def _evaluation_blocks(out: Path) -> list[Block]:
             ),
         ),
     ]
+    if any(row.get("eval_FID_g", 0) > 1e6 for row in rows.values()):
+        blocks.append(
+            Block(
+                "p",
+                "FID_g and DIV_g are huge because some geometric feature never changes in the ground "
+                "truth: the protocol divides by its standard deviation plus 1e-10, as the reference does. "
+                "They mean something only on a varied ground truth such as AIST++.",
+            )
+        )
     bc, rl = rows.get("pi_BC"), rows.get("pi_RL (learned reward)")
     if bc and rl:
         verdict = "above" if rl["eval_score"] > bc["eval_score"] else "NOT above"
