@@ -55,6 +55,7 @@ def render_frames(
     source_fps: float = MOTION_FPS,
     size: tuple[int, int] = (640, 480),
     title: str | None = None,
+    progress: bool = True,
 ) -> Iterator[np.ndarray]:
     """Yield (H, W, 3) uint8 frames of the dance at `fps` (resampled from `source_fps`)."""
     import matplotlib
@@ -96,8 +97,12 @@ def render_frames(
     ]
     (shadow,) = ax.plot([], [], [], "o", color="0.6", ms=4)
     caption = fig.text(0.03, 0.95, "", fontsize=11)
+    from tqdm.auto import tqdm
+
     try:
-        for k in range(num_frames):
+        for k in tqdm(
+            range(num_frames), desc="render video", unit="frame", leave=False, disable=not progress
+        ):
             frame = points[min(int(round(k * source_fps / fps)), len(points) - 1)]
             for line, (child, parent) in zip(lines, skeleton.bones, strict=True):
                 segment = frame[[parent, child]]
