@@ -137,9 +137,10 @@ def _evaluation_blocks(out: Path) -> list[Block]:
         blocks.append(
             Block(
                 "p",
-                "FID_g and DIV_g are huge because some geometric feature never changes in the ground "
-                "truth: the protocol divides by its standard deviation plus 1e-10, as the reference does. "
-                "They mean something only on a varied ground truth such as AIST++.",
+                "FID_g values like 1e15 (and DIV_g, when it is large) come from a geometric feature "
+                "that never changes in the ground truth: the protocol divides by its standard deviation "
+                "plus 1e-10, as the reference does. They mean something only on a varied ground truth "
+                "such as AIST++.",
             )
         )
     bc, rl = rows.get("pi_BC"), rows.get("pi_RL (learned reward)")
