@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from pathlib import Path
 from typing import Any
@@ -137,8 +138,6 @@ REPORT_PATTERNS = ("*_report.json", "*_report.md", "*.png", "final_results.json"
 
 def output_kind(path: str | Path) -> str:
     """What an output folder holds: a model type, `preferences`, or `clips` (a prepared dataset)."""
-    import json
-
     path = Path(path)
     if not path.is_dir():
         raise FileNotFoundError(f"{path}: no such output folder")
@@ -158,8 +157,6 @@ def output_kind(path: str | Path) -> str:
 
 def _model_card(path: Path, model_type: str, repo_id: str) -> ModelCard:
     """The folder's card re-rendered for `repo_id` from its card_info.json, else its README."""
-    import json
-
     from transformers import AutoModel
 
     from . import models  # noqa: F401  (registers the model types with AutoModel)
@@ -214,8 +211,6 @@ def push_output(
     files += sorted({f for pattern in REPORT_PATTERNS for f in path.glob(pattern)})
     operations += [CommitOperationAdd(path_in_repo=f.name, path_or_fileobj=str(f)) for f in files]
     if kind == "e3d2_dance_policy":
-        import json
-
         vqvae = vqvae or json.loads((path / "config.json").read_text()).get("vqvae_name_or_path")
         if vqvae and Path(vqvae).is_dir():
             if output_kind(vqvae) != "e3d2_dance_vqvae":

@@ -90,12 +90,7 @@ def start_codes(vqvae: DanceVQVAE, start_pose: str | os.PathLike | None = None) 
     """
     skeleton = vqvae.config.skeleton_def
     if start_pose is None:
-        rest = np.zeros((skeleton.num_joints, 3))
-        for j in skeleton.topological_order:
-            parent = skeleton.parents[j]
-            if parent >= 0:
-                rest[j] = rest[parent] + skeleton.offsets_array()[j]
-        joints = np.repeat(rest.reshape(1, -1), FRAMES_PER_TOKEN, axis=0)
+        joints = np.repeat(skeleton.rest_positions().reshape(1, -1), FRAMES_PER_TOKEN, axis=0)
     else:
         path = Path(start_pose)
         if not path.is_file():

@@ -61,12 +61,7 @@ def test_non_rigid_dance_is_exact_with_joint_channels_and_nearest_rigid_without(
 
 def test_dance_with_melody_skeleton_exports_exactly(tmp_path):
     rng = np.random.default_rng(1)
-    rest = np.zeros((23, 3))
-    for j in DANCE_WITH_MELODY23.topological_order:
-        p = DANCE_WITH_MELODY23.parents[j]
-        if p >= 0:
-            rest[j] = rest[p] + DANCE_WITH_MELODY23.offsets_array()[j]
-    joints = rest + rng.normal(scale=0.03, size=(30, 23, 3))
+    joints = DANCE_WITH_MELODY23.rest_positions() + rng.normal(scale=0.03, size=(30, 23, 3))
     export = write_bvh(tmp_path / "dwm.bvh", joints, DANCE_WITH_MELODY23, 60)
     assert (
         np.abs(read_bvh(export.path).positions_for(DANCE_WITH_MELODY23) - joints).max() < 0.01 * MM

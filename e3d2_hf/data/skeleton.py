@@ -70,6 +70,15 @@ class Skeleton:
         """Rest length of the bone ending at each joint (0 for the root)."""
         return np.linalg.norm(self.offsets_array(), axis=-1)
 
+    def rest_positions(self) -> np.ndarray:
+        """(J, 3) joint positions of the rest pose, root at the origin."""
+        offsets = self.offsets_array()
+        positions = np.zeros_like(offsets)
+        for j in self.topological_order:
+            if self.parents[j] >= 0:
+                positions[j] = positions[self.parents[j]] + offsets[j]
+        return positions
+
     def index(self, name: str) -> int:
         return self.joint_names.index(name)
 

@@ -149,6 +149,14 @@ def solve_rotations(
 
     Offsets keep the skeleton's rest directions with the dance's median bone lengths.
     """
+    joints, _, local_rot, offsets = _solve(joints, skeleton)
+    return joints[:, skeleton.root].copy(), local_rot, offsets
+
+
+def _solve(
+    joints: np.ndarray, skeleton: Skeleton
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Checked (T, J, 3) joints, global and local rotations (T, J, 3, 3), offsets (J, 3)."""
     joints = np.asarray(joints, dtype=np.float64)
     if joints.ndim == 2 and joints.shape[1] == 3 * skeleton.num_joints:
         joints = joints.reshape(len(joints), skeleton.num_joints, 3)
@@ -160,10 +168,10 @@ def solve_rotations(
     if not np.isfinite(joints).all():
         raise ValueError("joints hold NaN or infinite values")
     rest_dirs = _unit(skeleton.offsets_array())
+    child_ids, parent_ids = _bone_indices(skeleton)
     offsets = np.zeros((skeleton.num_joints, 3))
-    for child, parent in skeleton.bones:
-        length = np.median(np.linalg.norm(joints[:, child] - joints[:, parent], axis=-1))
-        offsets[child] = rest_dirs[child] * length
+    lengths = np.linalg.norm(joints[:, child_ids] - joints[:, parent_ids], axis=-1)
+    offsets[child_ids] = rest_dirs[child_ids] * np.median(lengths, axis=0)[:, None]
     children = [[c for c, p in skeleton.bones if p == j] for j in range(skeleton.num_joints)]
     frames = len(joints)
     global_rot = np.zeros((frames, skeleton.num_joints, 3, 3))
@@ -184,43 +192,39 @@ def solve_rotations(
         else:
             global_rot[:, j] = parent_rot
         local_rot[:, j] = np.swapaxes(parent_rot, -1, -2) @ global_rot[:, j]
-    return joints[:, skeleton.root].copy(), local_rot, offsets
+    return joints, global_rot, local_rot, offsets
 
 
-def rigid_positions(
-    root: np.ndarray, local_rot: np.ndarray, offsets: np.ndarray, skeleton: Skeleton
+def _bone_indices(skeleton: Skeleton) -> tuple[list[int], list[int]]:
+    """(children, parents) of every bone, as two index lists."""
+    return [c for c, _ in skeleton.bones], [p for _, p in skeleton.bones]
+
+
+def _rigid_positions(
+    root: np.ndarray, global_rot: np.ndarray, offsets: np.ndarray, skeleton: Skeleton
 ) -> np.ndarray:
-    """Forward kinematics of solved rotations: (T, J, 3) in the skeleton's joint order."""
-    frames = len(root)
-    global_rot = np.zeros_like(local_rot)
-    positions = np.zeros((frames, skeleton.num_joints, 3))
+    """(T, J, 3) forward kinematics of solved rotations on the fixed offsets."""
+    positions = np.zeros(global_rot.shape[:2] + (3,))
     for j in skeleton.topological_order:
         parent = skeleton.parents[j]
-        if parent < 0:
-            global_rot[:, j] = local_rot[:, j]
-            positions[:, j] = root
-        else:
-            global_rot[:, j] = global_rot[:, parent] @ local_rot[:, j]
-            positions[:, j] = positions[:, parent] + np.einsum(
-                "tab,b->ta", global_rot[:, parent], offsets[j]
-            )
+        positions[:, j] = (
+            root
+            if parent < 0
+            else positions[:, parent] + np.einsum("tab,b->ta", global_rot[:, parent], offsets[j])
+        )
     return positions
 
 
 def _joint_residuals(
-    joints: np.ndarray, local_rot: np.ndarray, offsets: np.ndarray, skeleton: Skeleton
+    joints: np.ndarray, global_rot: np.ndarray, offsets: np.ndarray, skeleton: Skeleton
 ) -> np.ndarray:
     """(T, J, 3) per-joint translations, in the parent's frame, that make FK hit `joints` exactly."""
-    global_rot = np.zeros_like(local_rot)
+    child_ids, parent_ids = _bone_indices(skeleton)
+    bones = joints[:, child_ids] - joints[:, parent_ids]
     residual = np.zeros(joints.shape)
-    for j in skeleton.topological_order:
-        parent = skeleton.parents[j]
-        if parent < 0:
-            global_rot[:, j] = local_rot[:, j]
-            continue
-        global_rot[:, j] = global_rot[:, parent] @ local_rot[:, j]
-        bone = joints[:, j] - joints[:, parent]
-        residual[:, j] = np.einsum("tba,tb->ta", global_rot[:, parent], bone) - offsets[j]
+    residual[:, child_ids] = (
+        np.einsum("tjba,tjb->tja", global_rot[:, parent_ids], bones) - offsets[child_ids]
+    )
     return residual
 
 
@@ -254,12 +258,12 @@ def write_bvh(
         raise ValueError(f"rotation_order must be one of {ROTATION_ORDERS}, got {rotation_order!r}")
     if fps <= 0 or scale <= 0:
         raise ValueError(f"fps and scale must be positive, got fps={fps}, scale={scale}")
-    root, local_rot, offsets = solve_rotations(joints, skeleton)
-    rigid = rigid_positions(root, local_rot, offsets, skeleton)
+    joints, global_rot, local_rot, offsets = _solve(joints, skeleton)
+    root = joints[:, skeleton.root]
+    rigid = _rigid_positions(root, global_rot, offsets, skeleton)
     order = _depth_first(skeleton)
     rotation_channels = [f"{axis}rotation" for axis in rotation_order]
     lines = ["HIERARCHY"]
-    depth_of = {skeleton.root: 0}
 
     def fmt(v: np.ndarray) -> str:
         return " ".join(f"{x:.6f}" for x in v)
@@ -270,9 +274,7 @@ def write_bvh(
         while stack and stack[-1] != parent:
             stack.pop()
             lines.append("\t" * len(stack) + "}")
-        depth = len(stack)
-        depth_of[j] = depth
-        pad = "\t" * depth
+        pad = "\t" * len(stack)
         name = skeleton.joint_names[j]
         if parent < 0:
             lines += [f"ROOT {name}", "{", f"\tOFFSET {fmt(np.zeros(3))}"]
@@ -300,9 +302,7 @@ def write_bvh(
         lines.append("\t" * len(stack) + "}")
     euler = Rotation.from_matrix(local_rot.reshape(-1, 3, 3)).as_euler(rotation_order, degrees=True)
     euler = euler.reshape(len(root), skeleton.num_joints, 3)
-    residual = _joint_residuals(
-        np.asarray(joints, np.float64).reshape(rigid.shape), local_rot, offsets, skeleton
-    )
+    residual = _joint_residuals(joints, global_rot, offsets, skeleton)
     columns = [root * scale]
     for j in order:
         if j != skeleton.root and joint_translations:
@@ -316,9 +316,7 @@ def write_bvh(
     tmp = path.with_name(f".{path.name}.tmp")
     tmp.write_text("\n".join(lines) + "\n")
     os.replace(tmp, path)
-    deviation = float(
-        np.max(np.linalg.norm(rigid - np.asarray(joints, np.float64).reshape(rigid.shape), axis=-1))
-    )
+    deviation = float(np.max(np.linalg.norm(rigid - joints, axis=-1)))
     return BvhExport(path, rigid, deviation, joint_translations)
 
 
