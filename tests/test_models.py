@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import pytest
 import torch
 from huggingface_hub.errors import (
@@ -395,3 +399,31 @@ def test_models_cli_prints_every_preset(capsys):
     out = capsys.readouterr().out
     assert "| paper | policy | 87,032,832 |" in out
     assert out.count("| tiny |") == 4 and out.count("| demo |") == 4
+
+
+def test_cache_paths_use_transformers_names_without_deprecation_warnings(tmp_path):
+    """generate() and the PPO sampler go through the `cache` names of transformers >= 5.24.
+
+    Run in a fresh interpreter: transformers warns once per process, so an
+    earlier test could have used up the warning this one looks for.
+    """
+    script = f"""
+import torch
+from e3d2_hf.models import DancePolicy, preset_config
+torch.manual_seed(0)
+policy = DancePolicy(preset_config("policy", "tiny", value_head=True)).eval()
+music = torch.randn(2, {STEPS}, 438)
+start = torch.zeros(2, 1, dtype=torch.long)
+policy.generate(start, music_features=music, max_new_tokens=5, do_sample=False)
+policy.rollout(music, start[:, 0], start[:, 0])
+out = policy(music[:, :1], start, start, use_cache=True)
+assert out.cache is not None and out.cache.get_seq_length() == 3, out.cache
+print("ok")
+"""
+    env = {**os.environ, "TRANSFORMERS_VERBOSITY": "info", "PYTHONWARNINGS": "always"}
+    result = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, cwd=tmp_path
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "ok"
+    assert "deprecated" not in result.stderr.lower(), result.stderr

@@ -37,7 +37,7 @@ class DancePolicyOutput(ModelOutput):
     upper_logits: torch.Tensor | None = None
     lower_logits: torch.Tensor | None = None
     state_values: torch.Tensor | None = None
-    past_key_values: Cache | None = None
+    cache: Cache | None = None
 
 
 @dataclass
@@ -110,7 +110,7 @@ class DancePolicy(DancePolicyPreTrainedModel, GenerationMixin):
         upper_ids: torch.Tensor | None = None,
         lower_ids: torch.Tensor | None = None,
         input_ids: torch.Tensor | None = None,
-        past_key_values: Cache | None = None,
+        cache: Cache | None = None,
         use_cache: bool = False,
         upper_labels: torch.Tensor | None = None,
         lower_labels: torch.Tensor | None = None,
@@ -131,18 +131,14 @@ class DancePolicy(DancePolicyPreTrainedModel, GenerationMixin):
             upper_ids, lower_ids = self.split_pair_ids(input_ids)
         if upper_ids is None or lower_ids is None:
             raise ValueError("the policy needs upper_ids and lower_ids (or pair input_ids)")
-        if use_cache and past_key_values is None:
-            past_key_values = DynamicCache()
-        if past_key_values is not None and len(past_key_values.layers) < config.num_cache_layers:
+        if use_cache and cache is None:
+            cache = DynamicCache()
+        if cache is not None and len(cache.layers) < config.num_cache_layers:
             # generate() sizes its cache by num_hidden_layers; the value blocks need slots too
-            past_key_values.layers.extend(
-                DynamicLayer() for _ in range(config.num_cache_layers - len(past_key_values.layers))
+            cache.layers.extend(
+                DynamicLayer() for _ in range(config.num_cache_layers - len(cache.layers))
             )
-        past_steps = (
-            past_key_values.get_seq_length() // config.num_streams
-            if past_key_values is not None
-            else 0
-        )
+        past_steps = cache.get_seq_length() // config.num_streams if cache is not None else 0
         if check_inputs:
             check_trajectory(
                 music_features,
@@ -173,14 +169,13 @@ class DancePolicy(DancePolicyPreTrainedModel, GenerationMixin):
         query_steps = step_index.repeat_interleave(config.num_streams)
         mask = key_steps.repeat_interleave(config.num_streams)[None, :] <= query_steps[:, None]
 
-        cache = past_key_values
         values = None
         for i, block in enumerate(self.blocks):
-            hidden = block(hidden, mask, cache)
+            hidden = block(hidden, mask, cache=cache)
             if config.value_head and i + 1 == config.value_shared_layers:
                 value_hidden = hidden
                 for value_block in self.value_blocks:
-                    value_hidden = value_block(value_hidden, mask, cache)
+                    value_hidden = value_block(value_hidden, mask, cache=cache)
                 per_token = self.value_out(self.value_norm(value_hidden)).view(batch, steps, -1)
                 values = per_token[:, :, UPPER] + per_token[:, :, LOWER]
         hidden = self.final_norm(hidden).view(batch, steps, config.num_streams, hidden_size)
@@ -205,7 +200,7 @@ class DancePolicy(DancePolicyPreTrainedModel, GenerationMixin):
             upper_logits=upper_logits,
             lower_logits=lower_logits,
             state_values=values,
-            past_key_values=past_key_values if use_cache else None,
+            cache=cache if use_cache else None,
         )
 
     # --- generate() support: pair ids are upper * codebook_size + lower --------------------------
@@ -218,22 +213,18 @@ class DancePolicy(DancePolicyPreTrainedModel, GenerationMixin):
     def prepare_inputs_for_generation(
         self,
         input_ids: torch.Tensor,
-        past_key_values: Cache | None = None,
+        cache: Cache | None = None,
         music_features: torch.Tensor | None = None,
         **kwargs,
     ) -> dict:
         if music_features is None:
             raise ValueError("generate() needs music_features=(batch, steps, music_dim)")
-        past_steps = (
-            0
-            if past_key_values is None
-            else past_key_values.get_seq_length() // self.config.num_streams
-        )
+        past_steps = 0 if cache is None else cache.get_seq_length() // self.config.num_streams
         new = input_ids[:, past_steps:]
         return {
             "music_features": music_features[:, past_steps : past_steps + new.shape[1]],
             "input_ids": new,
-            "past_key_values": past_key_values,
+            "cache": cache,
             "use_cache": True,
             "return_joint_logits": True,
         }
@@ -288,7 +279,7 @@ class DancePolicy(DancePolicyPreTrainedModel, GenerationMixin):
                     music_features[:, t : t + 1],
                     upper_in[:, -1:],
                     lower_in[:, -1:],
-                    past_key_values=cache,
+                    cache=cache,
                     use_cache=True,
                     check_inputs=False,
                 )
