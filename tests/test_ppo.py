@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -245,3 +247,30 @@ def test_ppo_stage_writes_a_plain_policy_and_the_report(
     assert report["iterations"] == 2
     assert "reward-model score" in (out / "ppo_report.md").read_text()
     assert "PPO" in (out / "README.md").read_text()
+
+
+def test_tensorboard_logs_land_under_the_output_dir_not_the_working_directory(
+    tiny_policy, tiny_reward, tiny_vqvae, tiny_clips, tmp_path
+):
+    """The evaluation before training logs too: it must not open `./runs` in the CWD."""
+    cwd, out = tmp_path / "cwd", tmp_path / "ppo"
+    cwd.mkdir()
+    result = subprocess.run(
+        [
+            sys.executable, "-m", "e3d2_hf.cli", "ppo",
+            "--config", str(TINY / "ppo.yaml"),
+            "--policy_name_or_path", str(tiny_policy),
+            "--reward_model_name_or_path", str(tiny_reward),
+            "--vqvae_name_or_path", str(tiny_vqvae),
+            "--clips_dir", str(tiny_clips),
+            "--num_train_epochs", "1",
+            "--output_dir", str(out),
+            "--report_to", "tensorboard",
+            "--disable_tqdm", "true",
+        ],
+        cwd=cwd, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert list(cwd.iterdir()) == []
+    events = list((out / "runs").glob("*/events.out.tfevents.*"))
+    assert events, sorted(p.relative_to(out) for p in out.rglob("*"))

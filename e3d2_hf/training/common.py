@@ -14,6 +14,8 @@ from typing import Any
 import torch
 from torch.optim.lr_scheduler import LambdaLR
 from transformers import Trainer, TrainingArguments
+from transformers.integrations import TensorBoardCallback
+from transformers.integrations.integration_utils import default_logdir
 
 
 @dataclass
@@ -67,6 +69,18 @@ class E3D2Trainer(Trainer):
         super().__init__(*args, **kwargs)
         self._aux_logs: dict[str, list[float]] = defaultdict(list)
         self.card_data: dict[str, Any] = {}
+        self._log_under_output_dir()
+
+    def _log_under_output_dir(self) -> None:
+        """TensorBoard logs go to `output_dir/runs/<run>` even when `evaluate()` comes first.
+
+        transformers picks that folder in `on_train_begin`; a log line before it
+        (our pre-training evaluation) opens a writer on `./runs` in the working
+        directory instead.
+        """
+        for callback in self.callback_handler.callbacks:
+            if isinstance(callback, TensorBoardCallback) and callback.logging_dir is None:
+                callback.logging_dir = os.path.join(self.args.output_dir, default_logdir())
 
     # --- learning-rate schedule ------------------------------------------------------------
     def create_scheduler(self, num_training_steps: int, optimizer=None):
