@@ -5,9 +5,10 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+import traceback
 from pathlib import Path
 
-from .errors import E3D2Error
+from .errors import USER_ERRORS, StageError, one_line
 
 
 def _add_prepare(sub: argparse._SubParsersAction) -> None:
@@ -462,12 +463,27 @@ def _run_stage(command: str, argv: list[str]) -> int:
 
 
 def _exit_code(command: str, run) -> int:
-    """Run a command; a user error is one line on stderr and exit status 2."""
+    """Run a command; a user error is one line on stderr and exit status 2.
+
+    Anything else is a bug or a broken environment: its traceback, then one
+    last line naming the command (and the stage) and the exception, status 1.
+    """
     try:
         return run()
-    except (E3D2Error, FileExistsError, FileNotFoundError, ValueError) as exc:
+    except USER_ERRORS as exc:
         print(f"e3d2 {command}: error: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print(f"\ne3d2 {command}: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:
+        where, cause = f"e3d2 {command}", exc
+        if isinstance(exc, StageError) and exc.__cause__ is not None:
+            where, cause = f"{where}: {exc.stage}", exc.__cause__
+        sys.stdout.flush()
+        traceback.print_exception(cause, file=sys.stderr)
+        print(f"{where} failed: {one_line(cause)}", file=sys.stderr)
+        return 1
 
 
 def main(argv: list[str] | None = None) -> int:

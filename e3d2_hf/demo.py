@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .data.prepare import PrepareConfig, default_dance_with_melody_path, prepare
+from .errors import USER_ERRORS, StageError
 
 logger = logging.getLogger(__name__)
 
@@ -222,8 +223,13 @@ def run_demo(options: DemoOptions) -> Path:
         start = time.perf_counter()
         try:
             stage.run()
-        except BaseException:
-            print(f"{prefix}: failed; {stage.output} is left incomplete and is redone next time")
+        except BaseException as exc:
+            print(
+                f"{prefix}: failed; {stage.output} is left incomplete and is redone next time",
+                flush=True,
+            )
+            if isinstance(exc, Exception) and not isinstance(exc, USER_ERRORS):
+                raise StageError(f"stage {number}/{len(stages)} ({stage.name})") from exc
             raise
         timings[stage.name] = time.perf_counter() - start
         timings_file.write_text(json.dumps(timings, indent=2))

@@ -20,3 +20,26 @@ class DataFileError(E3D2Error, ValueError):
 
 class UnsafePickleError(DataFileError):
     """A pickle asked to load something other than numpy arrays and plain containers."""
+
+
+USER_ERRORS: tuple[type[BaseException], ...] = (
+    E3D2Error,
+    FileExistsError,
+    FileNotFoundError,
+    ValueError,
+)
+"""What a user's file or flag raises: one line on stderr and exit status 2, no traceback."""
+
+
+class StageError(Exception):
+    """An unexpected failure inside a named stage of a pipeline, raised `from` its cause."""
+
+    def __init__(self, stage: str):
+        self.stage = stage
+        super().__init__(f"{stage} failed")
+
+
+def one_line(exc: BaseException) -> str:
+    """`Type: message` on a single line, for the last line a user reads."""
+    message = " ".join(str(exc).split())
+    return f"{type(exc).__name__}: {message}" if message else type(exc).__name__

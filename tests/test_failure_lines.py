@@ -1,0 +1,74 @@
+"""An unexpected exception ends with one line naming the command, the stage and the cause.
+
+Each case runs `e3d2` in a fresh interpreter, as a user's shell would, with one
+function replaced by one that raises what transformers 5.24 raised against the
+old policy output (the failure that motivated this line).
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from .conftest import REPO, TINY
+
+CAUSE = "DancePolicyOutput.__init__() got an unexpected keyword argument 'cache'"
+
+SCRIPT = """
+import importlib, sys
+
+def boom(*args, **kwargs):
+    raise TypeError({cause!r})
+
+setattr(importlib.import_module({module!r}), {name!r}, boom)
+from e3d2_hf.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def _e3d2_with_failure(module: str, name: str, argv: list[str], cwd) -> subprocess.CompletedProcess:
+    script = SCRIPT.format(cause=CAUSE, module=module, name=name)
+    return subprocess.run(
+        [sys.executable, "-c", script, *argv], capture_output=True, text=True, cwd=cwd, timeout=300
+    )
+
+
+def test_a_failed_demo_stage_names_the_stage_and_the_cause_last(tmp_path):
+    result = _e3d2_with_failure(
+        "e3d2_hf.demo",
+        "prepare",
+        ["demo", "--output-dir", str(tmp_path / "demo"), "--report-to", "none"],
+        cwd=tmp_path,
+    )
+    assert result.returncode == 1, result.stderr
+    assert "[demo 1/8] data: failed;" in result.stdout
+    assert "Traceback (most recent call last)" in result.stderr
+    assert "StageError" not in result.stderr  # the cause's traceback, not the wrapper's
+    last = result.stderr.strip().splitlines()[-1]
+    assert last == f"e3d2 demo: stage 1/8 (data) failed: TypeError: {CAUSE}"
+
+
+def test_a_failed_training_command_names_the_cause_last(tmp_path):
+    result = _e3d2_with_failure(
+        "e3d2_hf.training.stage1",
+        "main_vqvae",
+        ["train-vqvae", "--config", str(TINY / "vqvae.yaml"), "--output_dir", str(tmp_path)],
+        cwd=REPO,
+    )
+    assert result.returncode == 1, result.stderr
+    assert result.stderr.strip().splitlines()[-1] == f"e3d2 train-vqvae failed: TypeError: {CAUSE}"
+
+
+def test_a_user_error_inside_a_stage_stays_one_line_without_a_traceback(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-m", "e3d2_hf.cli", "demo", "--data", "aistpp", "--report-to", "none"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=120,
+    )
+    assert result.returncode == 2
+    assert "[demo 1/8] data: failed;" in result.stdout
+    assert result.stderr.strip().splitlines() == [
+        "e3d2 demo: error: --data aistpp needs --data-path (the AIST++ root with motions/)"
+    ]
