@@ -1,20 +1,23 @@
 # The two commands of the README: `make demo` (the main job) and `make test`.
-# Both create .venv on first use. TORCH picks the torch wheel: the default pin
-# resolves to the preinstalled CPU wheel on CPU machines of this project, and
-# to PyPI's CUDA build on a GPU machine (see README, "GPU users").
+# Both create .venv on first use and install exactly the versions in
+# requirements/lock.txt (a pip constraints file), after torch. TORCH picks the
+# torch wheel: the default pin resolves to the preinstalled CPU wheel on CPU
+# machines of this project, and to PyPI's CUDA build on a GPU machine (see
+# README, "GPU users"); torch is not in the lock, so either build is kept.
 PYTHON ?= python3.11
 VENV ?= .venv
 TORCH ?= torch==2.13.0
+LOCK := requirements/lock.txt
 BIN := $(VENV)/bin
 
-.PHONY: install demo test lint format
+.PHONY: install demo test lint format lock
 
 install: $(VENV)/.installed
 
-$(VENV)/.installed: pyproject.toml
+$(VENV)/.installed: pyproject.toml $(LOCK)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet $(TORCH)
-	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	$(BIN)/python -m pip install --quiet -c $(LOCK) -e ".[dev]"
 	touch $@
 
 demo: install
@@ -28,3 +31,9 @@ lint: install
 
 format: install
 	$(BIN)/ruff format . && $(BIN)/ruff check --fix .
+
+# Re-resolve the newest versions pyproject.toml allows, write them to the lock
+# (and the lower bounds), reinstall .venv from it and run the tests on the new set.
+lock:
+	$(PYTHON) requirements/refresh_lock.py --torch "$(TORCH)"
+	$(MAKE) test
