@@ -17,12 +17,23 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from .data.prepare import PrepareConfig, default_dance_with_melody_path, prepare
+from .data.prepare import PrepareConfig, prepare
 from .errors import USER_ERRORS, StageError
 
 logger = logging.getLogger(__name__)
 
-CONFIG_ROOT = Path(__file__).resolve().parents[1] / "recipes" / "configs"
+
+def _config_root() -> Path:
+    """The wheel's copy of recipes/configs (see setup.py), else the checkout's own folder."""
+    packaged = Path(__file__).resolve().parent / "recipe_configs"
+    return (
+        packaged
+        if packaged.is_dir()
+        else Path(__file__).resolve().parents[1] / "recipes" / "configs"
+    )
+
+
+CONFIG_ROOT = _config_root()
 
 DATA_SOURCES = ("synthetic", "dance-with-melody", "aistpp")
 
@@ -65,9 +76,7 @@ class Stage:
 def _stage_args(options: DemoOptions, stage: str, **values: str) -> list[str]:
     config = options.config_dir / f"{stage}.yaml"
     if not config.is_file():
-        raise FileNotFoundError(
-            f"{config}: demo config not found (the demo runs from a clone of the repository)"
-        )
+        raise FileNotFoundError(f"{config}: demo config not found")
     argv = ["--config", str(config)]
     if stage != "demos":  # collection is not a Trainer
         argv += ["--report_to", options.report_to]
@@ -93,16 +102,13 @@ def build_stages(options: DemoOptions) -> list[Stage]:
     }
 
     def run_prepare() -> object:
-        path = options.data_path
-        if options.data == "dance-with-melody" and path is None:
-            path = default_dance_with_melody_path()
-        if options.data == "aistpp" and path is None:
+        if options.data == "aistpp" and options.data_path is None:
             raise ValueError("--data aistpp needs --data-path (the AIST++ root with motions/)")
         return prepare(
             PrepareConfig(
                 source=options.data,
                 output_dir=str(paths["data"]),
-                path=path,
+                path=options.data_path,
                 music_dir=options.music_dir,
                 overwrite=True,
                 **_synthetic_size(options),
