@@ -22,7 +22,12 @@ def _add_prepare(sub: argparse._SubParsersAction) -> None:
         "per sequence. The output folder appears only when everything succeeded.",
     )
     p.add_argument(
-        "--source", choices=SOURCES, default=d.source, help="which reader (default: %(default)s)"
+        "--source",
+        "--data",
+        dest="source",
+        choices=SOURCES,
+        default=d.source,
+        help="which reader (default: %(default)s)",
     )
     p.add_argument(
         "--output-dir", default=None, help="where to save (default: outputs/data/<source>)"
@@ -64,15 +69,12 @@ def _add_prepare(sub: argparse._SubParsersAction) -> None:
 
 
 def _run_prepare(args: argparse.Namespace) -> int:
-    from .data.prepare import PrepareConfig, default_dance_with_melody_path, prepare
+    from .data.prepare import PrepareConfig, prepare
 
-    path = args.path
-    if path is None and args.source == "dance-with-melody":
-        path = default_dance_with_melody_path()
     config = PrepareConfig(
         source=args.source,
         output_dir=args.output_dir or f"outputs/data/{args.source}",
-        path=path,
+        path=args.path,
         split=args.split,
         music_dir=args.music_dir,
         smpl_model_path=args.smpl_model_path,
@@ -84,6 +86,44 @@ def _run_prepare(args: argparse.Namespace) -> int:
     )
     out = prepare(config)
     print((Path(out) / "prepare.json").read_text())
+    return 0
+
+
+def _add_download(sub: argparse._SubParsersAction) -> None:
+    from .data.download import DATASETS
+
+    p = sub.add_parser(
+        "download",
+        help="fetch a public dataset (dance-with-melody) into the e3d2 cache",
+        description="Download every complete piece of a public dataset, checking each file against "
+        "the source's checksums. Interrupted files resume; a piece appears only when all its files "
+        "are checked; pieces the server cannot give whole are named and skipped. The cache is "
+        "$E3D2_HOME/datasets (default ~/.cache/e3d2_hf/datasets), where --data and --source "
+        "look by default.",
+    )
+    p.add_argument("dataset", choices=sorted(DATASETS), help="which dataset")
+    p.add_argument(
+        "--to",
+        "--output-dir",
+        dest="to",
+        help="folder to fill (default: $E3D2_HOME/datasets/<dataset>)",
+    )
+    p.add_argument("--revision", help="the source repository's commit (default: the pinned one)")
+    p.add_argument("--pieces", help="comma-separated piece names, e.g. DANCE_C_2,DANCE_W_1")
+    p.add_argument(
+        "--retries", type=int, default=4, help="resumes per file after a drop (default: 4)"
+    )
+    p.set_defaults(func=_run_download)
+
+
+def _run_download(args: argparse.Namespace) -> int:
+    from .data.download import download_dataset
+
+    pieces = [p.strip() for p in args.pieces.split(",") if p.strip()] if args.pieces else None
+    report = download_dataset(
+        args.dataset, args.to, revision=args.revision, pieces=pieces, retries=args.retries
+    )
+    print(report.summary())
     return 0
 
 
@@ -108,8 +148,8 @@ def _add_demo(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--data-path",
-        help="the real data's folder (dance-with-melody: default ../shared/data/dance-with-melody; "
-        "aistpp: the root with motions/)",
+        help="the real data's folder (dance-with-melody: default the folder `e3d2 download "
+        "dance-with-melody` fills; aistpp: the root with motions/ and splits/)",
     )
     p.add_argument("--music-dir", help="aistpp: the folder with the mXXX.wav songs")
     p.add_argument("--force", action="store_true", help="redo finished stages")
@@ -410,6 +450,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add_demo(sub)
+    _add_download(sub)
     _add_prepare(sub)
     _add_evaluate(sub)
     _add_score(sub)

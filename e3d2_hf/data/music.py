@@ -18,6 +18,7 @@ import numpy as np
 
 from ..errors import DataFileError
 from .layout import HOP_LENGTH, MOTION_FPS, MusicLayout, sample_rate_for_fps
+from .paths import e3d2_home
 
 logger = logging.getLogger(__name__)
 
@@ -28,10 +29,9 @@ SILENCE_PEAK = 1e-5
 
 
 def default_cache_dir() -> Path:
-    root = os.environ.get("E3D2_CACHE") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache")), "e3d2_hf"
-    )
-    return Path(root) / "music"
+    """`$E3D2_CACHE/music`, else `<E3D2_HOME>/music`."""
+    root = os.environ.get("E3D2_CACHE")
+    return (Path(root) if root else e3d2_home()) / "music"
 
 
 def file_digest(path: str | os.PathLike) -> str:
@@ -172,7 +172,7 @@ def music_features(
 
     `offset`/`duration` (seconds) crop the audio before extraction, so frame 0
     is the crop's start. `cache_dir=False` disables the cache; None uses
-    `$E3D2_CACHE/music` (default `~/.cache/e3d2_hf/music`).
+    `$E3D2_CACHE/music` (default `<E3D2_HOME>/music`, `~/.cache/e3d2_hf/music`).
     """
     path = Path(path)
     cache_path = None

@@ -7,7 +7,7 @@ import logging
 import os
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -15,6 +15,8 @@ from typing import Any
 import numpy as np
 from tqdm.auto import tqdm
 
+from ..errors import DataFileError
+from .download import DANCE_WITH_MELODY, default_download_dir, find_downloaded
 from .kinematics import smpl_joints
 from .layout import MOTION_FPS, TOKEN_FPS
 from .music import music_features
@@ -86,6 +88,8 @@ def prepare(config: PrepareConfig) -> Path:
     """
     if config.source not in SOURCES:
         raise ValueError(f"unknown source {config.source!r}; choose one of {SOURCES}")
+    if config.source == "dance-with-melody":  # recorded in prepare.json as found
+        config = replace(config, path=dance_with_melody_path(config.path))
     output_dir = Path(config.output_dir).resolve()
     skeleton: Skeleton = SMPL24
     with atomic_output_dir(output_dir, overwrite=config.overwrite) as tmp:
@@ -95,8 +99,6 @@ def prepare(config: PrepareConfig) -> Path:
             seqs = synthetic.generate_sequences(config.num_sequences, config.duration, config.seed)
             jobs = [partial(_synthetic_row, s, audio_dir, output_dir / "audio") for s in seqs]
         elif config.source == "dance-with-melody":
-            if not config.path:
-                raise ValueError("--path to the Dance-with-Melody folder is required")
             skeleton = DANCE_WITH_MELODY23
             jobs = [
                 partial(dance_with_melody.read_sequence, f)
@@ -104,8 +106,13 @@ def prepare(config: PrepareConfig) -> Path:
             ]
         else:
             if not config.path:
-                raise ValueError("--path to the AIST++ folder is required")
+                raise ValueError(
+                    "AIST++ needs its root folder (aist_plusplus_final/, with motions/ and splits/): "
+                    "--path for e3d2 prepare, --data-path for e3d2 demo, --dataset_path for the "
+                    "training recipes; README 'AIST++' says where each piece comes from"
+                )
             root = Path(config.path)
+            aistpp.check_layout(root, config.split, config.music_dir, config.smpl_model_path)
             names = aistpp.present_sequences(root, config.split)
             jobs = [
                 partial(aistpp.read_sequence, root, n, config.music_dir, config.smpl_model_path)
@@ -127,7 +134,15 @@ def prepare(config: PrepareConfig) -> Path:
     return output_dir
 
 
-def default_dance_with_melody_path() -> str | None:
-    """`../shared/data/dance-with-melody` next to a checkout, when present."""
-    candidate = Path(__file__).resolve().parents[3] / "shared" / "data" / "dance-with-melody"
-    return os.fspath(candidate) if candidate.is_dir() else None
+def dance_with_melody_path(path: str | os.PathLike | None) -> str:
+    """`path`, else the folder `e3d2 download dance-with-melody` filled; else an error saying how."""
+    if path is not None:
+        return os.fspath(path)
+    found = find_downloaded(DANCE_WITH_MELODY.name)
+    if found is None:
+        raise DataFileError(
+            default_download_dir(DANCE_WITH_MELODY.name),
+            "Dance with Melody is not downloaded: run `e3d2 download dance-with-melody` "
+            "(or pass the folder that holds its DANCE_<genre>_<n>/ pieces)",
+        )
+    return os.fspath(found)

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from accelerate import PartialState
 
-from ..data.prepare import SOURCES, PrepareConfig, default_dance_with_melody_path, prepare
+from ..data.prepare import SOURCES, PrepareConfig, prepare
 from ..data.schema import load_clip_dataset
 from ..evaluation.beat_align import beat_align_score
 from ..models import DancePolicy, DanceVQVAE, preset_config
@@ -42,7 +42,9 @@ class DataArguments:
     )
     dataset_path: str | None = field(
         default=None,
-        metadata={"help": "raw data folder (dance-with-melody: ../shared/data default)"},
+        metadata={
+            "help": "raw data folder (dance-with-melody: default the `e3d2 download` folder)"
+        },
     )
     prepared_dir: str | None = field(
         default=None,
@@ -78,8 +80,6 @@ def load_clips(data: DataArguments):
         return load_clip_dataset(data.dataset)
     out = Path(data.prepared_dir or f"outputs/data/{data.dataset}")
     path = data.dataset_path
-    if data.dataset == "dance-with-melody" and path is None:
-        path = default_dance_with_melody_path()
     with PartialState().main_process_first():
         if not (out / "prepare.json").is_file():
             prepare(
