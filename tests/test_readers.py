@@ -202,3 +202,34 @@ def test_aistpp_present_sequences_and_prepare(tmp_path):
     )
     ds = load_clip_dataset(out)
     assert ds["id"] == [SEQ] and ds[0]["skeleton"] == "smpl24"
+
+
+def _prepare_aistpp(root, *extra: str):
+    import subprocess
+    import sys
+
+    argv = [sys.executable, "-m", "e3d2_hf.cli", "prepare", "--data", "aistpp", "--path", str(root)]
+    return subprocess.run(
+        [*argv, "--output-dir", str(root.parent / "clips"), *extra],
+        capture_output=True, text=True, timeout=120, cwd=root.parent,
+    )  # fmt: skip
+
+
+def test_aistpp_layout_check_names_each_missing_piece_and_where_it_comes_from(tmp_path):
+    empty = tmp_path / "aist_plusplus_final"
+    empty.mkdir()
+    result = _prepare_aistpp(empty)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "the AIST++ tree is incomplete" in result.stderr
+    assert f"{empty / 'motions'}/*.pkl (SMPL motions) missing" in result.stderr
+    assert "crossmodal_train.txt missing" in result.stderr
+    assert result.stderr.count("google.github.io/aistplusplus_dataset/download.html") == 2
+
+    root = write_aist_root(tmp_path / "aist")
+    (root / "wav" / "mBR0.wav").unlink()
+    result = _prepare_aistpp(root, "--smpl-model-path", str(tmp_path / "no-smpl"))
+    assert result.returncode == 2
+    assert f"{root / 'wav'}: 1 of 1 songs missing (mBR0.wav)" in result.stderr
+    assert "aistdancedb.ongaaccel.jp" in result.stderr and "--music-dir" in result.stderr
+    assert "SMPL model folder not found" in result.stderr and "smpl.is.tue.mpg.de" in result.stderr
+    assert not (tmp_path / "clips").exists()

@@ -27,6 +27,15 @@ GENRE_NAMES = {
 }  # fmt: skip
 REQUIRED_KEYS = ("smpl_poses", "smpl_trans", "smpl_scaling")
 
+ANNOTATIONS_SOURCE = (
+    "the AIST++ annotations (aist_plusplus_final/, CC BY 4.0) from "
+    "https://google.github.io/aistplusplus_dataset/download.html"
+)
+MUSIC_SOURCE = "the AIST Dance DB music (mXXX.wav) from https://aistdancedb.ongaaccel.jp/"
+SMPL_SOURCE = (
+    "the SMPL model files (SMPL_MALE.pkl, registration required) from https://smpl.is.tue.mpg.de/"
+)
+
 
 def read_split(path: str | os.PathLike) -> list[str]:
     """Names in a split file, whitespace stripped and blank lines dropped."""
@@ -40,6 +49,8 @@ def split_names(splits_dir: str | os.PathLike, split: str) -> list[str]:
     """Bailando's splits: train minus the ignore list; test = crossmodal test + val."""
     splits_dir = Path(splits_dir)
     ignore_path = splits_dir / "ignore_list.txt"
+    if not ignore_path.is_file():  # AIST++ keeps it beside splits/, Bailando inside
+        ignore_path = splits_dir.parent / "ignore_list.txt"
     ignored = set(read_split(ignore_path)) if ignore_path.is_file() else set()
     if split == "train":
         return [n for n in read_split(splits_dir / "crossmodal_train.txt") if n not in ignored]
@@ -122,3 +133,45 @@ def present_sequences(
             root / "motions", f"none of the {len(names)} {split} sequences is present"
         )
     return present
+
+
+def check_layout(
+    root: str | os.PathLike,
+    split: str,
+    music_dir: str | os.PathLike | None = None,
+    smpl_model_path: str | os.PathLike | None = None,
+) -> None:
+    """Raise one error that names every missing piece of an AIST++ tree and where it comes from."""
+    root = Path(root)
+    problems: list[str] = []
+    splits = root / "splits"
+    split_files = {"train": ["crossmodal_train.txt"], "test": ["crossmodal_test.txt"]}.get(split)
+    if split_files is None:
+        raise ValueError(f"unknown split {split!r}: use 'train' or 'test'")
+    if not root.is_dir():
+        raise DataFileError(root, f"AIST++ root not found; it is {ANNOTATIONS_SOURCE}")
+    motions = root / "motions"
+    if not motions.is_dir() or not any(motions.glob("*.pkl")):
+        problems.append(f"{motions}/*.pkl (SMPL motions) missing: from {ANNOTATIONS_SOURCE}")
+    missing_splits = [f for f in split_files if not (splits / f).is_file()]
+    if missing_splits:
+        problems.append(
+            f"{splits}/{', '.join(missing_splits)} missing: the split files of {ANNOTATIONS_SOURCE}"
+        )
+    if not problems:
+        music = Path(music_dir or root / "wav")
+        songs = sorted({music_id(n) for n in present_sequences(root, split)})
+        absent = [s for s in songs if not (music / f"{s}.wav").is_file()]
+        if absent:
+            shown = ", ".join(f"{s}.wav" for s in absent[:5]) + (" ..." if len(absent) > 5 else "")
+            problems.append(
+                f"{music}: {len(absent)} of {len(songs)} songs missing ({shown}): {MUSIC_SOURCE}; "
+                "pass their folder with --music-dir"
+            )
+    if smpl_model_path is not None and not Path(smpl_model_path).is_dir():
+        problems.append(
+            f"{smpl_model_path}: SMPL model folder not found: {SMPL_SOURCE} "
+            "(only for --smpl-model-path; the built-in skeleton needs none)"
+        )
+    if problems:
+        raise DataFileError(root, "the AIST++ tree is incomplete:\n  " + "\n  ".join(problems))
