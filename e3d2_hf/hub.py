@@ -10,6 +10,7 @@ from typing import Any
 from huggingface_hub import DatasetCard, DatasetCardData, EvalResult, ModelCard, ModelCardData
 
 from .data.layout import MOTION_FPS, TOKEN_FPS
+from .data.sources import SOURCE_DATASETS, source_data_section
 
 logger = logging.getLogger(__name__)
 
@@ -47,6 +48,28 @@ def _eval_results(metrics: dict[str, float], dataset: str) -> list[EvalResult]:
     ]
 
 
+def source_dataset(reference: str | None) -> str | None:
+    """The source dataset (synthetic, dance-with-melody, aistpp) behind a dataset name or folder.
+
+    Follows a model folder's `data_args.json` and a preference dataset's
+    `demonstrations.json` back to the data the chain started from.
+    """
+    for _ in range(4):
+        if reference is None or reference in SOURCE_DATASETS:
+            return reference
+        folder = Path(str(reference))
+        for name, key in (("data_args.json", "dataset"), ("demonstrations.json", "source_dataset")):
+            if (folder / name).is_file():
+                try:
+                    reference = json.loads((folder / name).read_text()).get(key)
+                except (json.JSONDecodeError, UnicodeDecodeError, AttributeError):
+                    return None
+                break
+        else:
+            return None
+    return None
+
+
 def render_model_card(template: str, model, info: dict[str, Any]) -> ModelCard:
     """A card for `model` from `model_cards/<template>.md`; `info` holds dataset, metrics, repo id."""
     path = TEMPLATES / f"{template}.md"
@@ -55,6 +78,7 @@ def render_model_card(template: str, model, info: dict[str, Any]) -> ModelCard:
     config = model.config
     metrics = {k: float(v) for k, v in info.get("metrics", {}).items()}
     dataset = info.get("dataset", "unknown")
+    source = info.get("source_dataset") or source_dataset(dataset)
     model_name = info.get("model_name", config.model_type)
     card_data = ModelCardData(
         library_name="e3d2-hf",
@@ -76,6 +100,7 @@ def render_model_card(template: str, model, info: dict[str, Any]) -> ModelCard:
         "model_name": info.get("model_name", config.model_type),
         "stage": info.get("stage", "behaviour cloning"),
         "vqvae": config.to_dict().get("vqvae_name_or_path") or "path/to/vqvae",
+        "source_data": source_data_section(source),
     }
     if hasattr(config, "skeleton_def"):
         skeleton = config.skeleton_def
@@ -103,7 +128,10 @@ def render_dataset_card(
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such card template")
     card_data = card_data or DatasetCardData()
-    card_data.license = getattr(card_data, "license", None) or "apache-2.0"
+    source = info.get("source_dataset")
+    card_data.license = (
+        SOURCE_DATASETS[source].hub_license if source in SOURCE_DATASETS else "other"
+    )
     tags = getattr(card_data, "tags", None) or []
     card_data.tags = sorted(set(tags) | set(TAGS) | {"preference", "reward-modeling"})
     card_data.pretty_name = (
@@ -121,6 +149,7 @@ def render_dataset_card(
         "seed": config.get("seed", 0),
         "split_table": f"| split | rows |\n|---|---:|\n{rows}",
         "token_fps": f"{TOKEN_FPS:g}",
+        "source_data": source_data_section(source),
     }
     return DatasetCard.from_template(card_data, template_path=str(path), **values)
 

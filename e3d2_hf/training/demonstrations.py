@@ -279,9 +279,12 @@ def build_preference_dataset(
         }
     )
     if state.is_main_process:
+        from ..hub import source_dataset
+
         info = {
             "config": asdict(config),
             "policy": policy.config.name_or_path,
+            "source_dataset": source_dataset(policy.config.name_or_path),
             "codebook_size": policy.config.codebook_size,
             "skeleton": policy.config.skeleton,
         }
