@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -274,3 +275,67 @@ def test_tensorboard_logs_land_under_the_output_dir_not_the_working_directory(
     assert list(cwd.iterdir()) == []
     events = list((out / "runs").glob("*/events.out.tfevents.*"))
     assert events, sorted(p.relative_to(out) for p in out.rglob("*"))
+
+
+# --- device-clean hot paths ---------------------------------------------------------------------
+
+HOST_SYNCS = ("item", "tolist", "cpu", "numpy", "__bool__", "__float__", "__int__", "__index__")
+
+
+@contextmanager
+def count_host_syncs():
+    """Count the tensor -> Python conversions that would wait for a GPU (a CPU stand-in for
+    `torch.cuda.set_sync_debug_mode`), with the code that made each.
+
+    torch.optim reads its step counters, which live on the host by design, and is not counted.
+    """
+    counts = {"n": 0, "where": []}
+    saved = {name: getattr(torch.Tensor, name) for name in HOST_SYNCS}
+
+    def counting(original):
+        def wrapper(self, *args, **kwargs):
+            caller = sys._getframe(1)
+            module = caller.f_globals.get("__name__", "")
+            if not module.startswith("torch.optim"):
+                counts["n"] += 1
+                counts["where"].append(f"{module}:{caller.f_lineno}")
+            return original(self, *args, **kwargs)
+
+        return wrapper
+
+    for name, original in saved.items():
+        setattr(torch.Tensor, name, counting(original))
+    try:
+        yield counts
+    finally:
+        for name, original in saved.items():
+            setattr(torch.Tensor, name, original)
+
+
+def test_the_rollout_and_the_update_do_not_sync_per_step(tiny_policy, tmp_path):
+    """Host syncs stay constant however many steps or minibatches the loops run."""
+    trainer = _trainer(tiny_policy, _config(tmp_path / "run", episodes_per_iteration=32))
+    policy = trainer.accelerator.unwrap_model(trainer.model)
+    music = torch.randn(4, 29, 438)
+    start = torch.zeros(4, dtype=torch.long)
+    rollout_syncs = []
+    for steps in (3, 29):
+        with count_host_syncs() as counts:
+            policy.rollout(
+                music[:, :steps], start, start, generator=torch.Generator().manual_seed(0)
+            )
+        rollout_syncs.append((counts["n"], counts["where"]))
+    assert rollout_syncs[0][0] == rollout_syncs[1][0], rollout_syncs
+
+    trainer.create_optimizer_and_scheduler(num_training_steps=100)
+    segments = trainer.train_dataset.select(range(32))
+    episodes = trainer.collect(segments, torch.Generator().manual_seed(0), toy_reward)
+    advantages = torch.randn_like(episodes.logp)
+    returns = torch.randn_like(episodes.logp)
+    update_syncs = []
+    for batch in (32, 4):  # one minibatch, then eight
+        trainer.args.per_device_train_batch_size = batch
+        with count_host_syncs() as counts:
+            trainer.update(episodes, advantages, returns, torch.Generator().manual_seed(0))
+        update_syncs.append((counts["n"], counts["where"]))
+    assert update_syncs[0][0] == update_syncs[1][0] <= 2, update_syncs

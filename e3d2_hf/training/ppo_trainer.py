@@ -301,6 +301,7 @@ class PPOTrainer(E3D2Trainer):
     def collect(
         self, segments: Dataset, generator: torch.Generator, reward_fn: RewardFunction
     ) -> Episodes:
+        """Episodes of `segments`; under `bf16: true` in autocast, with log-probs, values and u in fp32."""
         policy = self.accelerator.unwrap_model(self.model)
         policy.eval()
         device = self.args.device
@@ -312,26 +313,22 @@ class PPOTrainer(E3D2Trainer):
             init_upper = batch["init_upper"].long().to(device)
             init_lower = batch["init_lower"].long().to(device)
             started = time.perf_counter()
-            episode = policy.rollout(
-                music,
-                init_upper,
-                init_lower,
-                temperature=self.args.temperature,
-                generator=generator,
-            )
-            self._timings["rollout"] += time.perf_counter() - started
-            started = time.perf_counter()
-            ref_logp, _, _ = self.ref_policy.evaluate_actions(
-                music,
-                init_upper,
-                init_lower,
-                episode.upper_ids,
-                episode.lower_ids,
-                self.args.temperature,
-            )
-            self._timings["reference"] += time.perf_counter() - started
-            started = time.perf_counter()
-            score = reward_fn(music, init_upper, init_lower, episode.upper_ids, episode.lower_ids)
+            with self.accelerator.autocast():
+                episode = policy.rollout(
+                    music, init_upper, init_lower,
+                    temperature=self.args.temperature, generator=generator,
+                )  # fmt: skip
+                self._timings["rollout"] += time.perf_counter() - started
+                started = time.perf_counter()
+                ref_logp, _, _ = self.ref_policy.evaluate_actions(
+                    music, init_upper, init_lower,
+                    episode.upper_ids, episode.lower_ids, self.args.temperature,
+                )  # fmt: skip
+                self._timings["reference"] += time.perf_counter() - started
+                started = time.perf_counter()
+                score = reward_fn(
+                    music, init_upper, init_lower, episode.upper_ids, episode.lower_ids
+                )
             self._timings["reward"] += time.perf_counter() - started
             for name, value in (
                 ("music", music),
@@ -372,11 +369,15 @@ class PPOTrainer(E3D2Trainer):
                         episodes.upper[index], episodes.lower[index],
                     )  # fmt: skip
                     sync = i + 1 == len(chunks)
-                    with nullcontext() if sync else self.accelerator.no_sync(self.model):
+                    with (
+                        nullcontext() if sync else self.accelerator.no_sync(self.model),
+                        self.accelerator.autocast(),
+                    ):
                         out = self.model(
                             music_features=episodes.music[index],
                             upper_ids=upper_in,
                             lower_ids=lower_in,
+                            check_inputs=False,  # the sampler's own ids: checking would sync
                         )
                         new_logp, entropy = action_log_probs(
                             out.upper_logits, out.lower_logits,
@@ -393,17 +394,18 @@ class PPOTrainer(E3D2Trainer):
                         ("policy_loss", pg_loss), ("value_loss", vf_loss),
                         ("entropy", entropy.mean()), *extra.items(),
                     ):  # fmt: skip
-                        stats[name].append(float(value.detach()))
+                        stats[name].append(value.detach().float())  # stays on the device
                 if args.max_grad_norm > 0:
                     grad_norm = self.accelerator.clip_grad_norm_(
                         self.model.parameters(), args.max_grad_norm
                     )
-                    stats["grad_norm"].append(float(grad_norm))
+                    stats["grad_norm"].append(torch.as_tensor(grad_norm).detach().float())
                 self.optimizer.step()
                 self.lr_scheduler.step()
                 self.optimizer.zero_grad(set_to_none=True)
+        means = torch.stack([torch.stack(v).mean() for v in stats.values()])
         self._timings["update"] += time.perf_counter() - started
-        return {k: float(np.mean(v)) for k, v in stats.items()}
+        return dict(zip(stats, means.tolist(), strict=True))  # the update's one host sync
 
     # --- one iteration ---------------------------------------------------------------------------
     def iteration(self, iteration: int) -> dict[str, float]:
