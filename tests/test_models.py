@@ -26,6 +26,7 @@ from e3d2_hf.models import (
     count_parameters,
     preset_config,
 )
+from e3d2_hf.models.policy.modeling_policy import shift_actions
 
 STEPS = 29
 CODES = 32  # the tiny preset's codebook
@@ -427,3 +428,39 @@ print("ok")
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "ok"
     assert "deprecated" not in result.stderr.lower(), result.stderr
+
+
+def test_bf16_autocast_keeps_the_greedy_actions_and_fp32_losses_and_rewards(reward_model):
+    """Mixed precision on CPU: the same greedy action wherever fp32 has a clear favourite
+    (top-1 ahead by > 0.05 nats), log-probs, BC loss and u in fp32 within 2%."""
+    torch.manual_seed(0)
+    policy = DancePolicy(preset_config("policy", "tiny", value_head=True)).eval()
+    with torch.no_grad():  # a policy with preferences (an untrained one is near-uniform)
+        policy.upper_head.weight.mul_(10)
+        policy.lower_head.weight.mul_(10)
+    music, upper, lower = _inputs(seed=4)
+    full = policy.rollout(music, upper[:, 0], lower[:, 0], greedy=True)
+    upper_in, lower_in = shift_actions(upper[:, 0], lower[:, 0], full.upper_ids, full.lower_ids)
+    reference = policy(music, upper_in, lower_in)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        mixed = policy(music, upper_in, lower_in)
+        mixed_logp, _, mixed_values = policy.evaluate_actions(
+            music, upper[:, 0], lower[:, 0], full.upper_ids, full.lower_ids
+        )
+        bc_loss = policy(music, upper, lower, upper_labels=upper, lower_labels=lower).loss
+        u_mixed = reward_model.score(music, upper, lower)
+    for half in ("upper_logits", "lower_logits"):
+        logp = torch.log_softmax(reference[half].float(), -1)
+        top2 = logp.topk(2, dim=-1).values
+        clear = top2[..., 0] - top2[..., 1] > 0.05
+        assert clear.float().mean() > 0.8  # the check covers most steps
+        same = mixed[half].float().argmax(-1) == logp.argmax(-1)
+        assert same[clear].all(), half
+    assert mixed_logp.dtype == torch.float32 and mixed_values.dtype == torch.float32
+    torch.testing.assert_close(mixed_logp, full.log_probs, atol=0.05, rtol=0.02)
+    bc_full = policy(music, upper, lower, upper_labels=upper, lower_labels=lower).loss
+    assert bc_loss.dtype == torch.float32
+    assert bc_loss.item() == pytest.approx(bc_full.item(), rel=0.02)
+    u_full = reward_model.score(music, upper, lower)
+    assert u_mixed.dtype == torch.float32
+    torch.testing.assert_close(u_mixed, u_full, atol=0.02 * u_full.abs().max().item(), rtol=0.02)

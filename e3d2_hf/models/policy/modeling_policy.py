@@ -176,7 +176,9 @@ class DancePolicy(DancePolicyPreTrainedModel, GenerationMixin):
                 value_hidden = hidden
                 for value_block in self.value_blocks:
                     value_hidden = value_block(value_hidden, mask, cache=cache)
-                per_token = self.value_out(self.value_norm(value_hidden)).view(batch, steps, -1)
+                per_token = (
+                    self.value_out(self.value_norm(value_hidden)).float().view(batch, steps, -1)
+                )
                 values = per_token[:, :, UPPER] + per_token[:, :, LOWER]
         hidden = self.final_norm(hidden).view(batch, steps, config.num_streams, hidden_size)
         upper_logits = self.upper_head(hidden[:, :, UPPER])
@@ -186,9 +188,9 @@ class DancePolicy(DancePolicyPreTrainedModel, GenerationMixin):
         if upper_labels is not None or lower_labels is not None:
             if upper_labels is None or lower_labels is None:
                 raise ValueError("pass both upper_labels and lower_labels, or neither")
-            loss = F.cross_entropy(
-                upper_logits.flatten(0, 1), upper_labels.flatten()
-            ) + F.cross_entropy(lower_logits.flatten(0, 1), lower_labels.flatten())
+            loss = F.cross_entropy(  # fp32 under bf16 autocast too
+                upper_logits.float().flatten(0, 1), upper_labels.flatten()
+            ) + F.cross_entropy(lower_logits.float().flatten(0, 1), lower_labels.flatten())
         logits = None
         if return_joint_logits:
             last_upper = F.log_softmax(upper_logits[:, -1:].float(), dim=-1)

@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 from transformers import PreTrainedModel
 from transformers.utils import ModelOutput
@@ -94,7 +95,12 @@ class DanceRewardModel(DanceRewardPreTrainedModel):
         mask = positions[None, :] <= positions[:, None]
         for block in self.blocks:
             hidden = block(hidden, mask)
-        rewards = self.reward_head(hidden.view(batch, steps, 2, -1)[:, :, 1]).squeeze(-1)
+        pose_hidden = hidden.view(batch, steps, 2, -1)[:, :, 1]
+        with torch.autocast(device_type=pose_hidden.device.type, enabled=False):
+            # r_t and u = sum_t r_t in fp32 even under bf16 autocast: u is a sum of 29 terms
+            head = self.reward_head
+            rewards = F.linear(pose_hidden.float(), head.weight.float(), head.bias.float())
+        rewards = rewards.squeeze(-1)
         return DanceRewardOutput(logits=rewards.sum(-1, keepdim=True), rewards=rewards)
 
     @torch.no_grad()

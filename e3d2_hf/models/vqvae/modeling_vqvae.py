@@ -342,7 +342,8 @@ def _channels(joints: tuple[int, ...]) -> list[int]:
 def _motion_l1(
     output: torch.Tensor, target: torch.Tensor, velocity_weight: float, acceleration_weight: float
 ) -> torch.Tensor:
-    """L1 on positions + weighted L1 on first and second time differences (B, T, C)."""
+    """L1 on positions + weighted L1 on first and second time differences (B, T, C), in fp32."""
+    output, target = output.float(), target.float()
     loss = F.l1_loss(output, target)
     if velocity_weight:
         loss = loss + velocity_weight * F.l1_loss(output.diff(dim=1), target.diff(dim=1))
