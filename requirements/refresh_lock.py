@@ -30,7 +30,9 @@ EXTRAS = "dev"
 NOT_LOCKED = ("torch", "e3d2-hf")
 """Left to the user's environment: torch (CPU or CUDA build) and the project itself."""
 
-REQUIREMENT = re.compile(r'"(?P<name>[A-Za-z0-9_.-]+)(?P<extras>\[[^\]]*\])?>=(?P<low>[^,"]+)(?P<rest>[^"]*)"')
+REQUIREMENT = re.compile(
+    r'"(?P<name>[A-Za-z0-9_.-]+)(?P<extras>\[[^\]]*\])?>=(?P<low>[^,"]+)(?P<rest>[^"]*)"'
+)
 
 
 def canonical(name: str) -> str:
@@ -53,7 +55,11 @@ def freeze_newest(torch: list[str]) -> dict[str, str]:
     frozen = {}
     for line in run(python, "-m", "pip", "freeze", "--exclude-editable").splitlines():
         name, _, version = line.partition("==")
-        if version and canonical(name) not in NOT_LOCKED and not canonical(name).startswith("nvidia-"):
+        if (
+            version
+            and canonical(name) not in NOT_LOCKED
+            and not canonical(name).startswith("nvidia-")
+        ):
             frozen[canonical(name)] = version
     remove_scratch()
     return frozen
@@ -99,7 +105,9 @@ def main() -> int:
     frozen = freeze_newest(torch)
     write_lock(frozen, torch)
     raise_lower_bounds(frozen, pin[1].split("+")[0])
-    print(f"wrote {LOCK.relative_to(ROOT)} ({len(frozen)} packages); lower bounds in pyproject.toml")
+    print(
+        f"wrote {LOCK.relative_to(ROOT)} ({len(frozen)} packages); lower bounds in pyproject.toml"
+    )
     return 0
 
 
