@@ -464,3 +464,28 @@ def test_bf16_autocast_keeps_the_greedy_actions_and_fp32_losses_and_rewards(rewa
     u_full = reward_model.score(music, upper, lower)
     assert u_mixed.dtype == torch.float32
     torch.testing.assert_close(u_mixed, u_full, atol=0.02 * u_full.abs().max().item(), rtol=0.02)
+
+
+def test_import_e3d2_hf_alone_lets_the_auto_classes_load_every_model(tmp_path, vqvae):
+    """The README's first lines, in a fresh interpreter: `import e3d2_hf`, then Auto classes."""
+    torch.manual_seed(0)
+    DancePolicy(preset_config("policy", "tiny")).save_pretrained(tmp_path / "policy")
+    DanceRewardModel(preset_config("reward", "tiny")).save_pretrained(tmp_path / "reward")
+    vqvae.save_pretrained(tmp_path / "vqvae")
+    script = """
+import sys
+import e3d2_hf
+from transformers import AutoConfig, AutoModel, AutoModelForSequenceClassification
+for name in ("policy", "vqvae", "reward"):
+    print(type(AutoModel.from_pretrained(sys.argv[1] + "/" + name)).__name__)
+print(type(AutoModelForSequenceClassification.from_pretrained(sys.argv[1] + "/reward")).__name__)
+print(AutoConfig.from_pretrained(sys.argv[1] + "/policy").model_type)
+"""
+    result = subprocess.run(
+        [sys.executable, "-c", script, str(tmp_path)],
+        capture_output=True, text=True, cwd=tmp_path, timeout=300,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == [
+        "DancePolicy", "DanceVQVAE", "DanceRewardModel", "DanceRewardModel", "e3d2_dance_policy",
+    ]  # fmt: skip
