@@ -165,6 +165,13 @@ MODEL_FILES = ("config.json", "model.safetensors", "generation_config.json")
 REPORT_PATTERNS = ("*_report.json", "*_report.md", "*.png", "final_results.json")
 
 
+def vqvae_files(folder: Path) -> list[Path]:
+    """The files of a VQ-VAE folder that travel with a policy: weights, config and card."""
+    if output_kind(folder) != "e3d2_dance_vqvae":
+        raise ValueError(f"{folder}: not a VQ-VAE folder")
+    return [folder / name for name in MODEL_FILES + ("README.md",) if (folder / name).is_file()]
+
+
 def output_kind(path: str | Path) -> str:
     """What an output folder holds: a model type, `preferences`, or `clips` (a prepared dataset)."""
     path = Path(path)
@@ -240,18 +247,16 @@ def push_output(
     files += sorted({f for pattern in REPORT_PATTERNS for f in path.glob(pattern)})
     operations += [CommitOperationAdd(path_in_repo=f.name, path_or_fileobj=str(f)) for f in files]
     if kind == "e3d2_dance_policy":
+        if vqvae is None and (path / VQVAE_SUBFOLDER).is_dir():
+            vqvae = path / VQVAE_SUBFOLDER  # the VQ-VAE the policy folder already carries
         vqvae = vqvae or json.loads((path / "config.json").read_text()).get("vqvae_name_or_path")
         if vqvae and Path(vqvae).is_dir():
-            if output_kind(vqvae) != "e3d2_dance_vqvae":
-                raise ValueError(f"{vqvae}: not a VQ-VAE folder")
-            for name in MODEL_FILES + ("README.md",):
-                if (Path(vqvae) / name).is_file():
-                    operations.append(
-                        CommitOperationAdd(
-                            path_in_repo=f"{VQVAE_SUBFOLDER}/{name}",
-                            path_or_fileobj=str(Path(vqvae) / name),
-                        )
-                    )
+            operations += [
+                CommitOperationAdd(
+                    path_in_repo=f"{VQVAE_SUBFOLDER}/{f.name}", path_or_fileobj=str(f)
+                )
+                for f in vqvae_files(Path(vqvae))
+            ]
         else:
             logger.warning(
                 "%s: its VQ-VAE (%s) is not a local folder, the repo will not carry one",

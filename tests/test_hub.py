@@ -149,3 +149,47 @@ def test_card_metadata_round_trips(pushed, tiny_vqvae):
     policy_card = pushed["e3d2-tester/dance-policy"]
     assert policy_card["library_name"] == "e3d2-hf" and "policy" in policy_card["tags"]
     assert pushed["dataset_rows"]["train"] > 0 and "preference" in pushed["dataset_tags"]
+
+
+def test_ppo_push_to_hub_uploads_the_plain_policy_with_its_vqvae(
+    tiny_policy, tiny_vqvae, tiny_clips, tmp_path
+):
+    """`e3d2 ppo --push_to_hub true`: the repo (and the local folder) hold the value-head-free
+    policy and its VQ-VAE, so the repo alone can dance; checkpoints stay local."""
+    import torch
+
+    from e3d2_hf.models import DanceRewardModel, preset_config
+
+    torch.manual_seed(0)
+    DanceRewardModel(preset_config("reward", "tiny")).save_pretrained(tmp_path / "rm")
+    out, repo = tmp_path / "ppo", "e3d2-tester/ppo-policy"
+    read_back = (
+        "import json, sys; from huggingface_hub import HfApi, hf_hub_download; "
+        "files = HfApi().list_repo_files(sys.argv[1]); "
+        "config = json.load(open(hf_hub_download(sys.argv[1], 'config.json'))); "
+        "print(json.dumps({'files': files, 'value_head': config['value_head']}))"
+    )
+    with LoopbackHub() as hub:
+        env = _hub_env(hub, tmp_path / "hf_home")
+        run = subprocess.run(
+            [sys.executable, "-m", "e3d2_hf.cli", "ppo", "--config", str(TINY / "ppo.yaml"),
+             "--policy_name_or_path", str(tiny_policy),
+             "--reward_model_name_or_path", str(tmp_path / "rm"),
+             "--vqvae_name_or_path", str(tiny_vqvae), "--clips_dir", str(tiny_clips),
+             "--num_train_epochs", "1", "--output_dir", str(out), "--disable_tqdm", "true",
+             "--push_to_hub", "true", "--hub_model_id", repo],
+            cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600,
+        )  # fmt: skip
+        assert run.returncode == 0, run.stderr[-4000:] + "\n".join(hub.state.errors)
+        found = subprocess.run(
+            [sys.executable, "-c", read_back, repo],
+            cwd=tmp_path, env=_hub_env(hub, tmp_path / "hf_home_read"),
+            capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+        assert found.returncode == 0, found.stderr[-3000:]
+    pushed = json.loads(found.stdout)
+    assert pushed["value_head"] is False
+    assert {"config.json", "model.safetensors", "README.md", "vqvae/config.json",
+            "vqvae/model.safetensors"} <= set(pushed["files"])  # fmt: skip
+    assert not any(f.startswith("checkpoint-") for f in pushed["files"])
+    assert json.loads((out / "config.json").read_text())["value_head"] is False

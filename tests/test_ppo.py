@@ -250,7 +250,7 @@ def test_ppo_stage_writes_a_plain_policy_and_the_report(
     assert "PPO" in (out / "README.md").read_text()
 
 
-def test_tensorboard_logs_land_under_the_output_dir_not_the_working_directory(
+def test_e3d2_ppo_logs_under_its_output_dir_and_saves_the_plain_policy_with_its_vqvae(
     tiny_policy, tiny_reward, tiny_vqvae, tiny_clips, tmp_path
 ):
     """The evaluation before training logs too: it must not open `./runs` in the CWD."""
@@ -275,6 +275,16 @@ def test_tensorboard_logs_land_under_the_output_dir_not_the_working_directory(
     assert list(cwd.iterdir()) == []
     events = list((out / "runs").glob("*/events.out.tfevents.*"))
     assert events, sorted(p.relative_to(out) for p in out.rglob("*"))
+    # the run's folder holds the plain policy with its VQ-VAE; checkpoints keep the value head
+    assert json.loads((out / "config.json").read_text())["value_head"] is False
+    assert (
+        json.loads((out / "vqvae" / "config.json").read_text())["model_type"] == "e3d2_dance_vqvae"
+    )
+    checkpoint = sorted(out.glob("checkpoint-*"))[-1]
+    assert json.loads((checkpoint / "config.json").read_text())["value_head"] is True
+    # one line about the fresh value head instead of transformers' load report
+    assert "MISSING" not in result.stderr
+    assert result.stderr.count("value head initialised fresh") == 1
 
 
 # --- device-clean hot paths ---------------------------------------------------------------------

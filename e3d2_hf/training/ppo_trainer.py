@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import math
+import shutil
 import time
 from collections import defaultdict
 from collections.abc import Callable
@@ -42,6 +43,7 @@ from .common import (
     _resolve_checkpoint,
     check_model_type,
     is_finished_run,
+    load_model,
     save_card_info,
 )
 from .rewards import RewardFunction
@@ -203,6 +205,37 @@ def ppo_losses(
 def explained_variance(values: torch.Tensor, returns: torch.Tensor) -> float:
     var = returns.var(unbiased=False)
     return float("nan") if var == 0 else float(1 - (returns - values).var(unbiased=False) / var)
+
+
+def load_policy_with_value_head(name_or_path: str) -> DancePolicy:
+    """pi_BC (folder or repo id) with a value head for PPO, reported in one line.
+
+    pi_BC has no value head, so its tensors start fresh: the one documented
+    exception to strict loading. Any other missing, unexpected or mis-shaped
+    tensor is an error that names them.
+    """
+    from transformers.utils import logging as hf_logging
+
+    verbosity = hf_logging.get_verbosity()
+    hf_logging.set_verbosity_error()  # transformers' load report would list every value tensor
+    try:
+        policy, info = load_model(
+            DancePolicy, name_or_path, value_head=True, output_loading_info=True
+        )
+    finally:
+        hf_logging.set_verbosity(verbosity)
+    fresh = sorted(k for k in info["missing_keys"] if k.startswith("value_"))
+    wrong = sorted(set(info["missing_keys"]) - set(fresh)) + sorted(info["unexpected_keys"])
+    wrong += sorted(str(k) for k in info.get("mismatched_keys", ()))
+    if wrong:
+        raise ValueError(f"{name_or_path}: not a complete policy checkpoint: {', '.join(wrong)}")
+    if fresh:
+        count = sum(p.numel() for n, p in policy.named_parameters() if n.startswith("value_"))
+        logger.info(
+            "%s: value head initialised fresh (%d tensors, %s parameters; pi_BC has none)",
+            name_or_path, len(fresh), f"{count:,}",
+        )  # fmt: skip
+    return policy
 
 
 def plain_policy(policy: DancePolicy) -> DancePolicy:
@@ -560,12 +593,32 @@ class PPOTrainer(E3D2Trainer):
         return self.state
 
     # --- the final model ----------------------------------------------------------------------------
+    def save_model(self, output_dir: str | None = None, _internal_call: bool = False) -> None:
+        """`output_dir` itself (and so `push_to_hub`) gets the plain policy with its VQ-VAE;
+        checkpoints keep the value head, which resuming needs."""
+        target = Path(output_dir or self.args.output_dir)
+        if target.resolve() == Path(self.args.output_dir).resolve():
+            self.save_policy(target)
+        else:
+            super().save_model(str(target), _internal_call)
+
+    def create_model_card(self, *args, **kwargs) -> None:
+        """The card is written by `save_policy`, from the plain policy."""
+
     def save_policy(self, output_dir: str | Path) -> DancePolicy:
-        """Save pi_RL as a plain `DancePolicy` (value head dropped) with its card."""
+        """Save pi_RL as a plain `DancePolicy` (value head dropped) with its card and, when the
+        VQ-VAE is a local folder, a copy of it in `vqvae/` so the folder alone can dance."""
         policy = plain_policy(self.accelerator.unwrap_model(self.model))
         if self.is_world_process_zero():
             policy.save_pretrained(output_dir)
-            from ..hub import render_model_card
+            from ..hub import VQVAE_SUBFOLDER, render_model_card, vqvae_files
+
+            vqvae = self.card_data.get("vqvae_name_or_path")
+            bundle = Path(output_dir) / VQVAE_SUBFOLDER
+            if vqvae and Path(vqvae).is_dir() and Path(vqvae).resolve() != bundle.resolve():
+                bundle.mkdir(parents=True, exist_ok=True)
+                for file in vqvae_files(Path(vqvae)):
+                    shutil.copy2(file, bundle / file.name)
 
             card = render_model_card(
                 self.card_template, policy, {"stage": "PPO against a reward", **self.card_data}

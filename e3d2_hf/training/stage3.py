@@ -24,7 +24,7 @@ from ..models import DancePolicy, DanceRewardModel, DanceVQVAE
 from .common import load_model
 from .config_parser import parse_stage_args
 from .demonstrations import music_segments
-from .ppo_trainer import PPOConfig, PPOTrainer
+from .ppo_trainer import PPOConfig, PPOTrainer, load_policy_with_value_head
 from .rewards import BailandoReward, LearnedReward
 from .tokenize import load_token_splits
 
@@ -159,7 +159,7 @@ def build_ppo_trainer(args: PPOArguments, config: PPOConfig) -> PPOTrainer:
     if args.reward not in REWARDS:
         raise ValueError(f"--reward must be one of {REWARDS}, got {args.reward!r}")
     torch.manual_seed(config.seed)
-    policy = load_model(DancePolicy, args.policy_name_or_path, value_head=True)
+    policy = load_policy_with_value_head(args.policy_name_or_path)
     ref_policy = load_model(DancePolicy, args.policy_name_or_path)
     train_tokens, heldout_tokens = load_token_splits(
         args.tokens_dir or Path(args.policy_name_or_path) / "tokens"
