@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +12,7 @@ from huggingface_hub import DatasetCard, DatasetCardData, EvalResult, ModelCard,
 
 from .data.layout import MOTION_FPS, TOKEN_FPS
 from .data.sources import SOURCE_DATASETS, source_data_section
+from .models.policy.configuration_policy import VQVAE_FILES, VQVAE_SUBFOLDER
 
 logger = logging.getLogger(__name__)
 
@@ -48,6 +50,20 @@ def _eval_results(metrics: dict[str, float], dataset: str) -> list[EvalResult]:
     ]
 
 
+def hub_dataset_id(reference: Any) -> str | None:
+    """`reference` if it reads as a Hub repo id (owner/name) and is not a local path."""
+    text = str(reference or "")
+    if re.fullmatch(r"[\w.-]+/[\w.-]+", text) and not Path(text).exists():
+        return text
+    return None
+
+
+def _vqvae_label(setting: str | None) -> str:
+    if setting == VQVAE_SUBFOLDER:
+        return f"in its `{VQVAE_SUBFOLDER}/` subfolder"
+    return f"`{setting}`" if setting else "named by the user"
+
+
 def source_dataset(reference: str | None) -> str | None:
     """The source dataset (synthetic, dance-with-melody, aistpp) behind a dataset name or folder.
 
@@ -58,6 +74,11 @@ def source_dataset(reference: str | None) -> str | None:
         if reference is None or reference in SOURCE_DATASETS:
             return reference
         folder = Path(str(reference))
+        if (folder / "prepare.json").is_file():  # a prepared clip dataset
+            try:
+                return json.loads((folder / "prepare.json").read_text())["config"]["source"]
+            except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError):
+                return None
         for name, key in (("data_args.json", "dataset"), ("demonstrations.json", "source_dataset")):
             if (folder / name).is_file():
                 try:
@@ -79,12 +100,13 @@ def render_model_card(template: str, model, info: dict[str, Any]) -> ModelCard:
     metrics = {k: float(v) for k, v in info.get("metrics", {}).items()}
     dataset = info.get("dataset", "unknown")
     source = info.get("source_dataset") or source_dataset(dataset)
+    dataset = hub_dataset_id(dataset) or source or "a local dataset"  # no machine paths in cards
     model_name = info.get("model_name", config.model_type)
     card_data = ModelCardData(
         library_name="e3d2-hf",
         license="apache-2.0",
         tags=TAGS + [template],
-        datasets=[dataset] if dataset and "/" in str(dataset) else None,
+        datasets=[dataset] if hub_dataset_id(dataset) else None,
         model_name=model_name,
         eval_results=_eval_results(metrics, str(dataset)) or None,
     )
@@ -99,7 +121,7 @@ def render_model_card(template: str, model, info: dict[str, Any]) -> ModelCard:
         "repo_id": info.get("repo_id", "path/to/model"),
         "model_name": info.get("model_name", config.model_type),
         "stage": info.get("stage", "behaviour cloning"),
-        "vqvae": config.to_dict().get("vqvae_name_or_path") or "path/to/vqvae",
+        "vqvae": _vqvae_label(config.to_dict().get("vqvae_name_or_path")),
         "source_data": source_data_section(source),
     }
     if hasattr(config, "skeleton_def"):
@@ -159,8 +181,6 @@ MODEL_TEMPLATES = {
     "e3d2_dance_policy": "policy",
     "e3d2_dance_reward": "reward",
 }
-VQVAE_SUBFOLDER = "vqvae"
-"""A pushed policy carries its VQ-VAE in this subfolder, so the repo alone can dance."""
 MODEL_FILES = ("config.json", "model.safetensors", "generation_config.json")
 REPORT_PATTERNS = ("*_report.json", "*_report.md", "*.png", "final_results.json")
 
@@ -169,7 +189,7 @@ def vqvae_files(folder: Path) -> list[Path]:
     """The files of a VQ-VAE folder that travel with a policy: weights, config and card."""
     if output_kind(folder) != "e3d2_dance_vqvae":
         raise ValueError(f"{folder}: not a VQ-VAE folder")
-    return [folder / name for name in MODEL_FILES + ("README.md",) if (folder / name).is_file()]
+    return [folder / name for name in VQVAE_FILES if (folder / name).is_file()]
 
 
 def output_kind(path: str | Path) -> str:

@@ -18,10 +18,10 @@ from .data.layout import FRAMES_PER_TOKEN, MOTION_FPS, TOKEN_FPS, sample_rate_fo
 from .data.music import load_audio, music_features
 from .data.skeleton import Skeleton
 from .errors import DataFileError
-from .hub import VQVAE_SUBFOLDER
 from .models import DancePolicy, DanceVQVAE
 from .models.config_checks import check_same_interface
-from .training.common import load_model
+from .models.policy.configuration_policy import VQVAE_SUBFOLDER
+from .training.common import load_model, locate_vqvae
 from .training.tokenize import encode_joints
 
 logger = logging.getLogger(__name__)
@@ -54,31 +54,15 @@ def load_dancer(
     (what `e3d2 push` uploads), else the VQ-VAE the policy was trained with.
     """
     policy = load_model(DancePolicy, policy_name_or_path).eval()
-    if vqvae_name_or_path is not None:
-        vqvae = load_model(DanceVQVAE, vqvae_name_or_path)
-    elif (Path(policy_name_or_path) / VQVAE_SUBFOLDER).is_dir():
-        vqvae = load_model(DanceVQVAE, str(Path(policy_name_or_path) / VQVAE_SUBFOLDER))
-    elif not Path(policy_name_or_path).is_dir() and _hub_has_vqvae(policy_name_or_path):
-        vqvae = load_model(DanceVQVAE, policy_name_or_path, subfolder=VQVAE_SUBFOLDER)
-    elif policy.config.vqvae_name_or_path and Path(policy.config.vqvae_name_or_path).is_dir():
-        vqvae = load_model(DanceVQVAE, policy.config.vqvae_name_or_path)
-    else:
+    found = locate_vqvae(policy_name_or_path, policy.config.vqvae_name_or_path, vqvae_name_or_path)
+    if found is None:
         raise FileNotFoundError(
             f"no VQ-VAE for policy {policy_name_or_path}: it has no {VQVAE_SUBFOLDER}/ folder and "
-            f"the one it was trained with ({policy.config.vqvae_name_or_path}) is not here; "
-            "pass --vqvae PATH_OR_REPO"
+            f"its config names none; pass --vqvae PATH_OR_REPO"
         )
+    vqvae = load_model(DanceVQVAE, found[0], subfolder=found[1])
     check_same_interface(policy.config, vqvae.config, "VQ-VAE")
     return policy, vqvae.eval()
-
-
-def _hub_has_vqvae(repo_id: str) -> bool:
-    from huggingface_hub import file_exists
-
-    try:
-        return file_exists(repo_id, f"{VQVAE_SUBFOLDER}/config.json")
-    except Exception:  # an unreachable Hub or a bad id: fall through to the other candidates
-        return False
 
 
 def start_codes(vqvae: DanceVQVAE, start_pose: str | os.PathLike | None = None) -> tuple[int, int]:

@@ -193,3 +193,50 @@ def test_ppo_push_to_hub_uploads_the_plain_policy_with_its_vqvae(
             "vqvae/model.safetensors"} <= set(pushed["files"])  # fmt: skip
     assert not any(f.startswith("checkpoint-") for f in pushed["files"])
     assert json.loads((out / "config.json").read_text())["value_head"] is False
+
+
+def test_models_trained_with_relative_paths_work_from_another_directory_and_the_hub(
+    tiny_clips, tmp_path
+):
+    """Train in one working directory with relative paths; dance from another, and from the
+    loopback Hub in a fresh cache. Nothing saved may depend on the training directory."""
+    from e3d2_hf.data.schema import load_clip_dataset
+
+    here, there = tmp_path / "here", tmp_path / "there"
+    here.mkdir(), there.mkdir()
+
+    def e3d2(*args: str, cwd, env=None) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [sys.executable, "-m", "e3d2_hf.cli", *args],
+            cwd=cwd, env=env, capture_output=True, text=True, timeout=600,
+        )  # fmt: skip
+
+    for stage, extra in (
+        ("vqvae", []),
+        ("bc", ["--vqvae_name_or_path", "outputs/vqvae"]),
+    ):
+        run = e3d2(
+            f"train-{stage}", "--config", str(TINY / f"{stage}.yaml"), "--dataset", str(tiny_clips),
+            "--output_dir", f"outputs/{stage}", "--disable_tqdm", "true", *extra, cwd=here,
+        )  # fmt: skip
+        assert run.returncode == 0, run.stderr[-3000:]
+    bc = here / "outputs" / "bc"
+    assert json.loads((bc / "config.json").read_text())["vqvae_name_or_path"] == "vqvae"
+    assert (bc / "vqvae" / "model.safetensors").is_file()
+    card = (bc / "README.md").read_text()
+    assert "outputs/" not in card and str(tmp_path) not in card
+    song = load_clip_dataset(tiny_clips)[0]["music_path"]
+    dance = e3d2("dance", song, "--policy", str(bc), "--duration", "2", "--formats", "npz",
+                 "--output-dir", "dances", cwd=there)  # fmt: skip
+    assert dance.returncode == 0, dance.stderr[-3000:]
+    with LoopbackHub() as hub:
+        pushed = e3d2("push", str(bc), "e3d2-tester/bc-relative", cwd=there,
+                      env=_hub_env(hub, tmp_path / "hf_push"))  # fmt: skip
+        assert pushed.returncode == 0, pushed.stderr[-3000:]
+        from_hub = e3d2("dance", song, "--policy", "e3d2-tester/bc-relative", "--duration", "2",
+                        "--formats", "npz", "--output-dir", "hub-dances", cwd=there,
+                        env=_hub_env(hub, tmp_path / "hf_fresh"))  # fmt: skip
+        assert from_hub.returncode == 0, from_hub.stderr[-3000:] + "\n".join(hub.state.errors)
+    assert sorted(p.name for p in (there / "dances").iterdir()) == sorted(
+        p.name for p in (there / "hub-dances").iterdir()
+    )

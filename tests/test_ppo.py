@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from contextlib import contextmanager
@@ -25,7 +26,7 @@ from e3d2_hf.training.ppo_trainer import (
 from e3d2_hf.training.rewards import BailandoReward
 from e3d2_hf.training.stage3 import main_ppo
 
-from .conftest import TINY, launch_two_ranks
+from .conftest import REPO, TINY, launch_two_ranks
 
 TARGET_CODE = 3
 
@@ -349,3 +350,48 @@ def test_the_rollout_and_the_update_do_not_sync_per_step(tiny_policy, tmp_path):
             trainer.update(episodes, advantages, returns, torch.Generator().manual_seed(0))
         update_syncs.append((counts["n"], counts["where"]))
     assert update_syncs[0][0] == update_syncs[1][0] <= 2, update_syncs
+
+
+@pytest.mark.parametrize(("config", "ranks"), [("single_process.yaml", 1), ("multi_cpu.yaml", 2)])
+def test_each_cpu_accelerate_config_launches_one_run(
+    config, ranks, tiny_policy, tiny_reward, tmp_path
+):
+    """`accelerate launch --config_file recipes/accelerate/X recipes/ppo.py` from another
+    directory: one world of N ranks (one log stream, one report), not N racing runs."""
+    out, cwd = tmp_path / "ppo", tmp_path / "cwd"
+    cwd.mkdir()
+    probe = tmp_path / "world.py"  # the same launch, asking accelerate what world it made
+    probe.write_text(
+        "import sys\nfrom e3d2_hf.training.config_parser import parse_stage_args\n"
+        "from e3d2_hf.training.stage3 import PPOArguments\nfrom e3d2_hf.training.ppo_trainer import PPOConfig\n"
+        "_, c = parse_stage_args((PPOArguments, PPOConfig), sys.argv[1:])\n"
+        f"open({str(tmp_path)!r} + f'/rank-{{c.process_index}}', 'w').write(str(c.world_size))\n"
+    )
+    accelerate = Path(sys.executable).with_name("accelerate")
+    args = [
+        "--config", str(TINY / "ppo.yaml"), "--policy_name_or_path", str(tiny_policy),
+        "--reward_model_name_or_path", str(tiny_reward), "--eval_dance_tokens", "0",
+        "--num_train_epochs", "1", "--output_dir", str(out), "--disable_tqdm", "true",
+    ]  # fmt: skip
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    launch = [
+        str(accelerate),
+        "launch",
+        "--config_file",
+        str(REPO / "recipes" / "accelerate" / config),
+    ]
+    world = subprocess.run(
+        [*launch, str(probe), *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=300
+    )
+    assert world.returncode == 0, world.stderr[-3000:]
+    seen = {p.name: p.read_text() for p in tmp_path.glob("rank-*")}
+    assert seen == {f"rank-{r}": str(ranks) for r in range(ranks)}
+    run = subprocess.run(
+        [*launch, str(REPO / "recipes" / "ppo.py"), *args],
+        cwd=cwd, env=env, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr[-3000:]
+    logs = run.stdout + run.stderr
+    assert logs.count("'objective/score'") == 1 and logs.count("| pi_BC |") == 1, logs[-3000:]
+    assert json.loads((out / "ppo_report.json").read_text())["iterations"] == 1
+    assert list(cwd.iterdir()) == []

@@ -62,7 +62,10 @@ def test_bc_loss_falls_and_reports_seen_and_unseen_accuracy(tiny_clips, tiny_vqv
             <= 1
         )
     policy = DancePolicy.from_pretrained(tmp_path / "bc")
-    assert policy.config.vqvae_name_or_path == str(tiny_vqvae)
+    # the VQ-VAE travels with the policy, named relative to its folder (#14: paths that travel)
+    assert policy.config.vqvae_name_or_path == "vqvae"
+    bundled = tmp_path / "bc" / "vqvae" / "model.safetensors"
+    assert bundled.read_bytes() == (tiny_vqvae / "model.safetensors").read_bytes()
     assert (tmp_path / "bc" / "tokens" / "train" / "dataset_info.json").exists()
 
 

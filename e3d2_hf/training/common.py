@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import shutil
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,6 +17,8 @@ from torch.optim.lr_scheduler import LambdaLR
 from transformers import Trainer, TrainingArguments
 from transformers.integrations import TensorBoardCallback
 from transformers.integrations.integration_utils import default_logdir
+
+from ..models.policy.configuration_policy import VQVAE_FILES, VQVAE_SUBFOLDER
 
 
 @dataclass
@@ -52,6 +55,19 @@ class E3D2TrainingArguments(TrainingArguments):
         default_factory=torch.cuda.is_available,
         metadata={"help": "pin memory (on by default on GPUs)"},
     )
+    use_cpu: bool = field(
+        default=False,
+        metadata={
+            "help": "train on the CPU (always on machines without a GPU: ranks started by "
+            "`accelerate launch --config_file` then form one gloo world, and bf16 uses CPU autocast)"
+        },
+    )
+
+    def __post_init__(self):
+        if not self.use_cpu and not has_accelerator():
+            # accelerate's config files cannot pass their use_cpu on to the ranks they start
+            self.use_cpu = True
+        super().__post_init__()
 
 
 class E3D2Trainer(Trainer):
@@ -153,6 +169,16 @@ class E3D2Trainer(Trainer):
         save_card_info(self.args.output_dir, self.card_template, self.card_data)
 
 
+def has_accelerator() -> bool:
+    """A CUDA, XPU or Apple MPS device is there to train on."""
+    xpu = getattr(torch, "xpu", None)
+    return bool(
+        torch.cuda.is_available()
+        or (xpu is not None and xpu.is_available())
+        or torch.backends.mps.is_available()
+    )
+
+
 def distributed_state():
     """The process's `PartialState`, distributed over gloo when launched on CPU-only machines.
 
@@ -162,7 +188,7 @@ def distributed_state():
     from accelerate import PartialState
     from accelerate.utils import parse_flag_from_env
 
-    on_cpu = not torch.cuda.is_available() or parse_flag_from_env("ACCELERATE_USE_CPU")
+    on_cpu = not has_accelerator() or parse_flag_from_env("ACCELERATE_USE_CPU")
     return PartialState(cpu=on_cpu)
 
 
@@ -213,6 +239,59 @@ def check_model_type(path: str | os.PathLike, expected: str) -> None:
         )
 
 
+def bundle_vqvae(output_dir: str | os.PathLike, vqvae_name_or_path: str | None) -> str | None:
+    """Copy a local VQ-VAE into `output_dir/vqvae/`; return what the policy's config should say.
+
+    `VQVAE_SUBFOLDER` for a bundled copy, the repo id for a Hub VQ-VAE: a saved
+    policy then loads its VQ-VAE from any working directory and from the Hub.
+    """
+    if not vqvae_name_or_path:
+        return None
+    source = Path(vqvae_name_or_path)
+    if not source.is_dir():
+        return str(vqvae_name_or_path)
+    check_model_type(source, "e3d2_dance_vqvae")
+    target = Path(output_dir) / VQVAE_SUBFOLDER
+    if source.resolve() != target.resolve():
+        target.mkdir(parents=True, exist_ok=True)
+        for name in VQVAE_FILES:
+            if (source / name).is_file():
+                shutil.copy2(source / name, target / name)
+    return VQVAE_SUBFOLDER
+
+
+def locate_vqvae(
+    policy_name_or_path: str, vqvae_setting: str | None, override: str | None = None
+) -> tuple[str, str] | None:
+    """(name_or_path, subfolder) of the VQ-VAE that decodes a policy's codes, or None.
+
+    In order: `override`; the policy folder's `vqvae/`; the policy repo's
+    `vqvae/` on the Hub; the policy config's setting (a repo id, or a folder
+    saved by an older version).
+    """
+    if override:
+        return override, ""
+    local = Path(policy_name_or_path)
+    if (local / VQVAE_SUBFOLDER).is_dir():
+        return str(local / VQVAE_SUBFOLDER), ""
+    if not local.is_dir() and _hub_file_exists(
+        policy_name_or_path, f"{VQVAE_SUBFOLDER}/config.json"
+    ):
+        return policy_name_or_path, VQVAE_SUBFOLDER
+    if vqvae_setting and vqvae_setting != VQVAE_SUBFOLDER:
+        return vqvae_setting, ""
+    return None
+
+
+def _hub_file_exists(repo_id: str, filename: str) -> bool:
+    from huggingface_hub import file_exists
+
+    try:
+        return file_exists(repo_id, filename)
+    except Exception:  # an unreachable Hub or a bad id: the caller tries its other candidates
+        return False
+
+
 def load_model(model_class, name_or_path: str, **kwargs):
     """`model_class.from_pretrained` that refuses a checkpoint of another model family.
 
@@ -223,10 +302,21 @@ def load_model(model_class, name_or_path: str, **kwargs):
     expected = model_class.config_class.model_type
     if Path(name_or_path).is_dir():
         check_model_type(name_or_path, expected)
+    elif kwargs.get("subfolder") and (Path(name_or_path) / kwargs["subfolder"]).is_dir():
+        check_model_type(Path(name_or_path) / kwargs["subfolder"], expected)
     else:
-        found = AutoConfig.from_pretrained(
-            name_or_path, subfolder=kwargs.get("subfolder", "")
-        ).model_type
+        try:
+            found = AutoConfig.from_pretrained(
+                name_or_path, subfolder=kwargs.get("subfolder", "")
+            ).model_type
+        except (OSError, ValueError) as exc:  # HFValidationError, RepositoryNotFoundError, ...
+            where = (
+                f"{name_or_path}/{kwargs['subfolder']}" if kwargs.get("subfolder") else name_or_path
+            )
+            raise FileNotFoundError(
+                f"{where}: no such local folder, and no model repo of that name on the Hub "
+                f"({' '.join(str(exc).split())[:200]})"
+            ) from None
         if found != expected:
             raise ValueError(
                 f"{name_or_path}: holds a {found!r} model, but this stage needs a {expected!r} one"

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import logging
 import math
-import shutil
 import time
 from collections import defaultdict
 from collections.abc import Callable
@@ -41,6 +40,7 @@ from .common import (
     E3D2Trainer,
     E3D2TrainingArguments,
     _resolve_checkpoint,
+    bundle_vqvae,
     check_model_type,
     is_finished_run,
     load_model,
@@ -610,15 +610,12 @@ class PPOTrainer(E3D2Trainer):
         VQ-VAE is a local folder, a copy of it in `vqvae/` so the folder alone can dance."""
         policy = plain_policy(self.accelerator.unwrap_model(self.model))
         if self.is_world_process_zero():
-            policy.save_pretrained(output_dir)
-            from ..hub import VQVAE_SUBFOLDER, render_model_card, vqvae_files
+            from ..hub import render_model_card
 
             vqvae = self.card_data.get("vqvae_name_or_path")
-            bundle = Path(output_dir) / VQVAE_SUBFOLDER
-            if vqvae and Path(vqvae).is_dir() and Path(vqvae).resolve() != bundle.resolve():
-                bundle.mkdir(parents=True, exist_ok=True)
-                for file in vqvae_files(Path(vqvae)):
-                    shutil.copy2(file, bundle / file.name)
+            if vqvae:
+                policy.config.vqvae_name_or_path = bundle_vqvae(output_dir, vqvae)
+            policy.save_pretrained(output_dir)
 
             card = render_model_card(
                 self.card_template, policy, {"stage": "PPO against a reward", **self.card_data}

@@ -21,7 +21,7 @@ from ..data.schema import load_clip_dataset
 from ..evaluation.beat_align import beat_align_score
 from ..models import DancePolicy, DanceVQVAE, preset_config
 from .bc_trainer import BCConfig, BCTrainer
-from .common import load_model
+from .common import bundle_vqvae, load_model
 from .config_parser import parse_stage_args
 from .tokenize import tokenize_clips
 from .vqvae_trainer import VQVAEConfig, VQVAETrainer
@@ -177,7 +177,7 @@ def run_bc(data: DataArguments, model_args: ModelArguments, config: BCConfig) ->
                 model_args.model_preset,
                 codebook_size=vqvae.config.codebook_size,
                 skeleton=vqvae.config.skeleton,
-                vqvae_name_or_path=model_args.vqvae_name_or_path,
+                vqvae_name_or_path=bundle_vqvae(config.output_dir, model_args.vqvae_name_or_path),
             )
         )
     if model.config.codebook_size != vqvae.config.codebook_size:

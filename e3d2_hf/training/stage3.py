@@ -21,7 +21,7 @@ from ..data.layout import FRAMES_PER_TOKEN, WINDOW_TOKENS
 from ..data.schema import load_clip_dataset
 from ..evaluation.protocol import Dance, evaluate_dances, ground_truth_features
 from ..models import DancePolicy, DanceRewardModel, DanceVQVAE
-from .common import load_model
+from .common import load_model, locate_vqvae
 from .config_parser import parse_stage_args
 from .demonstrations import music_segments
 from .ppo_trainer import PPOConfig, PPOTrainer, load_policy_with_value_head
@@ -173,8 +173,12 @@ def build_ppo_trainer(args: PPOArguments, config: PPOConfig) -> PPOTrainer:
         )
     elif args.reward == "learned":
         raise ValueError("--reward learned needs --reward_model_name_or_path")
-    vqvae_path = args.vqvae_name_or_path or policy.config.vqvae_name_or_path
-    vqvae = load_model(DanceVQVAE, vqvae_path).to(config.device) if vqvae_path else None
+    found = locate_vqvae(
+        args.policy_name_or_path, policy.config.vqvae_name_or_path, args.vqvae_name_or_path
+    )
+    vqvae = (
+        load_model(DanceVQVAE, found[0], subfolder=found[1]).to(config.device) if found else None
+    )
     if args.reward == "learned":
         reward_fn = learned
     else:
@@ -203,7 +207,8 @@ def build_ppo_trainer(args: PPOArguments, config: PPOConfig) -> PPOTrainer:
     trainer.card_data = {
         "model_name": f"dance-policy-ppo-{args.reward}",
         "dataset": str(args.policy_name_or_path),
-        "vqvae_name_or_path": vqvae_path,
+        "vqvae_name_or_path": found[0] if found and not found[1] else None,
+        "vqvae_repo": found[0] if found and found[1] else None,
     }
     return trainer
 

@@ -8,6 +8,11 @@ from transformers import PreTrainedConfig
 from ...data.layout import WINDOW_TOKENS, MusicLayout
 from ..config_checks import check_dropouts, check_heads, check_positive_ints
 
+VQVAE_SUBFOLDER = "vqvae"
+"""A policy folder or Hub repo keeps the VQ-VAE that decodes its codes in this subfolder."""
+VQVAE_FILES = ("config.json", "model.safetensors", "README.md")
+"""What of a VQ-VAE folder travels with a policy: weights, config and card."""
+
 
 @strict
 class DancePolicyConfig(PreTrainedConfig):
@@ -35,6 +40,8 @@ class DancePolicyConfig(PreTrainedConfig):
     value_num_layers: int = 3
     skeleton: str = "smpl24"
     vqvae_name_or_path: str | None = None
+    """The VQ-VAE that decodes the codes: `VQVAE_SUBFOLDER` when the policy's folder or repo
+    carries it, else a Hub repo id. Never a path that depends on the working directory."""
 
     @property
     def num_streams(self) -> int:
