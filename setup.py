@@ -1,9 +1,11 @@
-"""Build hook: the wheel carries recipes/configs/**.yaml as e3d2_hf/recipe_configs.
+"""Build hook: the wheel carries the top-level folders the package reads at run time.
 
-`e3d2 demo` runs the stages with those YAML files. In a checkout they are read
-where they live (recipes/configs, next to the scripts `accelerate launch`
-takes); an installed wheel has no checkout, so the build copies them in.
-Everything else about the package is declared in pyproject.toml.
+recipes/configs/**.yaml becomes e3d2_hf/recipe_configs (`e3d2 demo` runs the
+stages with them) and model_cards/*.md becomes e3d2_hf/model_cards (every
+trainer and `e3d2 push` render cards from them). In a checkout they are read
+where they live, next to recipes/ and tests/ as the project's layout has it; an
+installed wheel has no checkout, so the build copies them in. Everything else
+about the package is declared in pyproject.toml.
 """
 
 import shutil
@@ -12,17 +14,22 @@ from pathlib import Path
 from setuptools import setup
 from setuptools.command.build_py import build_py
 
-CONFIGS = Path(__file__).resolve().parent / "recipes" / "configs"
+ROOT = Path(__file__).resolve().parent
+SHIPPED = (  # (folder in the checkout, files, folder inside the package)
+    (ROOT / "recipes" / "configs", "*.yaml", "recipe_configs"),
+    (ROOT / "model_cards", "*.md", "model_cards"),
+)
 
 
-class BuildPyWithRecipeConfigs(build_py):
+class BuildPyWithDataFolders(build_py):
     def run(self) -> None:
         super().run()
-        target = Path(self.build_lib) / "e3d2_hf" / "recipe_configs"
-        for config in sorted(CONFIGS.rglob("*.yaml")):
-            destination = target / config.relative_to(CONFIGS)
-            destination.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(config, destination)
+        for source, pattern, name in SHIPPED:
+            target = Path(self.build_lib) / "e3d2_hf" / name
+            for file in sorted(source.rglob(pattern)):
+                destination = target / file.relative_to(source)
+                destination.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(file, destination)
 
 
-setup(cmdclass={"build_py": BuildPyWithRecipeConfigs})
+setup(cmdclass={"build_py": BuildPyWithDataFolders})

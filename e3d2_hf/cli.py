@@ -11,6 +11,21 @@ from pathlib import Path
 from .errors import USER_ERRORS, StageError, one_line
 
 
+class ArgumentParser(argparse.ArgumentParser):
+    """Every `--a-b` option is spelled `--a_b`, as the training commands and their YAML keys are,
+    and still accepts `--a-b`."""
+
+    def add_argument(self, *names, **kwargs):
+        spelled = []
+        for name in names:
+            stem = name[2:]
+            if name.startswith("--") and ("-" in stem or "_" in stem):
+                spelled += ["--" + stem.replace("-", "_"), "--" + stem.replace("_", "-")]
+            else:
+                spelled.append(name)
+        return super().add_argument(*dict.fromkeys(spelled), **kwargs)
+
+
 def _add_prepare(sub: argparse._SubParsersAction) -> None:
     from .data.prepare import SOURCES, PrepareConfig
 
@@ -30,7 +45,7 @@ def _add_prepare(sub: argparse._SubParsersAction) -> None:
         help="which reader (default: %(default)s)",
     )
     p.add_argument(
-        "--output-dir", default=None, help="where to save (default: outputs/data/<source>)"
+        "--output_dir", default=None, help="where to save (default: outputs/data/<source>)"
     )
     p.add_argument(
         "--path",
@@ -44,7 +59,7 @@ def _add_prepare(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--music-dir", help="AIST++ music folder with mXXX.wav (default: <path>/wav)")
     p.add_argument(
-        "--smpl-model-path", help="folder with SMPL model files; default: built-in skeleton FK"
+        "--smpl_model_path", help="folder with SMPL model files; default: built-in skeleton FK"
     )
     p.add_argument(
         "--num-sequences",
@@ -62,7 +77,7 @@ def _add_prepare(sub: argparse._SubParsersAction) -> None:
         "--seed", type=int, default=d.seed, help="synthetic: seed (default: %(default)s)"
     )
     p.add_argument(
-        "--num-workers", type=int, default=d.num_workers, help="processes for feature extraction"
+        "--num_workers", type=int, default=d.num_workers, help="processes for feature extraction"
     )
     p.add_argument("--overwrite", action="store_true", help="replace an existing output folder")
     p.set_defaults(func=_run_prepare)
@@ -138,7 +153,7 @@ def _add_demo(sub: argparse._SubParsersAction) -> None:
         "Finished stages are reused unless --force.",
     )
     p.add_argument(
-        "--output-dir", default="outputs/demo", help="where everything goes (default: %(default)s)"
+        "--output_dir", default="outputs/demo", help="where everything goes (default: %(default)s)"
     )
     p.add_argument(
         "--data",
@@ -154,7 +169,7 @@ def _add_demo(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--music-dir", help="aistpp: the folder with the mXXX.wav songs")
     p.add_argument("--force", action="store_true", help="redo finished stages")
     p.add_argument(
-        "--report-to", default="tensorboard", help="trackers for every stage (default: %(default)s)"
+        "--report_to", default="tensorboard", help="trackers for every stage (default: %(default)s)"
     )
     p.set_defaults(func=_run_demo)
 
@@ -273,7 +288,7 @@ def _add_score(sub: argparse._SubParsersAction) -> None:
         "dances", nargs="+", metavar="DANCE", help="dance files or a clip dataset folder"
     )
     p.add_argument(
-        "--reward-model", required=True, help="reward model folder or Hub repo id (namespace/name)"
+        "--reward_model", required=True, help="reward model folder or Hub repo id (namespace/name)"
     )
     p.add_argument("--vqvae", help="VQ-VAE folder or repo id; needed to encode joints")
     p.add_argument(
@@ -443,7 +458,7 @@ def _run_models(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = ArgumentParser(
         prog="e3d2",
         description="E3D2: music-to-dance generation explored with a learned reward model and PPO.",
     )

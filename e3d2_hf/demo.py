@@ -19,21 +19,12 @@ from pathlib import Path
 
 from .data.prepare import PrepareConfig, prepare
 from .errors import USER_ERRORS, StageError
+from .resources import shipped_folder
 
 logger = logging.getLogger(__name__)
 
 
-def _config_root() -> Path:
-    """The wheel's copy of recipes/configs (see setup.py), else the checkout's own folder."""
-    packaged = Path(__file__).resolve().parent / "recipe_configs"
-    return (
-        packaged
-        if packaged.is_dir()
-        else Path(__file__).resolve().parents[1] / "recipes" / "configs"
-    )
-
-
-CONFIG_ROOT = _config_root()
+CONFIG_ROOT = shipped_folder("recipe_configs", "recipes/configs")
 
 DATA_SOURCES = ("synthetic", "dance-with-melody", "aistpp")
 
@@ -103,7 +94,7 @@ def build_stages(options: DemoOptions) -> list[Stage]:
 
     def run_prepare() -> object:
         if options.data == "aistpp" and options.data_path is None:
-            raise ValueError("--data aistpp needs --data-path (the AIST++ root with motions/)")
+            raise ValueError("--data aistpp needs --data_path (the AIST++ root with motions/)")
         return prepare(
             PrepareConfig(
                 source=options.data,

@@ -13,10 +13,11 @@ from huggingface_hub import DatasetCard, DatasetCardData, EvalResult, ModelCard,
 from .data.layout import MOTION_FPS, TOKEN_FPS
 from .data.sources import SOURCE_DATASETS, source_data_section
 from .models.policy.configuration_policy import VQVAE_FILES, VQVAE_SUBFOLDER
+from .resources import shipped_folder
 
 logger = logging.getLogger(__name__)
 
-TEMPLATES = Path(__file__).resolve().parent / "model_cards"
+TEMPLATES = shipped_folder("model_cards", "model_cards")
 
 TAGS = ["e3d2", "dance-generation", "music-to-dance", "motion", "e3d2-hf"]
 

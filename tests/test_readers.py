@@ -230,6 +230,6 @@ def test_aistpp_layout_check_names_each_missing_piece_and_where_it_comes_from(tm
     result = _prepare_aistpp(root, "--smpl-model-path", str(tmp_path / "no-smpl"))
     assert result.returncode == 2
     assert f"{root / 'wav'}: 1 of 1 songs missing (mBR0.wav)" in result.stderr
-    assert "aistdancedb.ongaaccel.jp" in result.stderr and "--music-dir" in result.stderr
+    assert "aistdancedb.ongaaccel.jp" in result.stderr and "--music_dir" in result.stderr
     assert "SMPL model folder not found" in result.stderr and "smpl.is.tue.mpg.de" in result.stderr
     assert not (tmp_path / "clips").exists()

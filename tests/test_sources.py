@@ -46,7 +46,7 @@ def test_the_source_is_followed_through_the_pipelines_folders(tmp_path):
 
 def _product_files():
     yield REPO / "README.md"
-    for pattern in ("e3d2_hf/**/*.py", "e3d2_hf/**/*.md", "recipes/**/*.py", "recipes/**/*.yaml"):
+    for pattern in ("e3d2_hf/**/*.py", "model_cards/*.md", "recipes/**/*.py", "recipes/**/*.yaml"):
         yield from REPO.glob(pattern)
     yield REPO / "app.py"
 

@@ -108,7 +108,7 @@ def prepare(config: PrepareConfig) -> Path:
             if not config.path:
                 raise ValueError(
                     "AIST++ needs its root folder (aist_plusplus_final/, with motions/ and splits/): "
-                    "--path for e3d2 prepare, --data-path for e3d2 demo, --dataset_path for the "
+                    "--path for e3d2 prepare, --data_path for e3d2 demo, --dataset_path for the "
                     "training recipes; README 'AIST++' says where each piece comes from"
                 )
             root = Path(config.path)

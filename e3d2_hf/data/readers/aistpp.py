@@ -166,12 +166,12 @@ def check_layout(
             shown = ", ".join(f"{s}.wav" for s in absent[:5]) + (" ..." if len(absent) > 5 else "")
             problems.append(
                 f"{music}: {len(absent)} of {len(songs)} songs missing ({shown}): {MUSIC_SOURCE}; "
-                "pass their folder with --music-dir"
+                "pass their folder with --music_dir"
             )
     if smpl_model_path is not None and not Path(smpl_model_path).is_dir():
         problems.append(
             f"{smpl_model_path}: SMPL model folder not found: {SMPL_SOURCE} "
-            "(only for --smpl-model-path; the built-in skeleton needs none)"
+            "(only for --smpl_model_path; the built-in skeleton needs none)"
         )
     if problems:
         raise DataFileError(root, "the AIST++ tree is incomplete:\n  " + "\n  ".join(problems))
