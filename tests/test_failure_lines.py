@@ -7,6 +7,7 @@ old policy output (the failure that motivated this line).
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -70,5 +71,27 @@ def test_a_user_error_inside_a_stage_stays_one_line_without_a_traceback(tmp_path
     assert result.returncode == 2
     assert "[demo 1/8] data: failed;" in result.stdout
     assert result.stderr.strip().splitlines() == [
-        "e3d2 demo: error: --data aistpp needs --data-path (the AIST++ root with motions/)"
+        "e3d2 demo: error: --data aistpp needs --data_path (the AIST++ root with motions/)"
     ]
+
+
+def test_a_missing_model_or_tracker_is_one_line_naming_it(tmp_path):
+    """Path-or-repo-id arguments and trackers are checked where they enter."""
+    missing = tmp_path / "no-such-vqvae"
+    cases = [
+        (["train-bc", "--config", str(TINY / "bc.yaml"), "--vqvae_name_or_path", str(missing),
+          "--output_dir", str(tmp_path / "bc")],
+         f"{missing}: no such local folder, and no model repo of that name on the Hub"),
+        (["train-vqvae", "--config", str(TINY / "vqvae.yaml"), "--output_dir", str(tmp_path / "v"),
+          "--report_to", "wandb"],
+         "--report_to wandb: the wandb tracker's package is not installed"),
+    ]  # fmt: skip
+    for argv, message in cases:
+        result = subprocess.run(
+            [sys.executable, "-m", "e3d2_hf.cli", *argv],
+            capture_output=True, text=True, cwd=tmp_path, timeout=300,
+            env={**os.environ, "HF_HUB_OFFLINE": "1"},
+        )  # fmt: skip
+        assert result.returncode == 2, result.stderr[-2000:]
+        lines = result.stderr.strip().splitlines()
+        assert "Traceback" not in result.stderr and message in lines[-1], lines[-3:]

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 import torch
 from datasets import load_from_disk
+from transformers import TrainerCallback
 
 from e3d2_hf.models import DancePolicy, DanceRewardModel, preset_config
 from e3d2_hf.training.demonstrations import music_segments
@@ -53,13 +54,13 @@ def _config(out: Path, **over) -> PPOConfig:
     return PPOConfig(**values)
 
 
-def _trainer(policy_dir: Path, config: PPOConfig, reward=toy_reward) -> PPOTrainer:
+def _trainer(policy_dir: Path, config: PPOConfig, reward=toy_reward, **extra) -> PPOTrainer:
     torch.manual_seed(config.seed)
     policy = DancePolicy.from_pretrained(policy_dir, value_head=True)
     ref = DancePolicy.from_pretrained(policy_dir)
     segments = music_segments(load_from_disk(str(policy_dir / "tokens" / "train")), 0, 2)
     return PPOTrainer(
-        model=policy, ref_policy=ref, reward_fn=reward, args=config, train_dataset=segments
+        model=policy, ref_policy=ref, reward_fn=reward, args=config, train_dataset=segments, **extra
     )
 
 
@@ -395,3 +396,62 @@ def test_each_cpu_accelerate_config_launches_one_run(
     assert logs.count("'objective/score'") == 1 and logs.count("| pi_BC |") == 1, logs[-3000:]
     assert json.loads((out / "ppo_report.json").read_text())["iterations"] == 1
     assert list(cwd.iterdir()) == []
+
+
+class _Recorder(TrainerCallback):
+    """Records the events it sees; stops training after `stop_at` iterations, as
+    EarlyStoppingCallback-style callbacks do."""
+
+    def __init__(self, stop_at: int | None = None):
+        self.events: list[str] = []
+        self.stop_at = stop_at
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        self.events.append("train_begin")
+
+    def on_step_end(self, args, state, control, **kwargs):
+        self.events.append(f"step_end:{state.global_step}")
+        if self.stop_at is not None and state.global_step >= self.stop_at:
+            control.should_training_stop = True
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        self.events.append("log")
+
+    def on_evaluate(self, args, state, control, metrics=None, **kwargs):
+        self.events.append("evaluate")
+
+    def on_save(self, args, state, control, **kwargs):
+        self.events.append(f"save:{state.global_step}")
+
+    def on_train_end(self, args, state, control, **kwargs):
+        self.events.append("train_end")
+
+
+def test_ppo_fires_the_trainer_events_and_honours_should_training_stop(tiny_policy, tmp_path):
+    config = _config(
+        tmp_path / "run", num_train_epochs=4, save_steps=2, logging_steps=1,
+        eval_strategy="steps", eval_steps=2,
+    )  # fmt: skip
+    recorder = _Recorder()
+    segments = music_segments(load_from_disk(str(tiny_policy / "tokens" / "train")), 0, 2)
+    trainer = _trainer(
+        tiny_policy, config, eval_dataset=segments.select(range(4)), eval_reward_fn=toy_reward
+    )
+    trainer.add_callback(recorder)
+    trainer.train()
+    events = recorder.events
+    assert events[0] == "train_begin" and events[-1] == "train_end"
+    assert [e for e in events if e.startswith("step_end")] == [
+        f"step_end:{i}" for i in (1, 2, 3, 4)
+    ]
+    assert [e for e in events if e.startswith("save")] == ["save:2", "save:4"]
+    assert events.count("evaluate") == 2 and events.count("log") >= 4
+
+    stopper = _Recorder(stop_at=1)
+    early = _trainer(tiny_policy, _config(tmp_path / "early", num_train_epochs=4, save_steps=10))
+    early.add_callback(stopper)
+    state = early.train()
+    assert state.global_step == 1
+    assert [e for e in stopper.events if e.startswith("step_end")] == ["step_end:1"]
+    assert "save:1" in stopper.events  # the stopped run keeps its last policy
+    assert sorted(p.name for p in (tmp_path / "early").glob("checkpoint-*")) == ["checkpoint-1"]

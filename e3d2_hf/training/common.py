@@ -63,11 +63,16 @@ class E3D2TrainingArguments(TrainingArguments):
         },
     )
 
+    project: str = field(
+        default="e3d2-hf", metadata={"help": "project name for trackio (one run per job)"}
+    )
+
     def __post_init__(self):
         if not self.use_cpu and not has_accelerator():
             # accelerate's config files cannot pass their use_cpu on to the ranks they start
             self.use_cpu = True
         super().__post_init__()
+        check_trackers(self.report_to)
 
 
 class E3D2Trainer(Trainer):
@@ -167,6 +172,22 @@ class E3D2Trainer(Trainer):
         card = render_model_card(self.card_template, self.model, self.card_data)
         card.save(os.path.join(self.args.output_dir, "README.md"))
         save_card_info(self.args.output_dir, self.card_template, self.card_data)
+
+
+def check_trackers(report_to: list[str] | None) -> None:
+    """A tracker that is not installed is one clear line here, not a traceback from Trainer."""
+    from transformers.integrations.integration_utils import (
+        INTEGRATION_TO_CALLBACK,
+        get_available_reporting_integrations,
+    )
+
+    available = set(get_available_reporting_integrations())
+    for name in report_to or []:
+        if name in INTEGRATION_TO_CALLBACK and name not in available:
+            raise ValueError(
+                f"--report_to {name}: the {name} tracker's package is not installed; "
+                f"installed trackers: {', '.join(sorted(available)) or 'none'} (or none)"
+            )
 
 
 def has_accelerator() -> bool:

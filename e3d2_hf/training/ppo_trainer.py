@@ -518,6 +518,9 @@ class PPOTrainer(E3D2Trainer):
             policy = self.accelerator.unwrap_model(self.model)
             metrics.update({f"eval_{k}": v for k, v in self.evaluate_fn(policy).items()})
         self.log(metrics)
+        self.control = self.callback_handler.on_evaluate(
+            self.args, self.state, self.control, metrics=metrics
+        )
         return metrics
 
     # --- the loop ---------------------------------------------------------------------------------
@@ -548,7 +551,7 @@ class PPOTrainer(E3D2Trainer):
         self.state.max_steps = total
         self.state.logging_steps = args.logging_steps
         self.state.save_steps = args.save_steps
-        self.state.eval_steps = args.eval_steps
+        self.state.eval_steps = args.eval_steps or args.logging_steps
         self.state.is_local_process_zero = self.is_local_process_zero()
         self.state.is_world_process_zero = self.is_world_process_zero()
         if checkpoint is not None:
@@ -575,20 +578,19 @@ class PPOTrainer(E3D2Trainer):
             progress.set_postfix(
                 score=f"{logs['objective/score']:.3f}", kl=f"{logs['objective/kl']:.3f}"
             )
-            if (
-                self.state.global_step % max(1, int(args.logging_steps)) == 0
-                or iteration + 1 == total
-            ):
-                self.log(logs)
+            # the callbacks decide (DefaultFlowCallback from the *_steps arguments, or the user's)
             self.control = self.callback_handler.on_step_end(args, self.state, self.control)
-            if args.eval_strategy != "no" and (
-                self.state.global_step % max(1, int(args.eval_steps or args.logging_steps)) == 0
-            ):
+            last = iteration + 1 == total or self.control.should_training_stop
+            if self.control.should_log or last:
+                self.log(logs)
+            if self.control.should_evaluate:
                 self.evaluate()
-            if args.save_strategy != "no" and (
-                self.state.global_step % max(1, int(args.save_steps)) == 0 or iteration + 1 == total
-            ):
+            if args.save_strategy != "no" and (self.control.should_save or last):
                 self._save_checkpoint(self.model, trial=None)
+                self.control = self.callback_handler.on_save(args, self.state, self.control)
+            if self.control.should_training_stop:
+                break
+        progress.close()
         self.control = self.callback_handler.on_train_end(args, self.state, self.control)
         return self.state
 
