@@ -19,7 +19,7 @@ CURVES = (
     ("bc", "loss", "behaviour cloning loss"),
     ("reward", "loss", "reward model loss (Bradley-Terry)"),
     ("reward", "accuracy", "reward model pairwise accuracy (train batches)"),
-    ("ppo", "objective/score", "PPO: learned reward of rollouts"),
+    ("ppo", "objective/scores", "PPO: learned reward of rollouts"),
     ("ppo", "objective/kl", "PPO: KL to pi_BC"),
 )
 

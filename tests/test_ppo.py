@@ -121,7 +121,7 @@ def test_bailando_reward_forms(tiny_vqvae):
 def test_ppo_raises_a_toy_reward(tiny_policy, tmp_path):
     trainer = _trainer(tiny_policy, _config(tmp_path / "run", num_train_epochs=10, save_steps=100))
     trainer.train()
-    scores = [e["objective/score"] for e in trainer.state.log_history if "objective/score" in e]
+    scores = [e["objective/scores"] for e in trainer.state.log_history if "objective/scores" in e]
     assert len(scores) == 10
     assert np.mean(scores[-3:]) > np.mean(scores[:2]) + 1.0, scores
     kls = [e["objective/kl"] for e in trainer.state.log_history if "objective/kl" in e]
@@ -393,7 +393,7 @@ def test_each_cpu_accelerate_config_launches_one_run(
     )  # fmt: skip
     assert run.returncode == 0, run.stderr[-3000:]
     logs = run.stdout + run.stderr
-    assert logs.count("'objective/score'") == 1 and logs.count("| pi_BC |") == 1, logs[-3000:]
+    assert logs.count("'objective/scores'") == 1 and logs.count("| pi_BC |") == 1, logs[-3000:]
     assert json.loads((out / "ppo_report.json").read_text())["iterations"] == 1
     assert list(cwd.iterdir()) == []
 

@@ -191,13 +191,17 @@ def ppo_losses(
         -advantages * ratio, -advantages * ratio.clamp(1 - cliprange, 1 + cliprange)
     )
     value_error = (new_values - returns) ** 2
+    value_clipfrac = torch.zeros((), device=value_error.device)
     if cliprange_value > 0:
         clipped = old_values + (new_values - old_values).clamp(-cliprange_value, cliprange_value)
-        value_error = torch.maximum(value_error, (clipped - returns) ** 2)
+        clipped_error = (clipped - returns) ** 2
+        value_clipfrac = (clipped_error > value_error).float().mean()
+        value_error = torch.maximum(value_error, clipped_error)
     stats = {
         "approxkl": 0.5 * (log_ratio**2).mean(),
         "clipfrac": ((ratio - 1).abs() > cliprange).float().mean(),
         "ratio": ratio.mean(),
+        "value_clipfrac": value_clipfrac,
     }
     return pg_losses.mean(), 0.5 * value_error.mean(), stats
 
@@ -236,6 +240,19 @@ def load_policy_with_value_head(name_or_path: str) -> DancePolicy:
             name_or_path, len(fresh), f"{count:,}",
         )  # fmt: skip
     return policy
+
+
+UPDATE_LOG_KEYS = {
+    "policy_loss": "loss/policy_avg",
+    "value_loss": "loss/value_avg",
+    "entropy": "policy/entropy_avg",
+    "approxkl": "policy/approxkl_avg",
+    "clipfrac": "policy/clipfrac_avg",
+    "ratio": "val/ratio",
+    "value_clipfrac": "val/clipfrac_avg",
+    "grad_norm": "train/grad_norm",
+}
+"""Update statistics -> logged names: TRL's PPOTrainer names where the meaning is the same."""
 
 
 def plain_policy(policy: DancePolicy) -> DancePolicy:
@@ -460,10 +477,12 @@ class PPOTrainer(E3D2Trainer):
             episodes, advantages, returns, self._generator(iteration, salt=1)
         )
         total_score = score.sum(-1) if score.ndim == 2 else score
-        logs = {
-            "objective/score": total_score.mean(),
+        non_score_reward = (-args.kl_coef * kl).sum(-1)
+        logs = {  # TRL's PPO names where the meaning is the same
+            "objective/scores": total_score.mean(),
             "objective/kl": kl.sum(-1).mean(),
-            "objective/non_score_reward": (-args.kl_coef * kl).sum(-1).mean(),
+            "objective/non_score_reward": non_score_reward.mean(),
+            "objective/rlhf_reward": (total_score + non_score_reward).mean(),
             "objective/entropy": -episodes.logp.sum(-1).mean(),
             "val/explained_variance": torch.tensor(
                 explained_variance(episodes.values.float(), returns)
@@ -473,18 +492,15 @@ class PPOTrainer(E3D2Trainer):
             k: float(self.accelerator.reduce(v.detach().float(), "mean")) for k, v in logs.items()
         }
         for name, value in update_stats.items():
-            prefix = (
-                "loss" if name.endswith("_loss") else "policy" if name != "grad_norm" else "train"
-            )
-            key = {"policy_loss": "loss/policy_avg", "value_loss": "loss/value_avg"}.get(
-                name, f"{prefix}/{name}"
-            )
+            key = UPDATE_LOG_KEYS.get(name, f"policy/{name}")
             logs[key] = float(
                 self.accelerator.reduce(torch.tensor(value, device=args.device), "mean")
             )
         logs.update({f"time/{k}_s": v for k, v in self._timings.items()})
         logs["lr"] = self.lr_scheduler.get_last_lr()[0]
-        logs["episodes"] = (iteration + 1) * len(episodes.upper) * self.accelerator.num_processes
+        logs["episode"] = (iteration + 1) * len(episodes.upper) * self.accelerator.num_processes
+        seconds = sum(self._timings.values())
+        logs["eps"] = len(episodes.upper) * self.accelerator.num_processes / max(seconds, 1e-9)
         for name in ("objective/kl", "loss/policy_avg", "loss/value_avg"):
             self._guard_finite(name, torch.tensor(logs[name]))
         if args.kl_stop is not None and logs["objective/kl"] > args.kl_stop:
@@ -576,7 +592,7 @@ class PPOTrainer(E3D2Trainer):
             self.state.global_step = iteration + 1
             self.state.epoch = (iteration + 1) / total
             progress.set_postfix(
-                score=f"{logs['objective/score']:.3f}", kl=f"{logs['objective/kl']:.3f}"
+                score=f"{logs['objective/scores']:.3f}", kl=f"{logs['objective/kl']:.3f}"
             )
             # the callbacks decide (DefaultFlowCallback from the *_steps arguments, or the user's)
             self.control = self.callback_handler.on_step_end(args, self.state, self.control)
