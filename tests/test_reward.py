@@ -163,3 +163,60 @@ def test_two_processes_collect_disjoint_shards_and_the_same_dataset(tiny_policy,
     two, _ = load_preferences(multi)
     for split in one:
         assert one[split].to_dict() == two[split].to_dict(), split
+
+
+def test_reward_trainer_follows_trls_loss_and_dropout_conventions(tiny_preferences, tmp_path):
+    import torch
+    import torch.nn.functional as F
+
+    from e3d2_hf.models import preset_config
+    from e3d2_hf.training.preferences import load_preferences
+    from e3d2_hf.training.reward_trainer import PreferencePairs, RewardConfig, RewardTrainer
+
+    prefs, _ = load_preferences(tiny_preferences)
+    pairs = PreferencePairs(prefs["train"], prefs["train_segments"])
+
+    def trainer(**over) -> RewardTrainer:
+        torch.manual_seed(0)
+        model = DanceRewardModel(
+            preset_config("reward", "tiny", attn_dropout=0.1, resid_dropout=0.1)
+        )
+        args = RewardConfig(
+            output_dir=str(tmp_path / "r"), report_to="none", eval_strategy="no", **over
+        )
+        return RewardTrainer(model=model, args=args, train_dataset=pairs)
+
+    def dropouts(t: RewardTrainer) -> set[float]:
+        return {m.p for m in t.model.modules() if isinstance(m, torch.nn.Dropout)}
+
+    assert dropouts(trainer()) == {0.0}  # TRL's default: dropout off
+    assert 0.1 in dropouts(trainer(disable_dropout=False))  # the paper keeps it
+
+    chosen, rejected = torch.tensor([2.0, -1.0]), torch.tensor([1.0, 0.5])
+    margin = torch.tensor([0.25, 0.5])
+    plain = -F.logsigmoid(chosen - rejected).mean()
+    with_margin = -F.logsigmoid(chosen - rejected - margin).mean()
+    assert torch.isclose(trainer()._loss(chosen, rejected, margin), with_margin)
+    assert torch.isclose(trainer(use_margin=False)._loss(chosen, rejected, margin), plain)
+    assert torch.isclose(trainer()._loss(chosen, rejected, None), plain)  # no margin column
+    centred = trainer(use_margin=False, center_rewards_coefficient=0.01)
+    expected = plain + 0.01 * ((chosen + rejected) ** 2).mean()
+    assert torch.isclose(centred._loss(chosen, rejected, margin), expected)
+
+
+def test_flat_pairs_carry_each_sides_music_and_tokens(tiny_preferences):
+    from e3d2_hf.training.preferences import flat_pairs, load_preferences
+
+    prefs, _ = load_preferences(tiny_preferences)
+    flat = flat_pairs(prefs, "test")
+    assert sorted(flat.column_names) == ["chosen", "margin", "rejected"]
+    assert len(flat) == len(prefs["test"])
+    row, source = flat[0], prefs["test"][0]
+    segments = prefs["test_segments"].with_format("numpy")
+    index = list(segments["segment_id"]).index(source["rejected_segment_id"])
+    np.testing.assert_allclose(
+        np.asarray(row["rejected"]["music_features"]), segments[index]["music_features"], rtol=0
+    )
+    assert row["chosen"]["upper_ids"] == list(source["chosen_upper_ids"])
+    assert row["chosen"]["noise"] < row["rejected"]["noise"]
+    assert row["margin"] == pytest.approx(source["margin"])

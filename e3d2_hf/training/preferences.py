@@ -136,3 +136,35 @@ def push_preferences_to_hub(
     card.push_to_hub(repo_id, repo_type="dataset", token=token, commit_message="Dataset card")
     logger.info("pushed the preference dataset to %s", url)
     return str(url)
+
+
+def flat_pairs(prefs: DatasetDict, split: str = "train"):
+    """One self-contained row per pair, for tools that want TRL's `chosen` / `rejected` columns.
+
+    `chosen` and `rejected` are each {"music_features" (29 x 438), "upper_ids",
+    "lower_ids", "noise"}, with the music copied in from the segment table;
+    `margin` is the noise difference. TRL's own trainers expect text or token
+    ids of one vocabulary, so this is a view for other tools, not a drop-in
+    for `trl.RewardTrainer`; it is about 29 x 438 floats per side per pair.
+    """
+    if split not in ("train", "test"):
+        raise ValueError(f"split must be 'train' or 'test', got {split!r}")
+    segments = prefs[f"{split}_segments"].with_format("numpy")
+    music = {
+        int(s): m for s, m in zip(segments["segment_id"], segments["music_features"], strict=True)
+    }
+
+    def flatten(row: dict) -> dict:
+        side = {
+            who: {
+                "music_features": music[int(row[f"{who}_segment_id"])].tolist(),
+                "upper_ids": row[f"{who}_upper_ids"],
+                "lower_ids": row[f"{who}_lower_ids"],
+                "noise": row[f"{who}_noise"],
+            }
+            for who in ("chosen", "rejected")
+        }
+        return {**side, "margin": row["margin"]}
+
+    pairs = prefs[split]
+    return pairs.map(flatten, remove_columns=pairs.column_names, desc=f"flat {split} pairs")

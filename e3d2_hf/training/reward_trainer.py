@@ -9,6 +9,7 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import Dataset as TorchDataset
 from transformers import EvalPrediction
+from trl.trainer.utils import disable_dropout_in_model
 
 from .common import E3D2Trainer, E3D2TrainingArguments
 
@@ -28,7 +29,22 @@ class RewardConfig(E3D2TrainingArguments):
     lr_scheduler_type: str = field(default="constant", metadata={"help": "learning-rate schedule"})
     eval_strategy: str = field(default="epoch", metadata={"help": "evaluate every epoch"})
     use_margin: bool = field(
-        default=False, metadata={"help": "subtract the pair's margin in the loss (TRL)"}
+        default=True,
+        metadata={
+            "help": "subtract the pair's margin in the loss when the data has a margin column, as "
+            "TRL does (the paper's loss has none: its configs set false)"
+        },
+    )
+    disable_dropout: bool = field(
+        default=True,
+        metadata={
+            "help": "train with the model's dropout off, as TRL's RewardTrainer does (the paper "
+            "keeps its 0.1 dropouts: its configs set false)"
+        },
+    )
+    center_rewards_coefficient: float | None = field(
+        default=None,
+        metadata={"help": "weight of mean((u_chosen + u_rejected)^2), TRL's reward centring"},
     )
     adam_l2: bool = field(
         default=True, metadata={"help": "torch Adam with L2 decay (paper) instead of AdamW"}
@@ -63,7 +79,7 @@ class PreferencePairs(TorchDataset):
 
     def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
         row = self.pairs[i]
-        item = {"margin": torch.tensor(float(row["margin"]))}
+        item = {"margin": torch.tensor(float(row["margin"]))} if "margin" in row else {}
         for who in ("chosen", "rejected"):
             item[f"{who}_music_features"] = torch.from_numpy(
                 self.music[int(row[f"{who}_segment_id"])]
@@ -83,6 +99,8 @@ class RewardTrainer(E3D2Trainer):
     def __init__(self, *args, **kwargs):
         kwargs.setdefault("compute_metrics", preference_metrics)
         super().__init__(*args, **kwargs)
+        if self.args.disable_dropout:
+            disable_dropout_in_model(self.model)
 
     def create_optimizer(self, model=None):
         if self.optimizer is None and self.args.adam_l2:
@@ -106,16 +124,20 @@ class RewardTrainer(E3D2Trainer):
         return scores.chunk(2)
 
     def _loss(
-        self, chosen: torch.Tensor, rejected: torch.Tensor, margin: torch.Tensor
+        self, chosen: torch.Tensor, rejected: torch.Tensor, margin: torch.Tensor | None
     ) -> torch.Tensor:
+        """TRL's reward loss: -log sigmoid(u_c - u_r [- margin]) [+ c * mean((u_c + u_r)^2)]."""
         difference = chosen - rejected
-        if self.args.use_margin:
+        if self.args.use_margin and margin is not None:
             difference = difference - margin
-        return -F.logsigmoid(difference).mean()
+        loss = -F.logsigmoid(difference).mean()
+        if self.args.center_rewards_coefficient:
+            loss = loss + self.args.center_rewards_coefficient * ((chosen + rejected) ** 2).mean()
+        return loss
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
         chosen, rejected = self._scores(model, inputs)
-        loss = self._loss(chosen, rejected, inputs["margin"])
+        loss = self._loss(chosen, rejected, inputs.get("margin"))
         self.record(
             accuracy=(chosen > rejected).float().mean(),
             margin=(chosen - rejected).mean(),
@@ -125,7 +147,7 @@ class RewardTrainer(E3D2Trainer):
 
     def evaluation_batch(self, model, inputs):
         chosen, rejected = self._scores(model, inputs)
-        loss = self._loss(chosen, rejected, inputs["margin"])
+        loss = self._loss(chosen, rejected, inputs.get("margin"))
         scores = torch.stack([chosen, rejected], -1)
         noise = torch.stack([inputs["chosen_noise"], inputs["rejected_noise"]], -1)
         return loss, scores, noise
