@@ -7,6 +7,7 @@ import json
 import math
 import os
 import shutil
+import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -71,6 +72,8 @@ class E3D2TrainingArguments(TrainingArguments):
         if not self.use_cpu and not has_accelerator():
             # accelerate's config files cannot pass their use_cpu on to the ranks they start
             self.use_cpu = True
+        if self.run_name is None:  # one name per job, so a tracker resumes one run after train()
+            self.run_name = f"{Path(self.output_dir).name}-{time.strftime('%Y%m%d-%H%M%S')}"
         super().__post_init__()
         check_trackers(self.report_to)
 
