@@ -8,20 +8,30 @@ import sys
 import zipfile
 from pathlib import Path
 
+import pytest
+
 from .conftest import REPO
 
 
-def test_the_wheel_carries_the_recipe_configs_and_the_demo_reads_them(tmp_path):
+@pytest.fixture(scope="module")
+def wheel_site(tmp_path_factory):
+    """The wheel built from the checkout, unpacked: (its file names, the folder)."""
+    work = tmp_path_factory.mktemp("wheel")
     subprocess.run(
         [sys.executable, "-m", "pip", "wheel", str(REPO), "--no-deps", "--no-build-isolation",
-         "--quiet", "--wheel-dir", str(tmp_path / "dist")],
+         "--quiet", "--wheel-dir", str(work / "dist")],
         check=True, capture_output=True, text=True, timeout=300,
     )  # fmt: skip
-    (wheel,) = (tmp_path / "dist").glob("e3d2_hf-*.whl")
-    site = tmp_path / "site"
+    (wheel,) = (work / "dist").glob("e3d2_hf-*.whl")
+    site = work / "site"
     with zipfile.ZipFile(wheel) as archive:
         names = set(archive.namelist())
         archive.extractall(site)
+    return names, site
+
+
+def test_the_wheel_carries_the_recipe_configs_and_the_demo_reads_them(wheel_site, tmp_path):
+    names, site = wheel_site
     configs = sorted((REPO / "recipes" / "configs").rglob("*.yaml"))
     for config in configs:
         packaged = f"e3d2_hf/recipe_configs/{config.relative_to(REPO / 'recipes' / 'configs')}"
@@ -46,3 +56,33 @@ def test_the_wheel_carries_the_recipe_configs_and_the_demo_reads_them(tmp_path):
     assert module.startswith(str(site)) and card.startswith(str(site))
     assert Path(card).read_text() == (REPO / "model_cards" / "policy.md").read_text()
     assert Path(ppo).read_text() == (REPO / "recipes" / "configs" / "demo" / "ppo.yaml").read_text()
+
+
+def test_the_installed_wheel_runs_the_demo_and_dances_from_an_empty_directory(wheel_site, tmp_path):
+    """The demo pipeline (tiny configs, as shipped in the wheel) and `e3d2 dance`, with the
+    package imported from the wheel and the working directory empty."""
+    _, site = wheel_site
+    env = {**os.environ, "PYTHONPATH": str(site), "OMP_NUM_THREADS": "1"}
+    cwd, out = tmp_path / "cwd", tmp_path / "demo"
+    cwd.mkdir()
+    demo = (
+        "import sys, e3d2_hf; from e3d2_hf.demo import CONFIG_ROOT, DemoOptions, run_demo; "
+        f"assert e3d2_hf.__file__.startswith({str(site)!r}), e3d2_hf.__file__; "
+        "run_demo(DemoOptions(output_dir=sys.argv[1], config_dir=CONFIG_ROOT / 'tiny', "
+        "report_to='none'))"
+    )
+    ran = subprocess.run(
+        [sys.executable, "-c", demo, str(out)],
+        cwd=cwd, env=env, capture_output=True, text=True, timeout=900,
+    )  # fmt: skip
+    assert ran.returncode == 0, ran.stderr[-3000:]
+    assert (out / "report.md").is_file() and list(cwd.iterdir()) == []
+    song = next((out / "data" / "audio").glob("*.wav"))
+    dance = subprocess.run(
+        [sys.executable, "-m", "e3d2_hf.cli", "dance", str(song), "--policy", str(out / "ppo"),
+         "--duration", "3", "--formats", "npz,bvh", "--output_dir", str(tmp_path / "dances")],
+        cwd=cwd, env=env, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert dance.returncode == 0, dance.stderr[-3000:]
+    assert sorted(p.suffix for p in (tmp_path / "dances").iterdir()) == [".bvh", ".json", ".npz"]
+    assert list(cwd.iterdir()) == []
