@@ -75,7 +75,7 @@ def test_a_user_error_inside_a_stage_stays_one_line_without_a_traceback(tmp_path
     ]
 
 
-def test_a_missing_model_or_tracker_is_one_line_naming_it(tmp_path):
+def test_a_missing_model_or_tracker_is_one_line_naming_it(tiny_policy, tmp_path):
     """Path-or-repo-id arguments and trackers are checked where they enter."""
     missing = tmp_path / "no-such-vqvae"
     cases = [
@@ -85,6 +85,12 @@ def test_a_missing_model_or_tracker_is_one_line_naming_it(tmp_path):
         (["train-vqvae", "--config", str(TINY / "vqvae.yaml"), "--output_dir", str(tmp_path / "v"),
           "--report_to", "wandb"],
          "--report_to wandb: the wandb tracker's package is not installed"),
+        (["ppo", "--config", str(TINY / "ppo.yaml"), "--policy_name_or_path", str(tiny_policy),
+          "--reward_model_name_or_path", str(missing), "--output_dir", str(tmp_path / "ppo")],
+         f"{missing}: no such local folder, and no model repo of that name on the Hub"),
+        (["ppo", "--config", str(TINY / "ppo.yaml"), "--policy_name_or_path", "nobody/no-policy",
+          "--output_dir", str(tmp_path / "ppo2")],
+         "nobody/no-policy: no such local folder, and no model repo of that name on the Hub"),
     ]  # fmt: skip
     for argv, message in cases:
         result = subprocess.run(
@@ -94,4 +100,4 @@ def test_a_missing_model_or_tracker_is_one_line_naming_it(tmp_path):
         )  # fmt: skip
         assert result.returncode == 2, result.stderr[-2000:]
         lines = result.stderr.strip().splitlines()
-        assert "Traceback" not in result.stderr and message in lines[-1], lines[-3:]
+        assert "Traceback" not in result.stderr and message in lines[-1], result.stderr[-1500:]
