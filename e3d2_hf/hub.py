@@ -12,7 +12,7 @@ from huggingface_hub import DatasetCard, DatasetCardData, EvalResult, ModelCard,
 
 from .data.layout import MOTION_FPS, TOKEN_FPS
 from .data.sources import SOURCE_DATASETS, source_data_section
-from .models.policy.configuration_policy import VQVAE_FILES, VQVAE_SUBFOLDER
+from .models.policy.configuration_policy import VQVAE_SUBFOLDER
 from .resources import shipped_folder
 
 logger = logging.getLogger(__name__)
@@ -74,21 +74,28 @@ def source_dataset(reference: str | None) -> str | None:
     for _ in range(4):
         if reference is None or reference in SOURCE_DATASETS:
             return reference
-        folder = Path(str(reference))
-        if (folder / "prepare.json").is_file():  # a prepared clip dataset
+        reference = _upstream(Path(str(reference)))
+    return None
+
+
+SOURCE_LINKS = (
+    ("prepare.json", ("config", "source")),  # a prepared clip dataset
+    ("data_args.json", ("dataset",)),  # a VQ-VAE or BC model folder
+    ("demonstrations.json", ("source_dataset",)),  # a preference dataset
+)
+
+
+def _upstream(folder: Path) -> str | None:
+    """What the folder was made from, as its own record says; None when it has no record."""
+    for name, keys in SOURCE_LINKS:
+        if (folder / name).is_file():
             try:
-                return json.loads((folder / "prepare.json").read_text())["config"]["source"]
+                value = json.loads((folder / name).read_text())
+                for key in keys:
+                    value = value[key]
             except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError):
                 return None
-        for name, key in (("data_args.json", "dataset"), ("demonstrations.json", "source_dataset")):
-            if (folder / name).is_file():
-                try:
-                    reference = json.loads((folder / name).read_text()).get(key)
-                except (json.JSONDecodeError, UnicodeDecodeError, AttributeError):
-                    return None
-                break
-        else:
-            return None
+            return value if isinstance(value, str) else None
     return None
 
 
@@ -186,13 +193,6 @@ MODEL_FILES = ("config.json", "model.safetensors", "generation_config.json")
 REPORT_PATTERNS = ("*_report.json", "*_report.md", "*.png", "final_results.json")
 
 
-def vqvae_files(folder: Path) -> list[Path]:
-    """The files of a VQ-VAE folder that travel with a policy: weights, config and card."""
-    if output_kind(folder) != "e3d2_dance_vqvae":
-        raise ValueError(f"{folder}: not a VQ-VAE folder")
-    return [folder / name for name in VQVAE_FILES if (folder / name).is_file()]
-
-
 def output_kind(path: str | Path) -> str:
     """What an output folder holds: a model type, `preferences`, or `clips` (a prepared dataset)."""
     path = Path(path)
@@ -272,6 +272,8 @@ def push_output(
             vqvae = path / VQVAE_SUBFOLDER  # the VQ-VAE the policy folder already carries
         vqvae = vqvae or json.loads((path / "config.json").read_text()).get("vqvae_name_or_path")
         if vqvae and Path(vqvae).is_dir():
+            from .training.common import vqvae_files
+
             operations += [
                 CommitOperationAdd(
                     path_in_repo=f"{VQVAE_SUBFOLDER}/{f.name}", path_or_fileobj=str(f)

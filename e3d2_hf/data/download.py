@@ -25,6 +25,7 @@ import shutil
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -32,6 +33,7 @@ from tqdm.auto import tqdm
 
 from ..errors import E3D2Error
 from . import sources
+from .music import file_digest
 from .paths import datasets_home
 from .sources import SourceDataset
 
@@ -235,14 +237,6 @@ def git_blob_sha1(path: Path) -> str:
     return digest.hexdigest()
 
 
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        while block := f.read(1 << 20):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def lfs_pointer(path: Path) -> tuple[str, int] | None:
     """(sha256, size) if the file is a Git LFS pointer, else None."""
     if path.stat().st_size > 1024:
@@ -273,42 +267,67 @@ def _fetch_file(
     name = Path(remote.path).name
     final = work / name
     part = work / f"{name}.part"
-    raw_url = f"{endpoints.raw}/{dataset.owner}/{dataset.repo}/{revision}/{remote.path}"
-    for fresh_try in (False, True):
-        _fetch(raw_url, part, remote.size, retries, bar)
-        if git_blob_sha1(part) == remote.git_sha:
-            break
-        bar.update(-remote.size)
-        part.unlink()  # ours: fetched just now, and wrong
-        if fresh_try:
-            raise PieceUnavailable(f"{name} does not match the repository's checksum")
+    where = f"{dataset.owner}/{dataset.repo}/{revision}/{remote.path}"
+    _fetch_checked(
+        f"{endpoints.raw}/{where}", part, remote.size, retries, bar,
+        matches=lambda p: git_blob_sha1(p) == remote.git_sha,
+        mismatch=f"{name} does not match the repository's checksum",
+    )  # fmt: skip
     pointer = lfs_pointer(part)
     if pointer is None:
         os.replace(part, final)
-        return {"size": remote.size, "git_sha": remote.git_sha, "sha256": sha256_of(final)}
+        return {"size": remote.size, "git_sha": remote.git_sha, "sha256": file_digest(final)}
     oid, size = pointer
     bar.total += size
     bar.refresh()
     lfs_part = work / f"{name}.lfs.part"
-    media_url = f"{endpoints.media}/{dataset.owner}/{dataset.repo}/{revision}/{remote.path}"
     lacks = f"{name} is a Git LFS pointer whose object the server lacks"
-    for fresh_try in (False, True):
-        try:
-            _fetch(media_url, lfs_part, size, retries, bar)
-        except PieceUnavailable as exc:
-            raise PieceUnavailable(f"{lacks} ({exc})") from None
-        if lfs_pointer(lfs_part) is not None:
-            lfs_part.unlink()
+
+    def is_the_object(path: Path) -> bool:
+        if lfs_pointer(path) is not None:  # the media host answered with the pointer again
+            path.unlink()
             raise PieceUnavailable(lacks)
-        if sha256_of(lfs_part) == oid:
-            break
-        bar.update(-size)
-        lfs_part.unlink()
-        if fresh_try:
-            raise PieceUnavailable(f"{name} (Git LFS) does not match its pointer's SHA-256")
+        return file_digest(path) == oid
+
+    _fetch_checked(
+        f"{endpoints.media}/{where}", lfs_part, size, retries, bar,
+        matches=is_the_object,
+        mismatch=f"{name} (Git LFS) does not match its pointer's SHA-256",
+        unavailable=lacks,
+    )  # fmt: skip
     os.replace(lfs_part, final)
     part.unlink()
     return {"size": size, "git_sha": remote.git_sha, "sha256": oid, "lfs": True}
+
+
+def _fetch_checked(
+    url: str,
+    part: Path,
+    size: int,
+    retries: int,
+    bar: tqdm,
+    *,
+    matches: Callable[[Path], bool],
+    mismatch: str,
+    unavailable: str | None = None,
+) -> None:
+    """`_fetch`, then the content check; a mismatch is fetched once more from scratch.
+
+    `unavailable` prefixes the reason when the server cannot give the file at all.
+    """
+    for fresh_try in (False, True):
+        try:
+            _fetch(url, part, size, retries, bar)
+        except PieceUnavailable as exc:
+            if unavailable is None:
+                raise
+            raise PieceUnavailable(f"{unavailable} ({exc})") from None
+        if matches(part):
+            return
+        bar.update(-size)
+        part.unlink()  # ours: fetched just now, and wrong
+        if fresh_try:
+            raise PieceUnavailable(mismatch)
 
 
 def _manifest(folder: Path) -> dict | None:
@@ -326,12 +345,14 @@ def _is_current(folder: Path, dataset: GitHubDataset, files: list[RemoteFile]) -
     if manifest is None or manifest.get("dataset") != dataset.name:
         return False
     recorded = manifest.get("files", {})
-    return all(
-        recorded.get(Path(f.path).name, {}).get("git_sha") == f.git_sha
-        and (folder / Path(f.path).name).is_file()
-        and (folder / Path(f.path).name).stat().st_size == recorded[Path(f.path).name]["size"]
-        for f in files
-    )
+    for remote in files:
+        name = Path(remote.path).name
+        entry, local = recorded.get(name, {}), folder / name
+        if entry.get("git_sha") != remote.git_sha or not local.is_file():
+            return False
+        if local.stat().st_size != entry.get("size"):
+            return False
+    return True
 
 
 # --- the whole dataset -------------------------------------------------------------------------

@@ -263,25 +263,30 @@ def check_model_type(path: str | os.PathLike, expected: str) -> None:
         )
 
 
-def bundle_vqvae(output_dir: str | os.PathLike, vqvae_name_or_path: str | None) -> str | None:
-    """Copy a local VQ-VAE into `output_dir/vqvae/`; return what the policy's config should say.
-
-    `VQVAE_SUBFOLDER` for a bundled copy, the repo id for a Hub VQ-VAE: a saved
-    policy then loads its VQ-VAE from any working directory and from the Hub.
-    """
+def vqvae_reference(vqvae_name_or_path: str | os.PathLike | None) -> str | None:
+    """What a policy's config names its VQ-VAE by: `VQVAE_SUBFOLDER` for a local folder (bundled
+    by `bundle_vqvae`), the repo id for a Hub VQ-VAE. Never a working-directory path."""
     if not vqvae_name_or_path:
         return None
-    source = Path(vqvae_name_or_path)
-    if not source.is_dir():
-        return str(vqvae_name_or_path)
-    check_model_type(source, "e3d2_dance_vqvae")
-    target = Path(output_dir) / VQVAE_SUBFOLDER
-    if source.resolve() != target.resolve():
-        target.mkdir(parents=True, exist_ok=True)
-        for name in VQVAE_FILES:
-            if (source / name).is_file():
-                shutil.copy2(source / name, target / name)
-    return VQVAE_SUBFOLDER
+    return VQVAE_SUBFOLDER if Path(vqvae_name_or_path).is_dir() else str(vqvae_name_or_path)
+
+
+def vqvae_files(folder: Path) -> list[Path]:
+    """The files of a VQ-VAE folder that travel with a policy: weights, config and card."""
+    check_model_type(folder, "e3d2_dance_vqvae")
+    return [folder / name for name in VQVAE_FILES if (folder / name).is_file()]
+
+
+def bundle_vqvae(output_dir: str | os.PathLike, vqvae_name_or_path: str | None) -> str | None:
+    """Copy a local VQ-VAE into `output_dir/vqvae/`; return `vqvae_reference` of it, so a
+    saved policy loads its VQ-VAE from any working directory and from the Hub."""
+    if vqvae_name_or_path and Path(vqvae_name_or_path).is_dir():
+        target = Path(output_dir) / VQVAE_SUBFOLDER
+        if Path(vqvae_name_or_path).resolve() != target.resolve():
+            target.mkdir(parents=True, exist_ok=True)
+            for file in vqvae_files(Path(vqvae_name_or_path)):
+                shutil.copy2(file, target / file.name)
+    return vqvae_reference(vqvae_name_or_path)
 
 
 def locate_vqvae(

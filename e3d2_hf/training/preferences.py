@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +36,6 @@ HUB_LAYOUT = {
     "test_demonstrations": ("demonstrations", "test"),
 }
 PREFERENCE_SPLITS = tuple(HUB_LAYOUT)
-REPO_ID = re.compile(r"[\w.-]+/[\w.-]+")
 
 
 def _check(dataset: DatasetDict, source: str) -> DatasetDict:
@@ -68,7 +66,9 @@ def save_preferences(dataset: DatasetDict, info: dict, output_dir: str | Path) -
 
 def is_local(path_or_repo: str | Path) -> bool:
     """A folder if it exists or cannot be a repo id (`namespace/name`), else a Hub dataset repo."""
-    return Path(path_or_repo).exists() or not REPO_ID.fullmatch(str(path_or_repo))
+    from ..hub import hub_dataset_id
+
+    return hub_dataset_id(path_or_repo) is None
 
 
 def load_preferences(

@@ -21,7 +21,7 @@ from ..data.schema import load_clip_dataset
 from ..evaluation.beat_align import beat_align_score
 from ..models import DancePolicy, DanceVQVAE, preset_config
 from .bc_trainer import BCConfig, BCTrainer
-from .common import bundle_vqvae, load_model
+from .common import bundle_vqvae, load_model, vqvae_reference
 from .config_parser import parse_stage_args
 from .tokenize import tokenize_clips
 from .vqvae_trainer import VQVAEConfig, VQVAETrainer
@@ -177,7 +177,7 @@ def run_bc(data: DataArguments, model_args: ModelArguments, config: BCConfig) ->
                 model_args.model_preset,
                 codebook_size=vqvae.config.codebook_size,
                 skeleton=vqvae.config.skeleton,
-                vqvae_name_or_path=bundle_vqvae(config.output_dir, model_args.vqvae_name_or_path),
+                vqvae_name_or_path=vqvae_reference(model_args.vqvae_name_or_path),
             )
         )
     if model.config.codebook_size != vqvae.config.codebook_size:
@@ -195,15 +195,20 @@ def run_bc(data: DataArguments, model_args: ModelArguments, config: BCConfig) ->
     metrics = {}
     for name, dataset in eval_sets.items():
         metrics.update(trainer.evaluate(dataset, metric_key_prefix=f"eval_{name}"))
-    return _finish(trainer, metrics, data, {"model_name": "dance-policy-bc"})
+    info = {"model_name": "dance-policy-bc"}
+    return _finish(trainer, metrics, data, info, vqvae=model_args.vqvae_name_or_path)
 
 
-def _finish(trainer, metrics: dict, data: DataArguments, info: dict) -> dict:
+def _finish(
+    trainer, metrics: dict, data: DataArguments, info: dict, vqvae: str | None = None
+) -> dict:
+    """Save the model, its metrics and card; a policy also gets its VQ-VAE in `vqvae/`."""
     trainer.card_data = {**info, "metrics": metrics, "dataset": data.dataset}
     trainer.save_model(trainer.args.output_dir)
     trainer.log_metrics("final", metrics)
     trainer.save_metrics("final", metrics)
     if trainer.is_world_process_zero():
+        bundle_vqvae(trainer.args.output_dir, vqvae)
         trainer.create_model_card()
         (Path(trainer.args.output_dir) / "data_args.json").write_text(
             json.dumps(asdict(data), indent=2)

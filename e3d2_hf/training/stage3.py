@@ -208,7 +208,6 @@ def build_ppo_trainer(args: PPOArguments, config: PPOConfig) -> PPOTrainer:
         "model_name": f"dance-policy-ppo-{args.reward}",
         "dataset": str(args.policy_name_or_path),
         "vqvae_name_or_path": found[0] if found and not found[1] else None,
-        "vqvae_repo": found[0] if found and found[1] else None,
     }
     return trainer
 
