@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import logging
-import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -19,6 +18,7 @@ from pathlib import Path
 
 from .data.prepare import PrepareConfig, prepare
 from .errors import USER_ERRORS, StageError
+from .outputs import claim_output_dir, remove_owned
 from .resources import shipped_folder
 
 logger = logging.getLogger(__name__)
@@ -186,7 +186,7 @@ def render_demo_dances(out: Path, seconds: float = 8.0) -> dict:
     clip = clips.filter(lambda c: str(c["id"]) == clip_id, keep_in_memory=True)[0]
     dances_dir = out / "dances"
     start_pose = dances_dir / "start_pose.npy"
-    dances_dir.mkdir(parents=True, exist_ok=True)
+    claim_output_dir(dances_dir)
     np.save(start_pose, np.asarray(clip["joints"], dtype=np.float32)[:8])
     duration = min(seconds, clip["num_frames"] / clip["fps"])
     summary = {"song": clip["music_path"], "clip": clip_id, "duration": duration, "dances": {}}
@@ -203,7 +203,7 @@ def render_demo_dances(out: Path, seconds: float = 8.0) -> dict:
 
 def run_demo(options: DemoOptions) -> Path:
     """Run every unfinished stage, then write the report; returns the report's path."""
-    options.output_dir.mkdir(parents=True, exist_ok=True)
+    claim_output_dir(options.output_dir, "choose another --output-dir")
     stages = build_stages(options)
     timings: dict[str, float] = {}
     timings_file = options.output_dir / "timings.json"
@@ -214,8 +214,8 @@ def run_demo(options: DemoOptions) -> Path:
         if stage.done and not options.force:
             print(f"{prefix}: reusing {stage.output} (--force to redo)", flush=True)
             continue
-        if stage.output.exists():
-            shutil.rmtree(stage.output)  # a half-finished or forced stage starts clean
+        # a half-finished or forced stage starts clean, if the folder is the toolkit's
+        remove_owned(stage.output, "choose another --output-dir")
         print(f"{prefix}: running -> {stage.output}", flush=True)
         start = time.perf_counter()
         try:

@@ -171,7 +171,9 @@ def test_value_head_is_added_to_a_policy_without_one(tmp_path):
     torch.manual_seed(0)
     plain = DancePolicy(preset_config("policy", "tiny"))
     plain.save_pretrained(tmp_path)
-    with_value = DancePolicy.from_pretrained(tmp_path, value_head=True)
+    with_value = DancePolicy.from_pretrained(tmp_path, value_head=True, allow_missing=("value_",))
+    with pytest.raises(ValueError, match="missing tensors: value_"):
+        DancePolicy.from_pretrained(tmp_path, value_head=True)  # strict unless asked
     assert with_value.config.value_head and hasattr(with_value, "value_blocks")
     for key, tensor in plain.state_dict().items():
         assert torch.equal(tensor, with_value.state_dict()[key])

@@ -16,13 +16,14 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from ..errors import DataFileError
+from ..outputs import atomic_output_dir
 from .download import DANCE_WITH_MELODY, default_download_dir, find_downloaded
 from .kinematics import smpl_joints
 from .layout import MOTION_FPS, TOKEN_FPS
 from .music import music_features
 from .readers import aistpp, dance_with_melody, synthetic
 from .readers.synthetic import AUDIO_SAMPLE_RATE
-from .schema import atomic_output_dir, build_dataset, make_clip
+from .schema import build_dataset, make_clip
 from .skeleton import DANCE_WITH_MELODY23, SMPL24, Skeleton
 
 logger = logging.getLogger(__name__)
@@ -92,7 +93,9 @@ def prepare(config: PrepareConfig) -> Path:
         config = replace(config, path=dance_with_melody_path(config.path))
     output_dir = Path(config.output_dir).resolve()
     skeleton: Skeleton = SMPL24
-    with atomic_output_dir(output_dir, overwrite=config.overwrite) as tmp:
+    with atomic_output_dir(
+        output_dir, overwrite=config.overwrite, instead="choose another --output_dir"
+    ) as tmp:
         if config.source == "synthetic":
             audio_dir = tmp / "audio"
             audio_dir.mkdir()

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
-import shutil
-import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -126,29 +123,6 @@ def validate_clip_dataset(dataset, source: str | os.PathLike = "dataset") -> Non
     missing = [c for c in CLIP_COLUMNS if c not in dataset.column_names]
     if missing:
         raise DataFileError(source, f"not a clip dataset: missing columns {missing}")
-
-
-@contextlib.contextmanager
-def atomic_output_dir(output_dir: str | os.PathLike, overwrite: bool = False) -> Iterator[Path]:
-    """Yield a temporary sibling folder that becomes `output_dir` only if the block succeeds.
-
-    A failed or interrupted build leaves nothing that looks complete.
-    """
-    output_dir = Path(output_dir)
-    if output_dir.exists() and not overwrite:
-        raise FileExistsError(f"{output_dir}: already exists (pass --overwrite to replace it)")
-    output_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(
-        tempfile.mkdtemp(prefix=f".{output_dir.name}.", suffix=".partial", dir=output_dir.parent)
-    )
-    try:
-        yield tmp
-        if output_dir.exists():
-            shutil.rmtree(output_dir)
-        os.replace(tmp, output_dir)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
 
 
 def load_clip_dataset(path: str | os.PathLike):

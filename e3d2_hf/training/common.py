@@ -4,6 +4,7 @@ per-sample evaluation metrics and model cards."""
 from __future__ import annotations
 
 import json
+import logging
 import math
 import os
 import shutil
@@ -20,6 +21,9 @@ from transformers.integrations import TensorBoardCallback
 from transformers.integrations.integration_utils import default_logdir
 
 from ..models.policy.configuration_policy import VQVAE_FILES, VQVAE_SUBFOLDER
+from ..outputs import claim_output_dir
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -93,6 +97,8 @@ class E3D2Trainer(Trainer):
         super().__init__(*args, **kwargs)
         self._aux_logs: dict[str, list[float]] = defaultdict(list)
         self.card_data: dict[str, Any] = {}
+        if self.args.should_save:
+            claim_output_dir(self.args.output_dir)
         self._log_under_output_dir()
 
     def _log_under_output_dir(self) -> None:
@@ -166,6 +172,15 @@ class E3D2Trainer(Trainer):
             )
         return super().train(resume_from_checkpoint=resume_from_checkpoint, **kwargs)
 
+    def _save_checkpoint(self, model, trial) -> None:
+        """Save `checkpoint-N/` as transformers does, then mark it complete (written last, so a
+        save cut short by a crash is never taken for a checkpoint)."""
+        super()._save_checkpoint(model, trial)
+        self.accelerator.wait_for_everyone()  # every rank's RNG state is on disk
+        if self.args.should_save:
+            folder = Path(self._get_output_dir(trial)) / f"checkpoint-{self.state.global_step}"
+            mark_checkpoint_complete(folder, self.state.global_step)
+
     # --- model card --------------------------------------------------------------------------
     def create_model_card(self, *args, **kwargs) -> None:
         if not self.is_world_process_zero():
@@ -232,17 +247,50 @@ def is_finished_run(output_dir: Path) -> bool:
     return (output_dir / "config.json").is_file() and (output_dir / "model.safetensors").is_file()
 
 
-def _resolve_checkpoint(output_dir: Path, resume: str | bool) -> Path:
-    from transformers.trainer_utils import get_last_checkpoint
+CHECKPOINT_COMPLETE = "checkpoint_complete.json"
+"""Written into `checkpoint-N/` after everything else: its absence marks a torn save."""
 
+
+def mark_checkpoint_complete(folder: str | os.PathLike, step: int) -> None:
+    tmp = Path(folder) / f".{CHECKPOINT_COMPLETE}.tmp"
+    tmp.write_text(json.dumps({"global_step": step}))
+    os.replace(tmp, Path(folder) / CHECKPOINT_COMPLETE)
+
+
+def is_complete_checkpoint(folder: str | os.PathLike) -> bool:
+    return (Path(folder) / CHECKPOINT_COMPLETE).is_file()
+
+
+def last_complete_checkpoint(output_dir: Path) -> Path | None:
+    """The newest `checkpoint-N/` whose save finished; each newer, torn one is reported in a line."""
+    steps = {}
+    for child in output_dir.iterdir() if output_dir.is_dir() else ():
+        name, _, step = child.name.partition("-")
+        if name == "checkpoint" and step.isdigit() and child.is_dir():
+            steps[int(step)] = child
+    for step in sorted(steps, reverse=True):
+        if is_complete_checkpoint(steps[step]):
+            return steps[step]
+        logger.warning(
+            "%s: skipped, its save was interrupted (no %s)", steps[step], CHECKPOINT_COMPLETE
+        )
+    return None
+
+
+def _resolve_checkpoint(output_dir: Path, resume: str | bool) -> Path:
     if resume is True or resume == "true":
-        last = get_last_checkpoint(os.fspath(output_dir)) if output_dir.is_dir() else None
+        last = last_complete_checkpoint(output_dir)
         if last is None:
-            raise FileNotFoundError(f"{output_dir}: no checkpoint-* folder to resume from")
-        return Path(last)
+            raise FileNotFoundError(f"{output_dir}: no complete checkpoint-* folder to resume from")
+        return last
     path = Path(resume)
     if not path.is_dir():
         raise FileNotFoundError(f"{path}: checkpoint folder not found")
+    if not is_complete_checkpoint(path):
+        raise ValueError(
+            f"{path}: an interrupted save (no {CHECKPOINT_COMPLETE}); resume from an earlier "
+            "checkpoint, or pass --resume_from_checkpoint true for the newest complete one"
+        )
     return path
 
 
@@ -321,33 +369,7 @@ def _hub_file_exists(repo_id: str, filename: str) -> bool:
         return False
 
 
-def load_model(model_class, name_or_path: str, **kwargs):
-    """`model_class.from_pretrained` that refuses a checkpoint of another model family.
-
-    `from_pretrained` alone would warn and initialise every missing weight at random.
-    """
-    from transformers import AutoConfig
-
-    expected = model_class.config_class.model_type
-    if Path(name_or_path).is_dir():
-        check_model_type(name_or_path, expected)
-    elif kwargs.get("subfolder") and (Path(name_or_path) / kwargs["subfolder"]).is_dir():
-        check_model_type(Path(name_or_path) / kwargs["subfolder"], expected)
-    else:
-        try:
-            found = AutoConfig.from_pretrained(
-                name_or_path, subfolder=kwargs.get("subfolder", "")
-            ).model_type
-        except (OSError, ValueError) as exc:  # HFValidationError, RepositoryNotFoundError, ...
-            where = (
-                f"{name_or_path}/{kwargs['subfolder']}" if kwargs.get("subfolder") else name_or_path
-            )
-            raise FileNotFoundError(
-                f"{where}: no such local folder, and no model repo of that name on the Hub "
-                f"({' '.join(str(exc).split())[:200]})"
-            ) from None
-        if found != expected:
-            raise ValueError(
-                f"{name_or_path}: holds a {found!r} model, but this stage needs a {expected!r} one"
-            )
-    return model_class.from_pretrained(name_or_path, **kwargs)
+def load_model(model_class, name_or_path: str | os.PathLike, **kwargs):
+    """`model_class.from_pretrained`, strict (see `models.loading`): a checkpoint of another
+    model family, a missing tensor or a path that exists nowhere is one clear error."""
+    return model_class.from_pretrained(os.fspath(name_or_path), **kwargs)

@@ -38,8 +38,8 @@ from datasets import (
 from tqdm.auto import tqdm
 
 from ..data.layout import WINDOW_TOKENS, MusicLayout
-from ..data.schema import atomic_output_dir
 from ..models import DancePolicy
+from ..outputs import atomic_output_dir, check_replaceable, claim_output_dir, remove_owned
 from .preferences import save_preferences
 
 logger = logging.getLogger(__name__)
@@ -262,6 +262,10 @@ def build_preference_dataset(
     train_segments = music_segments(train_tokens, 0, config.segment_stride)
     test_segments = music_segments(test_tokens, len(train_segments), config.segment_stride)
     work = output_dir.with_name(output_dir.name + ".shards")
+    check_replaceable(output_dir, "choose another --output_dir")
+    if state.is_main_process:
+        claim_output_dir(work, f"move it away or choose another --output_dir than {output_dir}")
+    state.wait_for_everyone()
     train_demos = collect_demonstrations(
         policy, train_segments, work / "train", config, "demonstrations (train music)"
     )
@@ -291,4 +295,7 @@ def build_preference_dataset(
         with atomic_output_dir(output_dir, overwrite=True) as tmp:
             save_preferences(dataset, info, tmp)
     state.wait_for_everyone()
+    dataset = DatasetDict.load_from_disk(str(output_dir))
+    if state.is_main_process:
+        remove_owned(work)  # every shard is in the saved dataset now
     return dataset

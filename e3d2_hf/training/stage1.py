@@ -15,11 +15,13 @@ from pathlib import Path
 import numpy as np
 import torch
 from accelerate import PartialState
+from transformers import set_seed
 
 from ..data.prepare import SOURCES, PrepareConfig, prepare
 from ..data.schema import load_clip_dataset
 from ..evaluation.beat_align import beat_align_score
 from ..models import DancePolicy, DanceVQVAE, preset_config
+from ..outputs import check_replaceable, claim_output_dir
 from .bc_trainer import BCConfig, BCTrainer
 from .common import bundle_vqvae, load_model, vqvae_reference
 from .config_parser import parse_stage_args
@@ -82,6 +84,7 @@ def load_clips(data: DataArguments):
     path = data.dataset_path
     with PartialState().main_process_first():
         if not (out / "prepare.json").is_file():
+            check_replaceable(out, "choose another --prepared_dir")
             prepare(
                 PrepareConfig(
                     source=data.dataset,
@@ -121,6 +124,7 @@ def split_holdout(clips, data: DataArguments):
 
 def run_vqvae(data: DataArguments, model_args: ModelArguments, config: VQVAEConfig) -> dict:
     """Train the VQ-VAE, save it to `config.output_dir` and return its evaluation metrics."""
+    set_seed(config.seed)  # before the model is built: its initial weights come from the seed
     clips = load_clips(data)
     train_clips, heldout = split_holdout(clips, data)
     skeleton = clips[0]["skeleton"]
@@ -157,6 +161,7 @@ def beat_preservation(vqvae: DanceVQVAE, clips, max_clips: int = 8) -> dict[str,
 
 def run_bc(data: DataArguments, model_args: ModelArguments, config: BCConfig) -> dict:
     """Tokenize the clips with the VQ-VAE, train pi_BC, save it and return seen/unseen metrics."""
+    set_seed(config.seed)  # before the model is built: its initial weights come from the seed
     if not model_args.vqvae_name_or_path:
         raise ValueError("behaviour cloning needs --vqvae_name_or_path (a trained VQ-VAE)")
     vqvae = load_model(DanceVQVAE, model_args.vqvae_name_or_path)
@@ -165,6 +170,7 @@ def run_bc(data: DataArguments, model_args: ModelArguments, config: BCConfig) ->
     train_tokens = tokenize_clips(train_clips, vqvae)
     heldout_tokens = tokenize_clips(heldout, vqvae)
     if PartialState().is_main_process:
+        claim_output_dir(config.output_dir)
         train_tokens.save_to_disk(os.path.join(config.output_dir, "tokens", "train"))
         heldout_tokens.save_to_disk(os.path.join(config.output_dir, "tokens", "heldout"))
 

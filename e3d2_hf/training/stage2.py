@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from transformers import set_seed
 
 from ..models import DancePolicy, DanceRewardModel, preset_config
 from .common import distributed_state, load_model
@@ -111,7 +112,7 @@ def run_reward(data: RewardDataArguments, config: RewardConfig) -> dict:
             f"the demonstrations use codes up to {codebook - 1} but the reward model has "
             f"{reward_config.codebook_size}: its codebook does not match the policy's"
         )
-    torch.manual_seed(config.seed)
+    set_seed(config.seed)  # before the model is built: its initial weights come from the seed
     model = DanceRewardModel(reward_config)
     train = PreferencePairs(prefs["train"], prefs["train_segments"])
     eval_sets = {

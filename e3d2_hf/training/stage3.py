@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from accelerate import PartialState
+from transformers import set_seed
 
 from ..data.layout import FRAMES_PER_TOKEN, WINDOW_TOKENS
 from ..data.schema import load_clip_dataset
@@ -158,7 +159,7 @@ def _clips_for(args: PPOArguments):
 def build_ppo_trainer(args: PPOArguments, config: PPOConfig) -> PPOTrainer:
     if args.reward not in REWARDS:
         raise ValueError(f"--reward must be one of {REWARDS}, got {args.reward!r}")
-    torch.manual_seed(config.seed)
+    set_seed(config.seed)  # before the model is built: its initial weights come from the seed
     policy = load_policy_with_value_head(args.policy_name_or_path)
     ref_policy = load_model(DancePolicy, args.policy_name_or_path)
     train_tokens, heldout_tokens = load_token_splits(

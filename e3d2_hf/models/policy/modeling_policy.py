@@ -21,6 +21,7 @@ from transformers.cache_utils import Cache, DynamicLayer
 from transformers.utils import ModelOutput
 
 from ..inputs import check_trajectory, init_transformer_weights
+from ..loading import StrictLoadingMixin
 from ..transformer import TransformerBlock
 from .configuration_policy import DancePolicyConfig
 
@@ -51,7 +52,7 @@ class DanceRollout(ModelOutput):
     random_actions: torch.Tensor | None = None
 
 
-class DancePolicyPreTrainedModel(PreTrainedModel):
+class DancePolicyPreTrainedModel(StrictLoadingMixin, PreTrainedModel):
     config_class = DancePolicyConfig
     config: DancePolicyConfig
     base_model_prefix = "policy"

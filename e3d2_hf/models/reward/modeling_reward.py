@@ -19,6 +19,7 @@ from transformers import PreTrainedModel
 from transformers.utils import ModelOutput
 
 from ..inputs import check_trajectory, init_transformer_weights
+from ..loading import StrictLoadingMixin
 from ..transformer import TransformerBlock
 from .configuration_reward import DanceRewardConfig
 
@@ -31,7 +32,7 @@ class DanceRewardOutput(ModelOutput):
     rewards: torch.Tensor | None = None
 
 
-class DanceRewardPreTrainedModel(PreTrainedModel):
+class DanceRewardPreTrainedModel(StrictLoadingMixin, PreTrainedModel):
     config_class = DanceRewardConfig
     config: DanceRewardConfig
     base_model_prefix = "reward"

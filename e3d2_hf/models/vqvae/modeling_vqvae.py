@@ -20,6 +20,7 @@ from transformers.utils import ModelOutput
 
 from ...data.motion import integrate_root_velocity, root_velocity
 from ..inputs import check_code_pair
+from ..loading import StrictLoadingMixin
 from .configuration_vqvae import DanceVQVAEConfig
 
 
@@ -197,7 +198,7 @@ class DanceVQVAEOutput(ModelOutput):
     lower_ids: torch.Tensor | None = None
 
 
-class DanceVQVAEPreTrainedModel(PreTrainedModel):
+class DanceVQVAEPreTrainedModel(StrictLoadingMixin, PreTrainedModel):
     config_class = DanceVQVAEConfig
     config: DanceVQVAEConfig
     base_model_prefix = "vqvae"
