@@ -151,6 +151,14 @@ def test_milestones_divide_the_learning_rate(tiny_tokens, tmp_path):
     assert factors == [1.0, 1.0, pytest.approx(0.1)]
 
 
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
 def _ddp_worker(tokens_dir: str, out_dir: str) -> None:
     from accelerate import PartialState
     from datasets import load_from_disk
@@ -165,12 +173,23 @@ def _ddp_worker(tokens_dir: str, out_dir: str) -> None:
 
 
 def test_two_ddp_ranks_end_identical_and_see_different_data(tiny_tokens, tmp_path):
-    from accelerate import debug_launcher
+    # accelerate's debug_launcher forks, and a fork of this process (its OpenMP pool has run the
+    # fixtures' training) can hang in the child's first tensor op; fresh ranks are what a user runs
+    from accelerate.utils import PrepareForLaunch, patch_environment
+    from torch.multiprocessing import start_processes
 
     tiny_tokens.save_to_disk(str(tmp_path / "tokens"))
-    debug_launcher(
-        _ddp_worker, args=(str(tmp_path / "tokens"), str(tmp_path / "run")), num_processes=2
-    )
+    with patch_environment(
+        world_size=2, master_addr="127.0.0.1", master_port=str(_free_port()),
+        accelerate_mixed_precision="no", accelerate_debug_rdv_file=str(tmp_path / "rendezvous"),
+        accelerate_use_cpu="yes", gloo_socket_ifname="lo",
+    ):  # fmt: skip
+        start_processes(
+            PrepareForLaunch(_ddp_worker, debug=True),
+            args=(str(tmp_path / "tokens"), str(tmp_path / "run")),
+            nprocs=2,
+            start_method="spawn",
+        )
     rank0 = torch.load(tmp_path / "run" / "rank0.pt")
     rank1 = torch.load(tmp_path / "run" / "rank1.pt")
     torch.testing.assert_close(rank0["weights"], rank1["weights"], atol=0, rtol=0)
