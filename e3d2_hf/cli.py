@@ -8,7 +8,8 @@ import sys
 import traceback
 from pathlib import Path
 
-from .errors import USER_ERRORS, StageError, one_line
+from .errors import StageError, is_user_error, one_line
+from .ranges import above, at_least
 
 
 class ArgumentParser(argparse.ArgumentParser):
@@ -63,21 +64,27 @@ def _add_prepare(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--num-sequences",
-        type=int,
+        type=at_least(1, int),
         default=d.num_sequences,
         help="synthetic: sequences (default: %(default)s)",
     )
     p.add_argument(
         "--duration",
-        type=float,
+        type=above(0),
         default=d.duration,
         help="synthetic: seconds each (default: %(default)s)",
     )
     p.add_argument(
-        "--seed", type=int, default=d.seed, help="synthetic: seed (default: %(default)s)"
+        "--seed",
+        type=at_least(0, int),
+        default=d.seed,
+        help="synthetic: seed (default: %(default)s)",
     )
     p.add_argument(
-        "--num_workers", type=int, default=d.num_workers, help="processes for feature extraction"
+        "--num_workers",
+        type=at_least(1, int),
+        default=d.num_workers,
+        help="processes for feature extraction",
     )
     p.add_argument("--overwrite", action="store_true", help="replace an existing output folder")
     p.set_defaults(func=_run_prepare)
@@ -126,7 +133,10 @@ def _add_download(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--revision", help="the source repository's commit (default: the pinned one)")
     p.add_argument("--pieces", help="comma-separated piece names, e.g. DANCE_C_2,DANCE_W_1")
     p.add_argument(
-        "--retries", type=int, default=4, help="resumes per file after a drop (default: 4)"
+        "--retries",
+        type=at_least(0, int),
+        default=4,
+        help="resumes per file after a drop (default: 4)",
     )
     p.set_defaults(func=_run_download)
 
@@ -253,7 +263,9 @@ def _run_evaluate(args: argparse.Namespace) -> int:
         markdown_table,
         write_report,
     )
+    from .outputs import check_replaceable
 
+    check_replaceable(args.output_dir, "choose another --output-dir")  # before the work
     bug = not args.fixed_energy
     ground_truth = _load_dances(args.ground_truth)
     gt_features = ground_truth_features([d.joints for d in ground_truth], reference_bug=bug)
@@ -295,7 +307,9 @@ def _add_score(sub: argparse._SubParsersAction) -> None:
         "--music", help="audio file the dances were danced to (if a file has no music_tokens)"
     )
     p.add_argument(
-        "--stride", type=int, help="window stride in tokens (default: the window, no overlap)"
+        "--stride",
+        type=at_least(1, int),
+        help="window stride in tokens (default: the window, no overlap)",
     )
     p.add_argument("--output", help="also write the scores to this JSON file")
     p.set_defaults(func=_run_score)
@@ -308,9 +322,16 @@ def _run_score(args: argparse.Namespace) -> int:
     from .data.music import music_features
     from .data.schema import load_clip_dataset
     from .models import DanceRewardModel, DanceVQVAE
-    from .scoring import dances_from_clip_dataset, load_dance_file, score_dances
+    from .scoring import (
+        check_score_output,
+        dances_from_clip_dataset,
+        load_dance_file,
+        score_dances,
+    )
     from .training.common import load_model
 
+    if args.output:
+        check_score_output(Path(args.output))
     reward_model = load_model(DanceRewardModel, args.reward_model)
     vqvae = load_model(DanceVQVAE, args.vqvae) if args.vqvae else None
     music = music_features(args.music, TOKEN_FPS) if args.music else None
@@ -319,7 +340,7 @@ def _run_score(args: argparse.Namespace) -> int:
         if Path(path).is_dir():
             dances += dances_from_clip_dataset(load_clip_dataset(path), vqvae, path)
         else:
-            dances.append(load_dance_file(path, music, vqvae))
+            dances.append(load_dance_file(path, music, vqvae, reward_model.config.codebook_size))
     scores = score_dances(reward_model, dances, vqvae, args.stride)
     print("| dance | tokens | windows | mean u |\n|---|---:|---:|---:|")
     for score in scores:
@@ -342,8 +363,12 @@ def _add_dance(sub: argparse._SubParsersAction) -> None:
     p.add_argument("song", help="audio file")
     p.add_argument("--policy", required=True, help="policy folder or Hub repo id")
     p.add_argument("--vqvae", help="VQ-VAE folder or repo id (default: the policy's own)")
-    p.add_argument("--start", type=float, default=0.0, help="start of the song segment, seconds")
-    p.add_argument("--duration", type=float, help="segment length in seconds (default: to the end)")
+    p.add_argument(
+        "--start", type=at_least(0), default=0.0, help="start of the song segment, seconds"
+    )
+    p.add_argument(
+        "--duration", type=above(0), help="segment length in seconds (default: to the end)"
+    )
     p.add_argument("--output-dir", default="outputs/dances", help="(default: %(default)s)")
     p.add_argument("--name", help="file stem (default: the song's)")
     p.add_argument(
@@ -351,12 +376,12 @@ def _add_dance(sub: argparse._SubParsersAction) -> None:
         default="mp4,bvh,npz",
         help="comma-separated: mp4, gif, bvh, npz (default: %(default)s)",
     )
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--temperature", type=float, default=1.0)
+    p.add_argument("--seed", type=at_least(0, int), default=0)
+    p.add_argument("--temperature", type=above(0), default=1.0)
     p.add_argument("--greedy", action="store_true", help="argmax codes instead of sampling")
     p.add_argument("--start-pose", help=".npy/.npz joints whose first 8 frames start the dance")
-    p.add_argument("--video-fps", type=float, default=30.0, help="(default: %(default)s)")
-    p.add_argument("--bvh-scale", type=float, default=1.0, help="BVH units per metre (100: cm)")
+    p.add_argument("--video-fps", type=above(0), default=30.0, help="(default: %(default)s)")
+    p.add_argument("--bvh-scale", type=above(0), default=1.0, help="BVH units per metre (100: cm)")
     p.add_argument(
         "--bvh-rotations-only",
         action="store_true",
@@ -368,9 +393,11 @@ def _add_dance(sub: argparse._SubParsersAction) -> None:
 def _run_dance(args: argparse.Namespace) -> int:
     import time
 
-    from .inference import dance_to_song, load_dancer, save_dance
+    from .inference import check_dance_targets, dance_to_song, load_dancer, save_dance
 
     formats = tuple(f.strip() for f in args.formats.split(",") if f.strip())
+    name = args.name or Path(args.song).stem
+    check_dance_targets(Path(args.output_dir), name, formats)  # before minutes of work
     start = time.perf_counter()
     policy, vqvae = load_dancer(args.policy, args.vqvae)
     dance = dance_to_song(
@@ -378,7 +405,7 @@ def _run_dance(args: argparse.Namespace) -> int:
         temperature=args.temperature, greedy=args.greedy, start_pose=args.start_pose,
     )  # fmt: skip
     written = save_dance(
-        dance, args.output_dir, args.name or Path(args.song).stem, formats,
+        dance, args.output_dir, name, formats,
         video_fps=args.video_fps, bvh_scale=args.bvh_scale,
         joint_translations=not args.bvh_rotations_only,
     )  # fmt: skip
@@ -526,13 +553,13 @@ def _exit_code(command: str, run) -> int:
     """
     try:
         return run()
-    except USER_ERRORS as exc:
-        print(f"e3d2 {command}: error: {exc}", file=sys.stderr)
-        return 2
     except KeyboardInterrupt:
         print(f"\ne3d2 {command}: interrupted", file=sys.stderr)
         return 130
     except Exception as exc:
+        if is_user_error(exc):
+            print(f"e3d2 {command}: error: {' '.join(str(exc).split())}", file=sys.stderr)
+            return 2
         where, cause = f"e3d2 {command}", exc
         if isinstance(exc, StageError) and exc.__cause__ is not None:
             where, cause = f"{where}: {exc.stage}", exc.__cause__

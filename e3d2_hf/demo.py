@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .data.prepare import PrepareConfig, prepare
-from .errors import USER_ERRORS, StageError
+from .errors import StageError, is_user_error
 from .outputs import claim_output_dir, remove_owned
 from .resources import shipped_folder
 
@@ -225,7 +225,7 @@ def run_demo(options: DemoOptions) -> Path:
                 f"{prefix}: failed; {stage.output} is left incomplete and is redone next time",
                 flush=True,
             )
-            if isinstance(exc, Exception) and not isinstance(exc, USER_ERRORS):
+            if isinstance(exc, Exception) and not is_user_error(exc):
                 raise StageError(f"stage {number}/{len(stages)} ({stage.name})") from exc
             raise
         timings[stage.name] = time.perf_counter() - start

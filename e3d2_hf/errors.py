@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 
 
@@ -29,6 +30,17 @@ USER_ERRORS: tuple[type[BaseException], ...] = (
     ValueError,
 )
 """What a user's file or flag raises: one line on stderr and exit status 2, no traceback."""
+
+
+USER_OS_ERRNOS = frozenset({errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOSPC, errno.EDQUOT})
+"""OS errors caused by where the user pointed a command (read-only, full or forbidden places)."""
+
+
+def is_user_error(exc: BaseException) -> bool:
+    """A user's file or flag caused `exc`: report it in one line, exit status 2."""
+    if isinstance(exc, USER_ERRORS):
+        return True
+    return isinstance(exc, OSError) and exc.errno in USER_OS_ERRNOS
 
 
 class StageError(Exception):

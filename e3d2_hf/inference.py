@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .data.arrays import load_arrays
 from .data.layout import FRAMES_PER_TOKEN, MOTION_FPS, TOKEN_FPS, sample_rate_for_fps
 from .data.music import load_audio, music_features
 from .data.skeleton import Skeleton
@@ -77,19 +78,12 @@ def start_codes(vqvae: DanceVQVAE, start_pose: str | os.PathLike | None = None) 
         joints = np.repeat(skeleton.rest_positions().reshape(1, -1), FRAMES_PER_TOKEN, axis=0)
     else:
         path = Path(start_pose)
-        if not path.is_file():
-            raise DataFileError(path, "start pose file not found")
-        try:
-            data = np.load(path, allow_pickle=False)
-        except (OSError, ValueError) as exc:
-            raise DataFileError(path, f"not a .npy/.npz joint array ({exc})") from None
-        if isinstance(data, np.lib.npyio.NpzFile):
-            with data:
-                if "joints" not in data:
-                    raise DataFileError(path, "the .npz has no 'joints' array")
-                data = data["joints"]
+        arrays = load_arrays(path, "start pose")
+        if "joints" not in arrays:
+            raise DataFileError(path, "the .npz has no 'joints' array")
+        data = arrays["joints"]
         joints = np.asarray(data, dtype=np.float32)
-        joints = joints.reshape(len(joints), -1)
+        joints = joints.reshape(len(joints), -1) if joints.ndim else joints.reshape(0, 0)
         if joints.shape[1] != 3 * skeleton.num_joints or len(joints) < FRAMES_PER_TOKEN:
             raise DataFileError(
                 path,
@@ -167,15 +161,47 @@ def save_dance(
 
     An mp4 without ffmpeg falls back to a GIF, with a warning.
     """
-    from .export import video
-    from .export.bvh import write_bvh
 
     unknown = sorted(set(formats) - set(FORMATS))
     if unknown:
         raise ValueError(f"unknown formats {unknown}; choose from {FORMATS}")
     output_dir = Path(output_dir)
+    manifest = output_dir / f"{name}.json"
+    check_dance_targets(output_dir, name, formats)
+    created = not output_dir.exists()
     output_dir.mkdir(parents=True, exist_ok=True)
     written: dict[str, Path] = {}
+    try:
+        _write_formats(
+            dance, output_dir, name, formats, video_fps, bvh_scale, joint_translations, written
+        )
+    except BaseException:
+        for path in written.values():
+            path.unlink(missing_ok=True)
+        if created and not any(output_dir.iterdir()):
+            output_dir.rmdir()
+        raise
+    manifest.write_text(
+        json.dumps(
+            {
+                "song": dance.song, "offset": dance.offset, "duration": dance.duration,
+                "skeleton": dance.skeleton.name, "num_tokens": len(dance.upper_ids),
+                "files": {k: str(v) for k, v in written.items()},
+            },
+            indent=2,
+        )
+    )  # fmt: skip
+    return written
+
+
+def _write_formats(
+    dance: Dance, output_dir: Path, name: str, formats: tuple[str, ...], video_fps: float,
+    bvh_scale: float, joint_translations: bool, written: dict[str, Path],
+) -> None:  # fmt: skip
+    """Write each format into `written` as it is done (so a failure can remove them)."""
+    from .export import video
+    from .export.bvh import write_bvh
+
     title = Path(dance.song).stem
     for fmt in formats:
         path = output_dir / f"{name}.{fmt}"
@@ -207,14 +233,29 @@ def save_dance(
                 fps=video_fps, source_fps=dance.fps, title=title,
             )  # fmt: skip
         written[fmt] = path
-    (output_dir / f"{name}.json").write_text(
-        json.dumps(
-            {
-                "song": dance.song, "offset": dance.offset, "duration": dance.duration,
-                "skeleton": dance.skeleton.name, "num_tokens": len(dance.upper_ids),
-                "files": {k: str(v) for k, v in written.items()},
-            },
-            indent=2,
-        )
-    )  # fmt: skip
-    return written
+
+
+def check_dance_targets(output_dir: Path, name: str, formats: tuple[str, ...]) -> None:
+    """Refuse to overwrite a file of that name unless an earlier `save_dance` wrote it (its
+    `<name>.json` lists it): the user's own files are never replaced."""
+    manifest = output_dir / f"{name}.json"
+    ours: set[str] = set()
+    if manifest.is_file():
+        try:
+            ours = {
+                Path(p).name for p in json.loads(manifest.read_text()).get("files", {}).values()
+            }
+        except (json.JSONDecodeError, AttributeError, UnicodeDecodeError):
+            raise FileExistsError(
+                f"{manifest}: exists and is not a dance manifest of e3d2-hf; nothing was written. "
+                "Choose another --name or --output-dir"
+            ) from None
+        ours.add(manifest.name)
+    suffixes = {f if f != "mp4" else "gif" for f in formats} | set(formats) | {"json"}
+    for suffix in sorted(suffixes):
+        path = output_dir / f"{name}.{suffix}"
+        if path.exists() and path.name not in ours:
+            raise FileExistsError(
+                f"{path}: exists and was not written by e3d2 dance; nothing was written. "
+                "Choose another --name or --output-dir"
+            )

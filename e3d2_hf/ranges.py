@@ -1,15 +1,15 @@
 """Allowed ranges of numeric options, checked where an option enters (parse time).
 
-A dataclass field declares its range in its metadata (`metadata={"min": 1}` or
-`{"above": 0}`); `check_ranges(instance)` enforces them. Command-line flags use
-`at_least` / `above` as their argparse `type`. The error names the option, so the
+`OPTION_RANGES` holds the range of every numeric config field by name (a field's
+metadata cannot: `HfArgumentParser` passes it all to argparse); `check_ranges(instance)`
+enforces it in a config's `__post_init__`. Command-line flags use `at_least` /
+`above` as their argparse `type`. The error names the option, so the
 config parser can add the file it came from.
 """
 
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import math
 from typing import Any
 
@@ -39,18 +39,66 @@ def check_value(key: str, value: Any, minimum: float | None = None, above: float
     return value
 
 
-def check_ranges(instance: Any, extra: dict[str, dict[str, float]] | None = None) -> None:
-    """Check every field with a "min"/"above" in its metadata, and `extra` {name: bounds}."""
-    bounds = {
-        f.name: {k: f.metadata[k] for k in ("min", "above") if k in f.metadata}
-        for f in dataclasses.fields(instance)
-        if "min" in f.metadata or "above" in f.metadata
-    }
-    bounds.update(extra or {})
-    for name, limits in bounds.items():
+OPTION_RANGES: dict[str, dict[str, float]] = {
+    # transformers' own arguments
+    "per_device_train_batch_size": {"min": 1},
+    "per_device_eval_batch_size": {"min": 1},
+    "gradient_accumulation_steps": {"min": 1},
+    "learning_rate": {"min": 0},
+    "weight_decay": {"min": 0},
+    "num_train_epochs": {"above": 0},
+    "logging_steps": {"above": 0},
+    "save_steps": {"above": 0},
+    "eval_steps": {"above": 0},
+    "save_total_limit": {"min": 1},
+    "dataloader_num_workers": {"min": 0},
+    "seed": {"min": 0},
+    "max_grad_norm": {"min": 0},
+    "warmup_steps": {"min": 0},
+    # e3d2's trainers
+    "lr_gamma": {"above": 0},
+    "lr_milestones": {"min": 0},
+    "window_frames": {"min": 8},
+    "window_stride": {"min": 1},
+    "window_tokens": {"min": 2},
+    "eval_window_stride": {"min": 1},
+    "num_ppo_epochs": {"min": 1},
+    "kl_coef": {"min": 0},
+    "cliprange": {"above": 0},
+    "cliprange_value": {"min": 0},
+    "vf_coef": {"min": 0},
+    "ent_coef": {"min": 0},
+    "temperature": {"above": 0},
+    "total_episodes": {"min": 1},
+    "episodes_per_iteration": {"min": 1},
+    "rollout_batch_size": {"min": 1},
+    "kl_stop": {"above": 0},
+    "eval_episodes": {"min": 1},
+    # data, demonstrations and PPO set-up
+    "num_synthetic_clips": {"min": 2},
+    "synthetic_duration": {"min": 2.0},
+    "num_holdout_clips": {"min": 1},
+    "prepare_workers": {"min": 1},
+    "num_sequences": {"min": 1},
+    "duration": {"above": 0},
+    "num_workers": {"min": 1},
+    "segment_stride": {"min": 1},
+    "num_train_pairs": {"min": 1},
+    "num_test_pairs": {"min": 1},
+    "shard_segments": {"min": 1},
+    "orientation_weight": {"min": 0},
+    "eval_dance_tokens": {"min": 0},
+}
+"""Allowed ranges of every numeric option of the configs, by field name (one name, one meaning)."""
+
+
+def check_ranges(instance: Any) -> None:
+    """Check each field of `instance` that `OPTION_RANGES` names (lists item by item)."""
+    for name, limits in OPTION_RANGES.items():
+        if not hasattr(instance, name):
+            continue
         value = getattr(instance, name)
-        values = value if isinstance(value, (list, tuple)) else [value]
-        for item in values:
+        for item in value if isinstance(value, (list, tuple)) else [value]:
             check_value(name, item, limits.get("min"), limits.get("above"))
 
 

@@ -6,6 +6,7 @@ the 7.5-FPS feature rows. `e3d2 score` is the command-line front end.
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -13,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .data.arrays import load_arrays
 from .data.layout import FRAMES_PER_TOKEN, TOKEN_FPS
 from .errors import DataFileError
 from .models import DanceRewardModel, DanceVQVAE
@@ -101,20 +103,34 @@ def tokenize_joints(
     return upper[0].cpu().numpy(), lower[0].cpu().numpy()
 
 
+def check_token_ids(
+    source: str | os.PathLike, upper: np.ndarray, lower: np.ndarray, codebook_size: int | None
+) -> None:
+    """Two equally long 1-D integer code streams, within the codebook when its size is known."""
+    for name, ids in (("upper_ids", upper), ("lower_ids", lower)):
+        if ids.ndim != 1 or not np.issubdtype(ids.dtype, np.integer) or len(ids) == 0:
+            raise DataFileError(
+                source, f"{name} must be a non-empty 1-D integer array, got {ids.dtype} {ids.shape}"
+            )
+        if ids.min() < 0 or (codebook_size is not None and ids.max() >= codebook_size):
+            raise DataFileError(
+                source,
+                f"{name} holds codes {ids.min()}..{ids.max()}, outside the reward model's "
+                f"codebook 0..{codebook_size - 1 if codebook_size else '?'}",
+            )
+    if len(upper) != len(lower):
+        raise DataFileError(source, f"upper_ids has {len(upper)} codes, lower_ids {len(lower)}")
+
+
 def load_dance_file(
-    path: str | os.PathLike, music_tokens: np.ndarray | None, vqvae: DanceVQVAE | None
+    path: str | os.PathLike,
+    music_tokens: np.ndarray | None,
+    vqvae: DanceVQVAE | None,
+    codebook_size: int | None = None,
 ) -> TokenDance:
     """A `.npz` (tokens `upper_ids`/`lower_ids` or `joints`, optional `music_tokens`) or `.npy` joints."""
     path = Path(path)
-    if not path.is_file():
-        raise DataFileError(path, "dance file not found")
-    try:
-        data = np.load(path, allow_pickle=False)
-    except ValueError as error:
-        raise DataFileError(
-            path, f"not a plain numpy file (pickled objects are refused): {error}"
-        ) from None
-    arrays = {"joints": data} if isinstance(data, np.ndarray) else {k: data[k] for k in data.files}
+    arrays = load_arrays(path, "dance file")
     if "music_tokens" in arrays:
         music_tokens = arrays["music_tokens"]
     if music_tokens is None:
@@ -123,6 +139,7 @@ def load_dance_file(
         )
     if "upper_ids" in arrays and "lower_ids" in arrays:
         upper, lower = arrays["upper_ids"], arrays["lower_ids"]
+        check_token_ids(path, upper, lower, codebook_size)
     elif "joints" in arrays:
         if "fps" in arrays and float(arrays["fps"]) != TOKEN_FPS * FRAMES_PER_TOKEN:
             raise DataFileError(
@@ -176,3 +193,21 @@ def score_dances(
             DanceScore(dance.name, int(min(len(dance.upper_ids), len(dance.music_tokens))), u)
         )
     return out
+
+
+def check_score_output(path: Path) -> None:
+    """`--output` may replace only an earlier scores file of `e3d2 score`."""
+    if not path.exists():
+        return
+    try:
+        rows = json.loads(path.read_text())
+        ours = isinstance(rows, list) and all(
+            isinstance(r, dict) and {"name", "mean_u"} <= set(r) for r in rows
+        )
+    except (json.JSONDecodeError, UnicodeDecodeError, IsADirectoryError):
+        ours = False
+    if not ours:
+        raise FileExistsError(
+            f"{path}: exists and is not a scores file of e3d2 score; nothing was written. "
+            "Choose another --output"
+        )

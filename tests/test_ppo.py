@@ -22,6 +22,7 @@ from e3d2_hf.training.ppo_trainer import (
     PPOTrainer,
     TrainingStopped,
     advantages_and_returns,
+    load_policy_with_value_head,
     shape_rewards,
 )
 from e3d2_hf.training.rewards import BailandoReward
@@ -56,7 +57,7 @@ def _config(out: Path, **over) -> PPOConfig:
 
 def _trainer(policy_dir: Path, config: PPOConfig, reward=toy_reward, **extra) -> PPOTrainer:
     torch.manual_seed(config.seed)
-    policy = DancePolicy.from_pretrained(policy_dir, value_head=True)
+    policy = load_policy_with_value_head(policy_dir)
     ref = DancePolicy.from_pretrained(policy_dir)
     segments = music_segments(load_from_disk(str(policy_dir / "tokens" / "train")), 0, 2)
     return PPOTrainer(
@@ -167,7 +168,7 @@ def test_two_ranks_end_with_identical_policies(tiny_policy, tmp_path):
     launch_two_ranks("tests.test_ppo", "_ddp_worker", str(tiny_policy), str(tmp_path))
     rank0, rank1 = torch.load(tmp_path / "rank0.pt"), torch.load(tmp_path / "rank1.pt")
     torch.testing.assert_close(rank0, rank1, atol=0, rtol=0)
-    initial = _weights(DancePolicy.from_pretrained(tiny_policy, value_head=True))
+    initial = _weights(load_policy_with_value_head(tiny_policy))
     assert not torch.equal(rank0[: initial.numel()], initial)  # it trained
 
 

@@ -43,6 +43,10 @@ def file_digest(path: str | os.PathLike) -> str:
     return h.hexdigest()
 
 
+MIN_AUDIO_SECONDS = 1.0
+"""Shorter audio has too few frames for the features' beat and delta windows."""
+
+
 def load_audio(
     path: str | os.PathLike,
     sample_rate: float,
@@ -86,13 +90,24 @@ def load_audio(
     except DataFileError:
         raise
     except Exception as exc:  # soundfile raises its own error types
-        raise DataFileError(path, f"not a readable audio file ({exc})") from None
+        detail = " ".join(str(exc).split())
+        if "does not exist" in detail or "pipe" in detail:  # libsndfile's words for any bad file
+            detail = "an unknown format, or a truncated or corrupt file"
+        raise DataFileError(path, f"cannot be decoded as audio ({detail})") from None
     if len(native) < wanted:
         raise DataFileError(
             path,
             f"audio is truncated: the header promises {declared} samples, reading stopped at {start + len(native)}",
         )
     mono = native.mean(axis=1)
+    if not np.isfinite(mono).all():
+        raise DataFileError(path, "audio holds NaN or infinite samples")
+    if len(mono) < MIN_AUDIO_SECONDS * native_sr:
+        raise DataFileError(
+            path,
+            f"{len(mono) / native_sr:.2f} s of audio; at least {MIN_AUDIO_SECONDS:g} s is needed "
+            "for music features",
+        )
     if np.max(np.abs(mono), initial=0.0) < SILENCE_PEAK:
         raise DataFileError(path, "audio is silent (peak amplitude below 1e-5)")
     if float(native_sr) != float(sample_rate):

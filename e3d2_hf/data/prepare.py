@@ -17,6 +17,7 @@ from tqdm.auto import tqdm
 
 from ..errors import DataFileError
 from ..outputs import atomic_output_dir
+from ..ranges import check_ranges
 from .download import DANCE_WITH_MELODY, default_download_dir, find_downloaded
 from .kinematics import smpl_joints
 from .layout import MOTION_FPS, TOKEN_FPS
@@ -46,6 +47,9 @@ class PrepareConfig:
     seed: int = 0
     num_workers: int = 1
     overwrite: bool = False
+
+    def __post_init__(self) -> None:
+        check_ranges(self)
 
 
 def _synthetic_row(

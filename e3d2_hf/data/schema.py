@@ -57,6 +57,10 @@ def clip_features(skeleton: Skeleton):
     )
 
 
+MIN_CLIP_FRAMES = 4 * FRAMES_PER_TOKEN
+"""Shorter clips cannot hold the VQ-VAE's downsampling and one step of the policy."""
+
+
 def make_clip(
     *,
     clip_id: str,
@@ -80,6 +84,12 @@ def make_clip(
     if not np.isfinite(joints).all():
         raise DataFileError(motion_path, "motion contains NaN or infinite values")
     n = min(len(joints), len(music))
+    if n < MIN_CLIP_FRAMES:
+        raise DataFileError(
+            motion_path,
+            f"{n} frames of motion with music; a clip needs at least {MIN_CLIP_FRAMES} "
+            f"({MIN_CLIP_FRAMES / fps:g} s)",
+        )
     if len(music) < len(joints):
         logger.warning(
             "%s: music covers %d frames, motion %d: truncating the motion to the music",

@@ -18,9 +18,11 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
+from ..data.arrays import load_arrays
 from ..data.layout import EVAL_FRAMES, MOTION_FPS
 from ..data.skeleton import SMPL24
 from ..errors import DataFileError
+from ..outputs import claim_output_dir
 from .beat_align import beat_align_score
 from .distribution import average_pairwise_distance, frechet_distance, normalise
 from .geometric import geometric_features
@@ -175,20 +177,11 @@ def dances_from_folder(folder: str | os.PathLike) -> list[Dance]:
         raise DataFileError(folder, "no .npz or .npy dances inside")
     out = []
     for f in files:
-        try:
-            data = np.load(f, allow_pickle=False)
-        except ValueError as exc:
-            raise DataFileError(
-                f, f"not a plain numpy file (pickled objects are refused): {exc}"
-            ) from None
-        if isinstance(data, np.ndarray):
-            joints, beats, fps = data, None, MOTION_FPS
-        else:
-            if "joints" not in data:
-                raise DataFileError(f, f"no 'joints' array (has {list(data.keys())})")
-            joints = data["joints"]
-            beats = data.get("beat_frames")
-            fps = float(data["fps"]) if "fps" in data else MOTION_FPS
+        data = load_arrays(f, "dance file")
+        if "joints" not in data:
+            raise DataFileError(f, f"no 'joints' array (has {sorted(data)})")
+        joints, beats = data["joints"], data.get("beat_frames")
+        fps = float(data["fps"]) if "fps" in data else MOTION_FPS
         if fps != MOTION_FPS:
             raise DataFileError(f, f"dance is at {fps:g} FPS; the protocol needs {MOTION_FPS:g}")
         joints = np.asarray(joints, dtype=np.float64)
@@ -222,8 +215,7 @@ def markdown_table(rows: dict[str, dict[str, float]]) -> str:
 def write_report(
     rows: dict[str, dict[str, float]], output_dir: str | os.PathLike
 ) -> tuple[Path, Path]:
-    output_dir = Path(output_dir)
-    output_dir.mkdir(parents=True, exist_ok=True)
+    output_dir = claim_output_dir(output_dir, "choose another --output-dir")
     json_path, md_path = output_dir / "metrics.json", output_dir / "metrics.md"
     json_path.write_text(json.dumps(rows, indent=2))
     md_path.write_text(markdown_table(rows) + "\n")

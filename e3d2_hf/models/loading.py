@@ -64,6 +64,28 @@ def _config_model_type(name_or_path: str, subfolder: str, kwargs: dict) -> str |
     return config.get("model_type")
 
 
+def safetensors_problem(path: str | os.PathLike) -> str | None:
+    """Why a .safetensors file is not whole (empty, short header, data cut off), or None."""
+    import struct
+
+    path = Path(path)
+    size = path.stat().st_size
+    if size < 8:
+        return f"{size} bytes: empty or truncated"
+    with open(path, "rb") as f:
+        (header_size,) = struct.unpack("<Q", f.read(8))
+        if 8 + header_size > size:
+            return "truncated inside its header"
+        try:
+            header = json.loads(f.read(header_size))
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            return "its header is not valid JSON (damaged)"
+    ends = [v["data_offsets"][1] for k, v in header.items() if k != "__metadata__"]
+    if 8 + header_size + max(ends, default=0) > size:
+        return "truncated: its tensors end past the end of the file"
+    return None
+
+
 class StrictLoadingMixin:
     """`from_pretrained` that refuses what transformers would load with a warning.
 
@@ -83,6 +105,9 @@ class StrictLoadingMixin:
                 raise ModelFolderError(
                     where, f"holds a {found!r} model, but {cls.__name__} needs a {expected!r} one"
                 )
+        weights = Path(name) / subfolder / "model.safetensors"
+        if weights.is_file() and (problem := safetensors_problem(weights)):
+            raise ModelFolderError(str(weights), problem)
         want_info = kwargs.pop("output_loading_info", False)
         from transformers.utils import logging as hf_logging
 

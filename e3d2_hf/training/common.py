@@ -20,8 +20,10 @@ from transformers import Trainer, TrainingArguments
 from transformers.integrations import TensorBoardCallback
 from transformers.integrations.integration_utils import default_logdir
 
+from ..models.loading import safetensors_problem
 from ..models.policy.configuration_policy import VQVAE_FILES, VQVAE_SUBFOLDER
 from ..outputs import claim_output_dir
+from ..ranges import RangeError, check_ranges
 
 logger = logging.getLogger(__name__)
 
@@ -73,6 +75,11 @@ class E3D2TrainingArguments(TrainingArguments):
     )
 
     def __post_init__(self):
+        check_ranges(self)
+        if self.max_steps == 0 or self.max_steps < -1:
+            raise RangeError(
+                "max_steps", f"must be positive (or -1: use epochs), got {self.max_steps}"
+            )
         if not self.use_cpu and not has_accelerator():
             # accelerate's config files cannot pass their use_cpu on to the ranks they start
             self.use_cpu = True
@@ -291,7 +298,31 @@ def _resolve_checkpoint(output_dir: Path, resume: str | bool) -> Path:
             f"{path}: an interrupted save (no {CHECKPOINT_COMPLETE}); resume from an earlier "
             "checkpoint, or pass --resume_from_checkpoint true for the newest complete one"
         )
+    check_checkpoint_files(path)
     return path
+
+
+def check_checkpoint_files(folder: Path) -> None:
+    """Every file a resume reads is whole: torch archives (optimizer, scheduler, RNG), safetensors
+    and the trainer state; a damaged one is named before anything is loaded."""
+    import zipfile
+
+    for file in sorted(folder.iterdir()):
+        problem = None
+        if file.suffix in (".pt", ".pth") and not zipfile.is_zipfile(file):
+            problem = "not a complete torch archive (truncated or damaged)"
+        elif file.suffix == ".safetensors":
+            problem = safetensors_problem(file)
+        elif file.name == "trainer_state.json":
+            try:
+                json.loads(file.read_text())
+            except (json.JSONDecodeError, UnicodeDecodeError):
+                problem = "not valid JSON (truncated or damaged)"
+        if problem:
+            raise ValueError(
+                f"{file}: {problem}; resume from another checkpoint (the newest complete one: "
+                "--resume_from_checkpoint true after moving this one away)"
+            )
 
 
 def check_model_type(path: str | os.PathLike, expected: str) -> None:

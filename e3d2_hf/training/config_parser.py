@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
 import sys
+import types
+import typing
 from pathlib import Path
 
 import yaml
+
+from ..ranges import RangeError
 
 
 def parse_stage_args(dataclass_types: tuple, argv: list[str] | None = None) -> tuple:
@@ -26,12 +31,54 @@ def parse_stage_args(dataclass_types: tuple, argv: list[str] | None = None) -> t
             raise ValueError(f"{config_file}: not valid YAML ({exc})") from None
         if not isinstance(content, dict):
             raise ValueError(f"{config_file}: expected a mapping of option: value at the top level")
+        _check_types(content, dataclass_types, config_file)
     parser = TrlParser(dataclass_types)
     try:
         return tuple(parser.parse_args_and_config(args=argv))
+    except RangeError as exc:
+        from_file = config_file is not None and exc.key in content and f"--{exc.key}" not in argv
+        where = f"{config_file}: " if from_file else "--"
+        raise RangeError(f"{where}{exc.key}", str(exc).split(": ", 1)[1]) from None
     except ValueError as exc:
         where = f"{config_file}: " if config_file is not None and "config file" in str(exc) else ""
         raise ValueError(f"{where}{exc}") from None
+
+
+def _check_types(content: dict, dataclass_types: tuple, config_file: Path) -> None:
+    """A YAML value of the wrong type (`learning_rate: abc`) is an error naming the file and key;
+    argparse would name only a flag the user never typed."""
+    for cls in dataclass_types:
+        hints = typing.get_type_hints(cls)
+        for f in dataclasses.fields(cls):
+            if f.name not in content or content[f.name] is None:
+                continue
+            value, kinds = content[f.name], _scalar_kinds(hints.get(f.name))
+            if not kinds or isinstance(value, (list, dict)):
+                continue
+            if bool in kinds:
+                ok = isinstance(value, bool) or str(value).lower() in ("true", "false")
+            else:
+                ok = not isinstance(value, bool) and any(_converts(kind, value) for kind in kinds)
+            if not ok:
+                names = " or ".join(k.__name__ for k in kinds)
+                raise ValueError(f"{config_file}: {f.name}: expected {names}, got {value!r}")
+
+
+def _scalar_kinds(hint) -> tuple[type, ...]:
+    options = (
+        typing.get_args(hint)
+        if typing.get_origin(hint) in (typing.Union, types.UnionType)
+        else (hint,)
+    )
+    return tuple(k for k in options if k in (int, float, bool))
+
+
+def _converts(kind: type, value) -> bool:
+    try:
+        kind(value)
+    except (TypeError, ValueError):
+        return False
+    return kind is float or float(value) == int(float(value))
 
 
 def _config_path(argv: list[str]) -> Path | None:

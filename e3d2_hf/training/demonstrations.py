@@ -40,6 +40,7 @@ from tqdm.auto import tqdm
 from ..data.layout import WINDOW_TOKENS, MusicLayout
 from ..models import DancePolicy
 from ..outputs import atomic_output_dir, check_replaceable, claim_output_dir, remove_owned
+from ..ranges import check_ranges
 from .preferences import save_preferences
 
 logger = logging.getLogger(__name__)
@@ -61,6 +62,7 @@ class DemonstrationConfig:
     seed: int = 0
 
     def __post_init__(self) -> None:
+        check_ranges(self)
         if len(set(self.noise_levels)) < 2:
             raise ValueError(f"need at least two different noise levels, got {self.noise_levels}")
         if any(not 0.0 <= e <= 1.0 for e in self.noise_levels):

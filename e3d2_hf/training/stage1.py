@@ -22,6 +22,7 @@ from ..data.schema import load_clip_dataset
 from ..evaluation.beat_align import beat_align_score
 from ..models import DancePolicy, DanceVQVAE, preset_config
 from ..outputs import check_replaceable, claim_output_dir
+from ..ranges import check_ranges
 from .bc_trainer import BCConfig, BCTrainer
 from .common import bundle_vqvae, load_model, vqvae_reference
 from .config_parser import parse_stage_args
@@ -59,6 +60,9 @@ class DataArguments:
         default=None, metadata={"help": "explicit held-out clip ids"}
     )
     prepare_workers: int = field(default=2, metadata={"help": "processes for data preparation"})
+
+    def __post_init__(self) -> None:
+        check_ranges(self)
 
 
 @dataclass

@@ -22,6 +22,7 @@ from ..data.layout import FRAMES_PER_TOKEN, WINDOW_TOKENS
 from ..data.schema import load_clip_dataset
 from ..evaluation.protocol import Dance, evaluate_dances, ground_truth_features
 from ..models import DancePolicy, DanceRewardModel, DanceVQVAE
+from ..ranges import check_ranges
 from .common import load_model, locate_vqvae
 from .config_parser import parse_stage_args
 from .demonstrations import music_segments
@@ -67,6 +68,9 @@ class PPOArguments:
         default=150,
         metadata={"help": "tokens per evaluation dance (150 = 20 s); 0: no dance table"},
     )
+
+    def __post_init__(self) -> None:
+        check_ranges(self)
 
 
 def generate_dances(

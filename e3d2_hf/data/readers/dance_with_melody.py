@@ -84,6 +84,12 @@ def read_sequence(
     if not isinstance(config, dict) or "start_position" not in config:
         raise DataFileError(config_path, "expected key 'start_position'")
     start = float(config["start_position"]) / SOURCE_FPS
+    end = config.get("end_position")
+    if start < 0 or (end is not None and float(end) / SOURCE_FPS <= start):
+        raise DataFileError(
+            config_path,
+            f"start_position {config['start_position']} must be >= 0 and before end_position {end}",
+        )
     motion = resample(read_motion(folder), SOURCE_FPS, MOTION_FPS)
     audio = folder / "audio.mp3"
     duration = len(motion) / MOTION_FPS + 1.0
