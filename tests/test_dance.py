@@ -98,7 +98,7 @@ def test_bad_songs_and_mismatched_models_fail_clearly(tiny_policy, tiny_vqvae, t
     garbage = tmp_path / "song.mp3"
     garbage.write_bytes(b"not audio at all" * 100)
     out = tmp_path / "out"
-    for path, problem in ((silent, "silent"), (garbage, "not a readable audio file")):
+    for path, problem in ((silent, "silent"), (garbage, "cannot be decoded as audio")):
         code = main(["dance", str(path), "--policy", str(tiny_policy), "--vqvae", str(tiny_vqvae),
                      "--output-dir", str(out)])  # fmt: skip
         err = capsys.readouterr().err

@@ -76,10 +76,17 @@ def _synthetic_row(
 def _run(
     jobs: list[Callable[[], dict[str, Any]]], num_workers: int, desc: str
 ) -> list[dict[str, Any]]:
-    if num_workers <= 1:
-        return [job() for job in tqdm(jobs, desc=desc, unit="clip")]
-    with ProcessPoolExecutor(max_workers=num_workers) as pool:
-        return list(tqdm(pool.map(_call, jobs), total=len(jobs), desc=desc, unit="clip"))
+    # the bar is closed before an error propagates, so the error stays the last line
+    with tqdm(total=len(jobs), desc=desc, unit="clip") as bar:
+        if num_workers <= 1:
+            return [_advance(bar, job()) for job in jobs]
+        with ProcessPoolExecutor(max_workers=num_workers) as pool:
+            return [_advance(bar, row) for row in pool.map(_call, jobs)]
+
+
+def _advance(bar, row: dict[str, Any]) -> dict[str, Any]:
+    bar.update()
+    return row
 
 
 def _call(job: Callable[[], dict[str, Any]]) -> dict[str, Any]:

@@ -114,6 +114,7 @@ class StrictLoadingMixin:
         verbosity = hf_logging.get_verbosity()
         hf_logging.set_verbosity_error()  # its load report: the problems are raised below instead
         try:
+            kwargs.setdefault("ignore_mismatched_sizes", True)  # reported below, with the keys
             model, info = super().from_pretrained(name, *args, output_loading_info=True, **kwargs)
         except Exception as exc:
             if type(exc).__name__ == "SafetensorError" or isinstance(exc, EOFError):

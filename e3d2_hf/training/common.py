@@ -22,7 +22,7 @@ from transformers.integrations.integration_utils import default_logdir
 
 from ..models.loading import safetensors_problem
 from ..models.policy.configuration_policy import VQVAE_FILES, VQVAE_SUBFOLDER
-from ..outputs import claim_output_dir
+from ..outputs import check_replaceable, claim_output_dir, is_owned
 from ..ranges import RangeError, check_ranges
 
 logger = logging.getLogger(__name__)
@@ -76,6 +76,8 @@ class E3D2TrainingArguments(TrainingArguments):
 
     def __post_init__(self):
         check_ranges(self)
+        if self.output_dir and not is_owned(self.output_dir):  # refused before any work is done
+            check_replaceable(self.output_dir, "choose another --output_dir")
         if self.max_steps == 0 or self.max_steps < -1:
             raise RangeError(
                 "max_steps", f"must be positive (or -1: use epochs), got {self.max_steps}"
@@ -289,6 +291,7 @@ def _resolve_checkpoint(output_dir: Path, resume: str | bool) -> Path:
         last = last_complete_checkpoint(output_dir)
         if last is None:
             raise FileNotFoundError(f"{output_dir}: no complete checkpoint-* folder to resume from")
+        check_checkpoint_files(last)
         return last
     path = Path(resume)
     if not path.is_dir():

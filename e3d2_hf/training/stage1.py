@@ -118,8 +118,9 @@ def split_holdout(clips, data: DataArguments):
             )
         order = np.random.default_rng(0).permutation(len(ids))
         held = {ids[i] for i in order[: data.num_holdout_clips]}
-    train = clips.filter(lambda row: row["id"] not in held)
-    heldout = clips.filter(lambda row: row["id"] in held)
+    # in memory: a cache file would be written into the user's dataset folder
+    train = clips.filter(lambda row: row["id"] not in held, keep_in_memory=True)
+    heldout = clips.filter(lambda row: row["id"] in held, keep_in_memory=True)
     return train, heldout
 
 

@@ -1,0 +1,513 @@
+"""Bad input costs nothing: every case below runs in a fresh interpreter as a user types it,
+and must end with exit status 2, one line (no traceback) naming the file or flag at fault,
+and every folder it was given, its working directory included, exactly as before.
+
+The cases are grouped by the class of failure they guard against; `KINDS` counts them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile
+import torch
+from safetensors.torch import load_file, save_file
+
+from .conftest import TINY
+
+E3D2 = "import sys; from e3d2_hf.cli import main; sys.exit(main(sys.argv[1:]))"
+API = """
+import sys
+from e3d2_hf.errors import is_user_error
+try:
+    exec(sys.argv[1])
+except Exception as exc:
+    if not is_user_error(exc):
+        raise
+    print(f"{type(exc).__name__}: {' '.join(str(exc).split())}", file=sys.stderr)
+    sys.exit(2)
+"""
+
+
+@dataclass
+class Case:
+    kind: str
+    argv: list[str] | None = None
+    """`e3d2` arguments; `{name}` is replaced by a fixture path (see `paths`)."""
+    code: str | None = None
+    """Python API code instead of a command."""
+    names: str = ""
+    """What the last line must contain: the file or flag at fault."""
+    setup: Callable[[Path, dict[str, Path]], None] | None = None
+
+
+# --- setting up a case's files (in its own working directory) ---------------------------------
+
+
+def foreign(name: str) -> Callable:
+    def make(cwd: Path, paths: dict) -> None:
+        (cwd / name).mkdir(parents=True)
+        (cwd / name / "keep.txt").write_text("the user's own file")
+
+    return make
+
+
+def copied_model(source: str, mutate: Callable[[Path], None], name: str = "model") -> Callable:
+    def make(cwd: Path, paths: dict) -> None:
+        target = cwd / name
+        shutil.copytree(paths[source], target, ignore=shutil.ignore_patterns("tokens"))
+        mutate(target)
+
+    return make
+
+
+def edit_tensors(change: Callable[[dict], dict]) -> Callable[[Path], None]:
+    def mutate(folder: Path) -> None:
+        tensors = load_file(folder / "model.safetensors")
+        save_file(change(tensors), folder / "model.safetensors", metadata={"format": "pt"})
+
+    return mutate
+
+
+def drop_first(tensors: dict) -> dict:
+    return {k: v for k, v in tensors.items() if k != sorted(tensors)[0]}
+
+
+def add_extra(tensors: dict) -> dict:
+    return {**tensors, "extra_head.weight": torch.zeros(3)}
+
+
+def reshape_first(tensors: dict) -> dict:
+    key = sorted(k for k, v in tensors.items() if v.ndim == 2)[0]
+    return {**tensors, key: torch.zeros(tensors[key].shape[0] + 1, tensors[key].shape[1])}
+
+
+def truncate(name: str, keep: float = 0.5) -> Callable[[Path], None]:
+    def mutate(folder: Path) -> None:
+        data = (folder / name).read_bytes()
+        (folder / name).write_bytes(data[: int(len(data) * keep)])
+
+    return mutate
+
+
+def write(name: str, content: str | bytes) -> Callable:
+    def make(cwd: Path, paths: dict) -> None:
+        path = cwd / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(content if isinstance(content, bytes) else content.encode())
+
+    return make
+
+
+def config_json(change: dict | str) -> Callable[[Path], None]:
+    def mutate(folder: Path) -> None:
+        path = folder / "config.json"
+        path.write_text(
+            change
+            if isinstance(change, str)
+            else json.dumps({**json.loads(path.read_text()), **change})
+        )
+
+    return mutate
+
+
+def wav(name: str, audio: np.ndarray, rate: int = 16000, subtype: str = "PCM_16") -> Callable:
+    def make(cwd: Path, paths: dict) -> None:
+        soundfile.write(cwd / name, audio, rate, subtype=subtype)
+
+    return make
+
+
+def npz(name: str, **arrays) -> Callable:
+    def make(cwd: Path, paths: dict) -> None:
+        (cwd / name).parent.mkdir(parents=True, exist_ok=True)
+        np.savez(cwd / name, **arrays)
+
+    return make
+
+
+def truncated_npz(name: str) -> Callable:
+    def make(cwd: Path, paths: dict) -> None:
+        (cwd / name).parent.mkdir(parents=True, exist_ok=True)
+        np.savez(cwd / name, joints=np.zeros((240, 72), np.float32))
+        data = (cwd / name).read_bytes()
+        (cwd / name).write_bytes(data[: len(data) // 2])
+
+    return make
+
+
+def yaml_with(name: str, source: str, **values) -> Callable:
+    def make(cwd: Path, paths: dict) -> None:
+        import yaml
+
+        content = yaml.safe_load((TINY / source).read_text())
+        content.update(values)
+        (cwd / name).write_text(yaml.safe_dump(content))
+
+    return make
+
+
+def checkpoint(run: str, damage: Callable[[Path], None] | None, complete: bool = True) -> Callable:
+    """A run folder of the toolkit with `checkpoint-10/` made from the tiny VQ-VAE."""
+
+    def make(cwd: Path, paths: dict) -> None:
+        folder = cwd / run / "checkpoint-10"
+        folder.mkdir(parents=True)
+        (cwd / run / ".e3d2-hf-output").touch()
+        for name in ("config.json", "model.safetensors"):
+            shutil.copy2(paths["vqvae"] / name, folder / name)
+        torch.save({"state": {}, "param_groups": []}, folder / "optimizer.pt")
+        (folder / "trainer_state.json").write_text(json.dumps({"global_step": 10}))
+        if complete:
+            (folder / "checkpoint_complete.json").write_text(json.dumps({"global_step": 10}))
+        if damage:
+            damage(folder)
+
+    return make
+
+
+def dwm_piece(start: int, end: int) -> Callable:
+    def make(cwd: Path, paths: dict) -> None:
+        piece = cwd / "dwm" / "DANCE_C_1"
+        piece.mkdir(parents=True)
+        (piece / "config.json").write_text(
+            json.dumps({"start_position": start, "end_position": end})
+        )
+
+    return make
+
+
+def both(*makers: Callable) -> Callable:
+    def make(cwd: Path, paths: dict) -> None:
+        for maker in makers:
+            maker(cwd, paths)
+
+    return make
+
+
+DANCE = ["dance", "{song}", "--policy", "{policy}", "--vqvae", "{vqvae}", "--output-dir", "out"]
+DANCE_WITH = ["dance", "{song}", "--vqvae", "{vqvae}", "--output-dir", "out", "--policy"]
+TRAIN_VQVAE = ["train-vqvae", "--config", str(TINY / "vqvae.yaml"), "--dataset", "{clips}"]
+TRAIN_BC = ["train-bc", "--config", str(TINY / "bc.yaml"), "--dataset", "{clips}",
+            "--vqvae_name_or_path", "{vqvae}"]  # fmt: skip
+DEMOS = ["collect-demos", "--config", str(TINY / "demos.yaml"), "--policy_name_or_path", "{policy}"]
+REWARD = ["train-reward", "--config", str(TINY / "reward.yaml"), "--preferences_dir", "{prefs}"]
+PPO = ["ppo", "--config", str(TINY / "ppo.yaml"), "--policy_name_or_path", "{policy}",
+       "--reward_model_name_or_path", "{reward}"]  # fmt: skip
+SCORE = ["score", "--reward_model", "{reward}"]
+EVALUATE = ["evaluate", "--ground-truth", "{clips}", "--output-dir", "ev"]
+TOKENS = {"upper_ids": np.arange(40) % 8, "lower_ids": np.arange(40) % 8,
+          "music_tokens": np.zeros((40, 438), np.float32)}  # fmt: skip
+SONG = np.sin(np.linspace(0, 2000, 16000 * 3)).astype(np.float32) * 0.3
+
+CASES: dict[str, Case] = {
+    # 1. user data deleted or overwritten
+    "prepare --overwrite of a folder it did not write": Case(
+        "deletes user data",
+        ["prepare", "--num-sequences", "2", "--duration", "3", "--output_dir", "data", "--overwrite"],
+        names="data", setup=foreign("data"),
+    ),
+    "training into a prepared_dir that is the user's": Case(
+        "deletes user data", [*TRAIN_VQVAE[:3], "--prepared_dir", "prep", "--output_dir", "run"],
+        names="prep", setup=foreign("prep"),
+    ),
+    "demo into the user's folder": Case(
+        "deletes user data", ["demo", "--output-dir", "mine", "--report-to", "none"],
+        names="mine", setup=foreign("mine"),
+    ),
+    "behaviour cloning into the user's folder": Case(
+        "deletes user data", [*TRAIN_BC, "--output_dir", "mine"], names="mine",
+        setup=foreign("mine"),
+    ),
+    "demonstrations into the user's folder": Case(
+        "deletes user data", [*DEMOS, "--output_dir", "mine"], names="mine", setup=foreign("mine")
+    ),
+    "reward model into the user's folder": Case(
+        "deletes user data", [*REWARD, "--output_dir", "mine"], names="mine", setup=foreign("mine")
+    ),
+    "PPO into the user's folder": Case(
+        "deletes user data", [*PPO, "--output_dir", "mine"], names="mine", setup=foreign("mine")
+    ),
+    "dance over a video the user made": Case(
+        "deletes user data", [*DANCE, "--name", "song"], names="song.mp4",
+        setup=write("out/song.mp4", b"the user's own video"),
+    ),
+    "evaluate into the user's folder": Case(
+        "deletes user data", [*EVALUATE[:3], "--generated", "g={clips}", "--output-dir", "mine"],
+        names="mine", setup=foreign("mine"),
+    ),
+    "score --output over the user's file": Case(
+        "deletes user data", [*SCORE, "tokens.npz", "--output", "notes.json"], names="notes.json",
+        setup=both(write("notes.json", '{"mine": 1}'), npz("tokens.npz", **TOKENS)),
+    ),
+    # 2. silent random weights or the wrong model
+    "a policy with a tensor missing": Case(
+        "wrong model", [*DANCE_WITH, "model"], names="missing tensors",
+        setup=copied_model("policy", edit_tensors(drop_first)),
+    ),
+    "a policy with an extra tensor": Case(
+        "wrong model", [*DANCE_WITH, "model"], names="unexpected tensors",
+        setup=copied_model("policy", edit_tensors(add_extra)),
+    ),
+    "a policy with a mis-shaped tensor": Case(
+        "wrong model", [*DANCE_WITH, "model"], names="model",
+        setup=copied_model("policy", edit_tensors(reshape_first)),
+    ),
+    "a policy folder given as the reward model": Case(
+        "wrong model", [*SCORE[:1], "tokens.npz", "--reward_model", "{policy}"],
+        names="e3d2_dance_policy", setup=npz("tokens.npz", **TOKENS),
+    ),
+    "DanceVQVAE.from_pretrained of a policy": Case(
+        "wrong model", code="from e3d2_hf.models import DanceVQVAE; DanceVQVAE.from_pretrained('{policy}')",
+        names="{policy}",
+    ),
+    "DanceRewardModel.from_pretrained of a VQ-VAE": Case(
+        "wrong model",
+        code="from e3d2_hf.models import DanceRewardModel; DanceRewardModel.from_pretrained('{vqvae}')",
+        names="{vqvae}",
+    ),
+    "AutoModel.from_pretrained of a policy with a tensor missing": Case(
+        "wrong model", code="import e3d2_hf; from transformers import AutoModel; "
+        "AutoModel.from_pretrained('model')", names="missing tensors",
+        setup=copied_model("policy", edit_tensors(drop_first)),
+    ),
+    "a model folder of a foreign model_type": Case(
+        "wrong model", [*DANCE_WITH, "model"], names="'bert'",
+        setup=copied_model("policy", config_json({"model_type": "bert"})),
+    ),
+    "a model folder whose config.json is not JSON": Case(
+        "wrong model", [*DANCE_WITH, "model"], names="config.json",
+        setup=copied_model("policy", config_json("{ not json")),
+    ),
+    "behaviour cloning on a policy given as the VQ-VAE": Case(
+        "wrong model", [*TRAIN_BC[:5], "--vqvae_name_or_path", "{policy}", "--output_dir", "run"],
+        names="{policy}",
+    ),
+    # 3. torn checkpoints
+    "resuming from a checkpoint whose save was interrupted": Case(
+        "torn checkpoint",
+        [*TRAIN_VQVAE, "--output_dir", "run", "--resume_from_checkpoint", "run/checkpoint-10"],
+        names="checkpoint-10", setup=checkpoint("run", None, complete=False),
+    ),
+    "resume true with only a torn checkpoint": Case(
+        "torn checkpoint", [*TRAIN_VQVAE, "--output_dir", "run", "--resume_from_checkpoint", "true"],
+        names="run", setup=checkpoint("run", None, complete=False),
+    ),
+    "resuming with a truncated optimizer.pt": Case(
+        "torn checkpoint", [*TRAIN_VQVAE, "--output_dir", "run", "--resume_from_checkpoint", "true"],
+        names="optimizer.pt", setup=checkpoint("run", truncate("optimizer.pt")),
+    ),
+    "resuming with truncated checkpoint weights": Case(
+        "torn checkpoint", [*TRAIN_VQVAE, "--output_dir", "run", "--resume_from_checkpoint", "true"],
+        names="model.safetensors", setup=checkpoint("run", truncate("model.safetensors")),
+    ),
+    "resuming with a damaged trainer_state.json": Case(
+        "torn checkpoint", [*TRAIN_VQVAE, "--output_dir", "run", "--resume_from_checkpoint", "true"],
+        names="trainer_state.json", setup=checkpoint("run", truncate("trainer_state.json")),
+    ),
+    # 4. user errors that used to end in a traceback
+    "a 0.2-second song": Case(
+        "traceback", [*DANCE[:1], "short.wav", *DANCE[2:]], names="short.wav",
+        setup=wav("short.wav", SONG[:3200]),
+    ),
+    "a song with NaN samples": Case(
+        "traceback", [*DANCE[:1], "nan.wav", *DANCE[2:]], names="NaN",
+        setup=wav("nan.wav", np.where(np.arange(len(SONG)) % 7, SONG, np.nan), subtype="FLOAT"),
+    ),
+    "a truncated model.safetensors": Case(
+        "traceback", [*DANCE_WITH, "model"], names="model.safetensors",
+        setup=copied_model("policy", truncate("model.safetensors")),
+    ),
+    "a 0-byte model.safetensors": Case(
+        "traceback", [*DANCE_WITH, "model"], names="model.safetensors",
+        setup=copied_model("policy", truncate("model.safetensors", 0.0)),
+    ),
+    "--video-fps 0": Case("traceback", [*DANCE, "--video-fps", "0"], names="video"),
+    "a local policy path that does not exist": Case(
+        "traceback", [*DANCE_WITH, "./no/such/policy"], names="./no/such/policy"
+    ),
+    "evaluate a .npz that is not numpy": Case(
+        "traceback", [*EVALUATE, "--generated", "gen"], names="x.npz",
+        setup=write("gen/x.npz", b"garbage " * 50),
+    ),
+    "evaluate a truncated .npz": Case(
+        "traceback", [*EVALUATE, "--generated", "gen"], names="x.npz", setup=truncated_npz("gen/x.npz")
+    ),
+    "a start pose that is not numpy": Case(
+        "traceback", [*DANCE, "--start-pose", "pose.npy"], names="pose.npy",
+        setup=write("pose.npy", b"0,1,2\n3,4,5\n"),
+    ),
+    "a text file named .wav": Case(
+        "traceback", [*DANCE[:1], "song.wav", *DANCE[2:]], names="song.wav",
+        setup=write("song.wav", "la la la\n" * 100),
+    ),
+    "a policy folder that is a file": Case(
+        "traceback", [*DANCE_WITH, "policy.txt"], names="policy.txt", setup=write("policy.txt", "x")
+    ),
+    "an output folder that is a file": Case(
+        "traceback", DANCE[:-1] + ["out"], names="out", setup=write("out", "a file")
+    ),
+    # 5. lines that were vague or misleading
+    "a truncated mp3": Case(
+        "vague", [*DANCE[:1], "cut.mp3", *DANCE[2:]], names="cut.mp3",
+        setup=write("cut.mp3", b"ID3\x03\x00\x00\x00\x00\x00\x00" + b"\xff\xfb\x90\x00" * 40),
+    ),
+    "a YAML value of the wrong type": Case(
+        "vague", ["train-vqvae", "--config", "bad.yaml", "--dataset", "{clips}"], names="bad.yaml",
+        setup=yaml_with("bad.yaml", "vqvae.yaml", learning_rate="fast"),
+    ),
+    "a negative batch size in YAML": Case(
+        "vague", ["train-vqvae", "--config", "bad.yaml", "--dataset", "{clips}"], names="bad.yaml",
+        setup=yaml_with("bad.yaml", "vqvae.yaml", per_device_train_batch_size=-4),
+    ),
+    "--duration 0": Case("vague", [*DANCE, "--duration", "0"], names="duration"),
+    "token ids outside the codebook": Case(
+        "vague", [*SCORE, "tokens.npz"], names="tokens.npz",
+        setup=npz("tokens.npz", **{**TOKENS, "upper_ids": np.full(40, 9999)}),
+    ),
+    "a pickled object array": Case(
+        "vague", [*SCORE, "tokens.npz"], names="pickled",
+        setup=npz("tokens.npz", **{**TOKENS, "upper_ids": np.array([{"a": 1}], dtype=object)}),
+    ),
+    # 6. nonsense that used to be accepted
+    "--duration -5": Case("nonsense", [*DANCE, "--duration", "-5"], names="duration"),
+    "--start -1": Case("nonsense", [*DANCE, "--start", "-1"], names="start"),
+    "--temperature 0": Case("nonsense", [*DANCE, "--temperature", "0"], names="temperature"),
+    "score --stride 0": Case(
+        "nonsense", [*SCORE, "tokens.npz", "--stride", "0"], names="stride",
+        setup=npz("tokens.npz", **TOKENS),
+    ),
+    "prepare --num-workers -3": Case(
+        "nonsense", ["prepare", "--num-workers", "-3", "--output_dir", "d"], names="num_workers"
+    ),
+    "prepare --num-sequences 0": Case(
+        "nonsense", ["prepare", "--num-sequences", "0", "--output_dir", "d"], names="num_sequences"
+    ),
+    "save_steps -1": Case(
+        "nonsense", [*TRAIN_VQVAE, "--save_steps", "-1", "--output_dir", "run"], names="--save_steps"
+    ),
+    "num_synthetic_clips -2": Case(
+        "nonsense", [*TRAIN_VQVAE[:3], "--num_synthetic_clips", "-2", "--output_dir", "run"],
+        names="num_synthetic_clips",
+    ),
+    "a negative KL coefficient": Case(
+        "nonsense", [*PPO, "--kl_coef", "-1", "--output_dir", "run"], names="kl_coef"
+    ),
+    "no training pairs": Case(
+        "nonsense", [*DEMOS, "--num_train_pairs", "0", "--output_dir", "p"], names="num_train_pairs"
+    ),
+    "a Dance-with-Melody piece that ends before it starts": Case(
+        "nonsense", ["prepare", "--source", "dance-with-melody", "--path", "dwm", "--output_dir", "d"],
+        names="config.json", setup=dwm_piece(500, 100),
+    ),
+    "a one-frame clip": Case(
+        "nonsense",
+        code="import numpy as np; from e3d2_hf.data.schema import make_clip; "
+        "from e3d2_hf.data.skeleton import SMPL24; make_clip(clip_id='x', genre='g', "
+        "skeleton=SMPL24, fps=60.0, joints=np.zeros((1, 72)), music=np.zeros((1, 438)), "
+        "music_tokens=np.zeros((1, 438)), music_path='song.wav', motion_path='one_frame.npy')",
+        names="one_frame.npy",
+    ),
+}  # fmt: skip
+
+KINDS = sorted({case.kind for case in CASES.values()})
+
+
+@pytest.fixture(scope="module")
+def paths(tiny_clips, tiny_vqvae, tiny_policy, tiny_preferences, tmp_path_factory):
+    from datasets import load_from_disk
+
+    from e3d2_hf.models import DanceRewardModel, preset_config
+
+    reward = tmp_path_factory.mktemp("bad-input-reward")
+    torch.manual_seed(0)
+    DanceRewardModel(preset_config("reward", "tiny")).save_pretrained(reward)
+    song = load_from_disk(str(tiny_clips))[0]["music_path"]
+    return {
+        "clips": tiny_clips, "vqvae": tiny_vqvae, "policy": tiny_policy,
+        "prefs": tiny_preferences, "reward": reward, "song": Path(song),
+    }  # fmt: skip
+
+
+def snapshot(*folders: Path) -> dict[str, str]:
+    """Every file (by content) and folder under `folders`."""
+    seen = {}
+    for folder in folders:
+        for path in sorted(folder.rglob("*")) if folder.is_dir() else [folder]:
+            key = str(path)
+            seen[key] = hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else "dir"
+    return seen
+
+
+def run_case(name: str, case: Case, root: Path, paths: dict) -> tuple[str, Case, Path, str | None]:
+    cwd = root / f"case{list(CASES).index(name):02d}"
+    cwd.mkdir()
+    if case.setup:
+        case.setup(cwd, paths)
+    inputs = [cwd, *(p for k, p in paths.items() if k != "song"), paths["song"]]
+    before = snapshot(*inputs)
+    fill = {k: str(v) for k, v in paths.items()}
+    if case.code is not None:
+        command = [sys.executable, "-c", API, case.code.format(**fill)]
+    else:
+        command = [sys.executable, "-c", E3D2, *(a.format(**fill) for a in case.argv)]
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    result = subprocess.run(command, cwd=cwd, capture_output=True, text=True, env=env, timeout=300)
+    problems = []
+    last = result.stderr.strip().splitlines()[-1] if result.stderr.strip() else ""
+    if result.returncode != 2:
+        problems.append(f"exit status {result.returncode}, expected 2")
+    if "Traceback" in result.stderr:
+        problems.append("a traceback")
+    if case.names.format(**fill) not in last:
+        problems.append(f"the last line does not name {case.names.format(**fill)!r}")
+    if snapshot(*inputs) != before:
+        changed = set(snapshot(*inputs).items()) ^ set(before.items())
+        problems.append(f"files changed: {sorted({k for k, _ in changed})[:5]}")
+    report = None
+    if problems:
+        report = (
+            f"{name}: {'; '.join(problems)}\n  last line: {last}\n  stderr: {result.stderr[-1500:]}"
+        )
+    return name, case, cwd, report
+
+
+@pytest.fixture(scope="module")
+def outcomes(paths, tmp_path_factory) -> dict[str, str | None]:
+    root = tmp_path_factory.mktemp("bad-input")
+    with ThreadPoolExecutor(max_workers=3) as pool:  # fresh interpreters mostly wait on imports
+        results = list(pool.map(lambda item: run_case(*item, root, paths), CASES.items()))
+    return {name: report for name, _, _, report in results}
+
+
+def test_there_are_at_least_forty_kinds_across_every_class():
+    assert len(CASES) >= 40
+    assert (
+        sorted(
+            [
+                "deletes user data",
+                "wrong model",
+                "torn checkpoint",
+                "traceback",
+                "vague",
+                "nonsense",
+            ]
+        )
+        == KINDS
+    )
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_bad_input_is_one_line_exit_2_and_changes_nothing(name, outcomes):
+    assert outcomes[name] is None, outcomes[name]
