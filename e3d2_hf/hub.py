@@ -36,7 +36,7 @@ TASK = "music-to-dance"
 
 
 def _eval_results(metrics: dict[str, float], dataset: str) -> list[EvalResult]:
-    """The card's metrics as `model-index` entries; timings and counters are left out."""
+    """The card's metrics as `model-index` entries; timings, counters, n/a and NaN are left out."""
     skip = ("runtime", "per_second", "epoch")
     return [
         EvalResult(
@@ -47,7 +47,7 @@ def _eval_results(metrics: dict[str, float], dataset: str) -> list[EvalResult]:
             metric_value=round(value, 6),
         )
         for name, value in sorted(metrics.items())
-        if not any(s in name for s in skip) and value == value  # drop NaN
+        if isinstance(value, (int, float)) and not any(s in name for s in skip) and value == value
     ]
 
 

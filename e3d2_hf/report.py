@@ -11,6 +11,7 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
+from .evaluation.protocol import COLUMNS
 from .training.stage3 import PPO_COLUMNS
 
 CURVES = (
@@ -35,7 +36,7 @@ class Block:
 
 def _fmt(value) -> str:
     if value is None:
-        return "–"
+        return "n/a"
     if isinstance(value, float):
         return "–" if not math.isfinite(value) else f"{value:.4g}"
     return str(value)
@@ -133,14 +134,14 @@ def _evaluation_blocks(out: Path) -> list[Block]:
             ),
         ),
     ]
-    if any(row.get("eval_FID_g", 0) > 1e6 for row in rows.values()):
+    if any(row.get(f"eval_{m}", 0) is None for row in rows.values() for m in COLUMNS):
         blocks.append(
             Block(
                 "p",
-                "FID_g values like 1e15 (and DIV_g, when it is large) come from a geometric feature "
-                "that never changes in the ground truth: the protocol divides by its standard deviation "
-                "plus 1e-10, as the reference does. They mean something only on a varied ground truth "
-                "such as AIST++.",
+                "n/a: the metric is undefined on this held-out ground truth, so no number is "
+                "shown: a feature that never varies in it (the protocol divides by its spread), "
+                "fewer than two ground-truth dances, no known music beats, or (FID_g, DIV_g) a "
+                "skeleton other than SMPL-24. The PPO log names the reason.",
             )
         )
     bc, rl = rows.get("pi_BC"), rows.get("pi_RL (learned reward)")

@@ -164,8 +164,13 @@ def test_evaluate_dances_against_cached_ground_truth(tmp_path):
         for i, j in enumerate(synthetic_dances(4, 600, seed=2))
     ]
     result = evaluate_dances(generated, first)
-    assert set(result) == {"FID_k", "FID_g", "DIV_k", "DIV_g", "BAS"}
-    assert all(isinstance(v, float) and np.isfinite(v) for v in result.values())
+    assert {"FID_k", "FID_g", "DIV_k", "DIV_g", "BAS"} <= set(result)
+    assert all(
+        isinstance(result[m], float) and np.isfinite(result[m]) for m in ("FID_k", "DIV_k", "BAS")
+    )
+    # these synthetic dances never trigger some geometric features: FID_g and DIV_g are undefined
+    assert result["FID_g"] is None and result["DIV_g"] is None
+    assert "never vary" in result["undefined"]["FID_g"]
     table = markdown_table({"ours": result})
     assert "FID_k ↓" in table and "| ours |" in table
 
@@ -250,7 +255,7 @@ def test_evaluate_cli_writes_json_and_markdown(tmp_path, capsys):
     printed = capsys.readouterr().out
     assert "| Ground truth |" in printed and "| ours |" in printed
     rows = json.loads((out / "metrics.json").read_text())
-    assert set(rows) == {"Ground truth", "ours"} and set(rows["ours"]) == {
+    assert set(rows) == {"Ground truth", "ours"} and set(rows["ours"]) >= {
         "FID_k",
         "FID_g",
         "DIV_k",
@@ -262,3 +267,39 @@ def test_evaluate_cli_writes_json_and_markdown(tmp_path, capsys):
         main(["evaluate", "--generated", str(tmp_path / "missing"), "--ground-truth", str(gt_dir)])
         == 2
     )
+
+
+def test_a_frozen_ground_truth_gives_n_a_with_the_reason_never_a_huge_number(tmp_path, capsys):
+    import json
+
+    from e3d2_hf.cli import main
+
+    gt_dir, gen_dir = tmp_path / "gt", tmp_path / "gen"
+    gt_dir.mkdir()
+    gen_dir.mkdir()
+    still = synthetic_dances(1, 500, seed=5)[0][:1]
+    for i in range(4):  # the same pose held still: no kinetic or geometric feature varies
+        np.save(gt_dir / f"gt{i}.npy", np.repeat(still + 0.1 * i, 500, axis=0))
+    for i, joints in enumerate(synthetic_dances(3, 500, seed=6)):
+        np.save(gen_dir / f"g{i}.npy", joints)  # no beats: BAS is undefined too
+    out = tmp_path / "report"
+    argv = ["evaluate", "--generated", f"ours={gen_dir}", "--ground-truth", str(gt_dir)]
+    assert main([*argv, "--output-dir", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "| ours | n/a | n/a | n/a | n/a | n/a |" in printed
+    assert "never vary" in printed and "no music beats" in printed
+    row = json.loads((out / "metrics.json").read_text())["ours"]
+    assert all(row[m] is None for m in ("FID_k", "FID_g", "DIV_k", "DIV_g", "BAS"))
+    assert set(row["undefined"]) == {"FID_k", "FID_g", "DIV_k", "DIV_g", "BAS"}
+
+
+def test_undefined_metrics_leave_the_defined_ones_as_the_reference_computes_them():
+    gt = synthetic_dances(6, frames=600, seed=1)
+    features = ground_truth_features(gt, cache_dir=False)
+    generated = [Dance(j, None, f"d{i}") for i, j in enumerate(synthetic_dances(4, 600, seed=2))]
+    with_beats = [Dance(d.joints, np.arange(20, 600, 33), d.name) for d in generated]
+    result, reference = evaluate_dances(generated, features), evaluate_dances(with_beats, features)
+    assert result["BAS"] is None and "BAS" not in reference["undefined"]
+    assert result["undefined"]["BAS"] == "no music beats are known for the generated dances"
+    for metric in ("FID_k", "DIV_k"):
+        assert result[metric] == reference[metric] and np.isfinite(result[metric])

@@ -119,34 +119,74 @@ def ground_truth_features(
     return features
 
 
+CONSTANT_FEATURE_STD = 1e-8
+"""A ground-truth feature whose standard deviation is below this never varies: normalising by
+it (the reference divides by std + 1e-10) turns rounding into distances of 1e10 and more."""
+
+UNDEFINED = "undefined"
+"""Key of the {metric: reason} map `evaluate_dances` adds when a metric is undefined."""
+
+
+def undefined_reasons(generated: FeatureSet, ground_truth: FeatureSet, has_beats: bool) -> dict:
+    """{metric: why it is undefined for these inputs}; metrics not named are well defined."""
+    reasons: dict[str, str] = {}
+    for kind, gen, gt in (
+        ("k", generated.kinetic, ground_truth.kinetic),
+        ("g", generated.geometric, ground_truth.geometric),
+    ):
+        if gen.shape[1] == 0 or gt.shape[1] == 0:
+            reason = "the geometric features are defined on SMPL-24 joints only"
+        elif len(gt) < 2:
+            reason = f"{len(gt)} ground-truth dance: its feature spread is undefined"
+        elif (constant := np.flatnonzero(gt.std(0) < CONSTANT_FEATURE_STD)).size:
+            reason = (
+                f"{constant.size} ground-truth feature(s) never vary (e.g. #{constant[0]}): "
+                "normalised by a zero spread, every distance is meaningless"
+            )
+        else:
+            continue
+        reasons[f"FID_{kind}"] = reasons[f"DIV_{kind}"] = reason
+    if not has_beats:
+        reasons["BAS"] = "no music beats are known for the generated dances"
+    return reasons
+
+
 def evaluate_dances(
     generated: list[Dance],
     ground_truth: FeatureSet,
     reference_bug: bool = True,
     fid_method: str = "sqrtm",
-) -> dict[str, float]:
-    """FID_k, FID_g, DIV_k, DIV_g on GT-normalised features, and mean BAS over dances with beats."""
+) -> dict:
+    """FID_k, FID_g, DIV_k, DIV_g on GT-normalised features, and mean BAS over dances with beats.
+
+    A metric undefined for its inputs (see `undefined_reasons`) is None, and the result then
+    holds `UNDEFINED`: {metric: reason}. Defined metrics are the reference's numbers.
+    """
     if len(generated) < 2:
         raise ValueError("the protocol needs at least two generated dances")
     gen = feature_set(
         [d.joints for d in generated], EVAL_FRAMES, reference_bug, desc="generated features"
     )
-    gen_k = normalise(gen.kinetic, ground_truth.kinetic)
-    gt_k = normalise(ground_truth.kinetic, ground_truth.kinetic)
-    geometric = gen.geometric.shape[1] > 0 and ground_truth.geometric.shape[1] > 0
-    if geometric:
-        gen_g = normalise(gen.geometric, ground_truth.geometric)
-        gt_g = normalise(ground_truth.geometric, ground_truth.geometric)
     scores = [
         beat_align_score(d.music_beats, d.joints) for d in generated if d.music_beats is not None
     ]
-    return {
-        "FID_k": frechet_distance(gen_k, gt_k, method=fid_method),
-        "FID_g": frechet_distance(gen_g, gt_g, method=fid_method) if geometric else float("nan"),
-        "DIV_k": average_pairwise_distance(gen_k),
-        "DIV_g": average_pairwise_distance(gen_g) if geometric else float("nan"),
-        "BAS": float(np.mean(scores)) if scores else float("nan"),
-    }
+    reasons = undefined_reasons(gen, ground_truth, bool(scores))
+    result: dict = {}
+    for kind, gen_x, gt_x in (
+        ("k", gen.kinetic, ground_truth.kinetic),
+        ("g", gen.geometric, ground_truth.geometric),
+    ):
+        if f"FID_{kind}" in reasons:
+            result[f"FID_{kind}"] = result[f"DIV_{kind}"] = None
+            continue
+        gen_n, gt_n = normalise(gen_x, gt_x), normalise(gt_x, gt_x)
+        result[f"FID_{kind}"] = frechet_distance(gen_n, gt_n, method=fid_method)
+        result[f"DIV_{kind}"] = average_pairwise_distance(gen_n)
+    result["BAS"] = float(np.mean(scores)) if scores else None
+    result = {c: result[c] for c in COLUMNS}
+    if reasons:
+        result[UNDEFINED] = reasons
+    return result
 
 
 def dances_from_dataset(dataset) -> list[Dance]:
@@ -196,19 +236,32 @@ def dances_from_folder(folder: str | os.PathLike) -> list[Dance]:
     return out
 
 
-def markdown_table(rows: dict[str, dict[str, float]]) -> str:
+def format_metric(name: str, value: float | None) -> str:
+    """A table cell: n/a for an undefined metric, 0 for an exact zero."""
+    if value is None:
+        return "n/a"
+    if value == 0:
+        return "0"
+    return f"{value:.4f}" if name == "BAS" else f"{value:.2f}"
+
+
+def markdown_table(rows: dict[str, dict]) -> str:
+    """The paper's Table 1 columns, one row per set; reasons for each n/a follow the table."""
     header = (
         "| Method | "
         + " | ".join(f"{c} {'↓' if LOWER_IS_BETTER[c] else '↑'}" for c in COLUMNS)
         + " |"
     )
     lines = [header, "|---" * (len(COLUMNS) + 1) + "|"]
+    notes: dict[str, list[str]] = {}
     for name, result in rows.items():
         lines.append(
-            f"| {name} | "
-            + " | ".join(f"{result[c]:.4f}" if c == "BAS" else f"{result[c]:.2f}" for c in COLUMNS)
-            + " |"
+            f"| {name} | " + " | ".join(format_metric(c, result[c]) for c in COLUMNS) + " |"
         )
+        for metric, reason in result.get(UNDEFINED, {}).items():
+            notes.setdefault(reason, []).append(f"{metric} of {name}")
+    for reason, where in notes.items():
+        lines.append(f"\nn/a ({', '.join(where)}): {reason}.")
     return "\n".join(lines)
 
 

@@ -523,7 +523,7 @@ class PPOTrainer(E3D2Trainer):
         if self.evaluate_fn is not None and self.is_world_process_zero():
             policy = self.accelerator.unwrap_model(self.model)
             metrics.update({f"eval_{k}": v for k, v in self.evaluate_fn(policy).items()})
-        self.log(metrics)
+        self.log({k: v for k, v in metrics.items() if v is not None})  # None: undefined metric
         self.control = self.callback_handler.on_evaluate(
             self.args, self.state, self.control, metrics=metrics
         )

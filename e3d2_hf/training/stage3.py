@@ -20,7 +20,7 @@ from transformers import set_seed
 
 from ..data.layout import FRAMES_PER_TOKEN, WINDOW_TOKENS
 from ..data.schema import load_clip_dataset
-from ..evaluation.protocol import Dance, evaluate_dances, ground_truth_features
+from ..evaluation.protocol import UNDEFINED, Dance, evaluate_dances, ground_truth_features
 from ..models import DancePolicy, DanceRewardModel, DanceVQVAE
 from ..ranges import check_ranges
 from .common import load_model, locate_vqvae
@@ -102,6 +102,7 @@ class DanceTable:
     def __init__(self, vqvae: DanceVQVAE, heldout_tokens, clips, piece_tokens: int, seed: int = 0):
         self.vqvae = vqvae.eval()
         self.seed = seed
+        self.reported: set[str] = set()
         beats = {
             str(r["id"]): np.asarray(r["beat_frames"])
             for r in clips.select_columns(["id", "beat_frames"])
@@ -129,7 +130,7 @@ class DanceTable:
         self.init_lower = torch.tensor(init_lower)
 
     @torch.no_grad()
-    def __call__(self, policy: DancePolicy) -> dict[str, float]:
+    def __call__(self, policy: DancePolicy) -> dict[str, float | None]:
         device = policy.device
         generator = torch.Generator(device=device).manual_seed(self.seed + 11)
         upper, lower = generate_dances(
@@ -145,7 +146,12 @@ class DanceTable:
             Dance(j.reshape(len(j), -1, 3), beats, f"piece{i}")
             for i, (j, beats) in enumerate(zip(joints, self.beats, strict=True))
         ]
-        return evaluate_dances(dances, self.ground_truth)
+        metrics = evaluate_dances(dances, self.ground_truth)
+        for metric, reason in metrics.pop(UNDEFINED, {}).items():
+            if metric not in self.reported:
+                self.reported.add(metric)
+                logger.warning("%s is n/a on this held-out music: %s", metric, reason)
+        return metrics
 
 
 def _clips_for(args: PPOArguments):
@@ -229,7 +235,9 @@ def run_ppo(args: PPOArguments, config: PPOConfig) -> dict:
     trainer.train(resume_from_checkpoint=config.resume_from_checkpoint)
     rows[f"pi_RL ({args.reward} reward)"] = trainer.evaluate()
     trainer.card_data["metrics"] = {
-        k: v for k, v in rows[f"pi_RL ({args.reward} reward)"].items() if np.isfinite(v)
+        k: v
+        for k, v in rows[f"pi_RL ({args.reward} reward)"].items()
+        if v is not None and np.isfinite(v)
     }
     trainer.save_policy(config.output_dir)
     state = PartialState()
@@ -265,7 +273,13 @@ def ppo_table(rows: dict[str, dict[str, float]]) -> str:
         cells = []
         for key, _ in PPO_COLUMNS:
             value = row.get(key)
-            cells.append("–" if value is None or not np.isfinite(value) else f"{value:.4g}")
+            cells.append(
+                "n/a"
+                if value is None or not np.isfinite(value)
+                else "0"
+                if value == 0
+                else f"{value:.4g}"
+            )
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
