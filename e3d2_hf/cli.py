@@ -531,6 +531,12 @@ STAGES = {
 """Training stages: each takes the recipe's own options (`e3d2 train-bc --help`)."""
 
 
+def run_stage(command: str, argv: list[str] | None = None) -> int:
+    """Run a training stage as `e3d2 <command>` does (the recipes call this): a user error is
+    one line and exit status 2, anything else its traceback and a last line."""
+    return _run_stage(command, list(sys.argv[1:] if argv is None else argv))
+
+
 def _run_stage(command: str, argv: list[str]) -> int:
     import importlib
 

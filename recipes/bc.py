@@ -4,7 +4,9 @@ python recipes/bc.py --config recipes/configs/demo/bc.yaml [--key value ...]
 accelerate launch recipes/bc.py --config recipes/configs/demo/bc.yaml
 """
 
-from e3d2_hf.training.stage1 import main_bc
+import sys
+
+from e3d2_hf.cli import run_stage
 
 if __name__ == "__main__":
-    main_bc()
+    sys.exit(run_stage("train-bc"))

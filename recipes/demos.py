@@ -4,7 +4,9 @@ python recipes/demos.py --config recipes/configs/demo/demos.yaml
 accelerate launch recipes/demos.py --config recipes/configs/demo/demos.yaml   # each rank collects its shards
 """
 
-from e3d2_hf.training.stage2 import main_demos
+import sys
+
+from e3d2_hf.cli import run_stage
 
 if __name__ == "__main__":
-    main_demos()
+    sys.exit(run_stage("collect-demos"))

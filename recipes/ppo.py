@@ -6,7 +6,9 @@ ACCELERATE_USE_CPU=1 accelerate launch --multi_gpu --num_processes 2 recipes/ppo
 accelerate launch --config_file recipes/accelerate/multi_gpu.yaml recipes/ppo.py --config ...
 """
 
-from e3d2_hf.training.stage3 import main_ppo
+import sys
+
+from e3d2_hf.cli import run_stage
 
 if __name__ == "__main__":
-    main_ppo()
+    sys.exit(run_stage("ppo"))

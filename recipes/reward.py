@@ -4,7 +4,9 @@ python recipes/reward.py --config recipes/configs/demo/reward.yaml
 accelerate launch recipes/reward.py --config recipes/configs/demo/reward.yaml
 """
 
-from e3d2_hf.training.stage2 import main_reward
+import sys
+
+from e3d2_hf.cli import run_stage
 
 if __name__ == "__main__":
-    main_reward()
+    sys.exit(run_stage("train-reward"))

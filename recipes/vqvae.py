@@ -4,7 +4,9 @@ python recipes/vqvae.py --config recipes/configs/demo/vqvae.yaml [--key value ..
 accelerate launch recipes/vqvae.py --config recipes/configs/demo/vqvae.yaml
 """
 
-from e3d2_hf.training.stage1 import main_vqvae
+import sys
+
+from e3d2_hf.cli import run_stage
 
 if __name__ == "__main__":
-    main_vqvae()
+    sys.exit(run_stage("train-vqvae"))

@@ -78,6 +78,19 @@ def tiny_policy(tmp_path_factory, tiny_tokens) -> Path:
     return root
 
 
+@pytest.fixture(scope="session")
+def tiny_reward(tmp_path_factory) -> Path:
+    """An untrained tiny reward model (seeded)."""
+    import torch
+
+    from e3d2_hf.models import DanceRewardModel, preset_config
+
+    out = tmp_path_factory.mktemp("reward")
+    torch.manual_seed(0)
+    DanceRewardModel(preset_config("reward", "tiny")).save_pretrained(out)
+    return out
+
+
 def demos_argv(policy: Path, out: Path, *extra: str) -> list[str]:
     return [
         "--config",

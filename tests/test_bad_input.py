@@ -24,7 +24,7 @@ import soundfile
 import torch
 from safetensors.torch import load_file, save_file
 
-from .conftest import TINY
+from .conftest import REPO, TINY
 
 E3D2 = "import sys; from e3d2_hf.cli import main; sys.exit(main(sys.argv[1:]))"
 API = """
@@ -47,6 +47,8 @@ class Case:
     """`e3d2` arguments; `{name}` is replaced by a fixture path (see `paths`)."""
     code: str | None = None
     """Python API code instead of a command."""
+    recipe: str | None = None
+    """`python recipes/<recipe>.py <argv>` instead of `e3d2 <argv>`."""
     names: str = ""
     """What the last line must contain: the file or flag at fault."""
     setup: Callable[[Path, dict[str, Path]], None] | None = None
@@ -371,6 +373,14 @@ CASES: dict[str, Case] = {
         "vague", ["train-vqvae", "--config", "bad.yaml", "--dataset", "{clips}"], names="bad.yaml",
         setup=yaml_with("bad.yaml", "vqvae.yaml", per_device_train_batch_size=-4),
     ),
+    "python recipes/vqvae.py with a YAML value of the wrong type": Case(
+        "vague", ["--config", "bad.yaml", "--dataset", "{clips}"], recipe="vqvae", names="bad.yaml",
+        setup=yaml_with("bad.yaml", "vqvae.yaml", max_steps="many"),
+    ),
+    "python recipes/ppo.py with a reward model that exists nowhere": Case(
+        "traceback", [*PPO[1:-1], "./no/reward", "--output_dir", "run"], recipe="ppo",
+        names="./no/reward",
+    ),
     "--duration 0": Case("vague", [*DANCE, "--duration", "0"], names="duration"),
     "token ids outside the codebook": Case(
         "vague", [*SCORE, "tokens.npz"], names="tokens.npz",
@@ -425,14 +435,10 @@ KINDS = sorted({case.kind for case in CASES.values()})
 
 
 @pytest.fixture(scope="module")
-def paths(tiny_clips, tiny_vqvae, tiny_policy, tiny_preferences, tmp_path_factory):
+def paths(tiny_clips, tiny_vqvae, tiny_policy, tiny_preferences, tiny_reward):
     from datasets import load_from_disk
 
-    from e3d2_hf.models import DanceRewardModel, preset_config
-
-    reward = tmp_path_factory.mktemp("bad-input-reward")
-    torch.manual_seed(0)
-    DanceRewardModel(preset_config("reward", "tiny")).save_pretrained(reward)
+    reward = tiny_reward
     song = load_from_disk(str(tiny_clips))[0]["music_path"]
     return {
         "clips": tiny_clips, "vqvae": tiny_vqvae, "policy": tiny_policy,
@@ -460,6 +466,9 @@ def run_case(name: str, case: Case, root: Path, paths: dict) -> tuple[str, Case,
     fill = {k: str(v) for k, v in paths.items()}
     if case.code is not None:
         command = [sys.executable, "-c", API, case.code.format(**fill)]
+    elif case.recipe is not None:
+        recipe = str(REPO / "recipes" / f"{case.recipe}.py")
+        command = [sys.executable, recipe, *(a.format(**fill) for a in case.argv)]
     else:
         command = [sys.executable, "-c", E3D2, *(a.format(**fill) for a in case.argv)]
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}

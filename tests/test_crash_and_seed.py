@@ -74,16 +74,6 @@ def assert_same_weights(a: Path, b: Path) -> None:
         torch.testing.assert_close(second[key], first[key], atol=0, rtol=0, msg=key)
 
 
-@pytest.fixture(scope="module")
-def tiny_reward_model(tmp_path_factory) -> Path:
-    from e3d2_hf.models import DanceRewardModel, preset_config
-
-    out = tmp_path_factory.mktemp("reward-model")
-    torch.manual_seed(0)
-    DanceRewardModel(preset_config("reward", "tiny")).save_pretrained(out)
-    return out
-
-
 def _trainer_argv(name, tiny_clips, tiny_vqvae, tiny_policy, tiny_preferences, reward_model):
     """(command, options, first checkpoint step, killed checkpoint step) of each trainer."""
     keep = ["--save_total_limit", "5", "--report_to", "none"]
@@ -120,10 +110,10 @@ def _trainer_argv(name, tiny_clips, tiny_vqvae, tiny_policy, tiny_preferences, r
 
 @pytest.mark.parametrize("trainer", ["vqvae", "bc", "reward", "ppo"])
 def test_a_save_killed_midway_resumes_from_the_last_complete_checkpoint_to_the_same_weights(
-    trainer, tiny_clips, tiny_vqvae, tiny_policy, tiny_preferences, tiny_reward_model, tmp_path
+    trainer, tiny_clips, tiny_vqvae, tiny_policy, tiny_preferences, tiny_reward, tmp_path
 ):
     command, argv, first, killed = _trainer_argv(
-        trainer, tiny_clips, tiny_vqvae, tiny_policy, tiny_preferences, tiny_reward_model
+        trainer, tiny_clips, tiny_vqvae, tiny_policy, tiny_preferences, tiny_reward
     )
     a, b = tmp_path / "a", tmp_path / "b"
     run_a = e3d2([command, *argv, "--output_dir", str(a)], tmp_path)

@@ -15,7 +15,7 @@ import torch
 from datasets import load_from_disk
 from transformers import TrainerCallback
 
-from e3d2_hf.models import DancePolicy, DanceRewardModel, preset_config
+from e3d2_hf.models import DancePolicy
 from e3d2_hf.training.demonstrations import music_segments
 from e3d2_hf.training.ppo_trainer import (
     PPOConfig,
@@ -211,14 +211,6 @@ def test_policy_without_value_head_is_refused(tiny_policy, tmp_path):
 
 
 # --- the stage end to end ----------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def tiny_reward(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("reward")
-    torch.manual_seed(0)
-    DanceRewardModel(preset_config("reward", "tiny")).save_pretrained(out)
-    return out
 
 
 @pytest.mark.parametrize("reward", ["learned", "bailando"])
