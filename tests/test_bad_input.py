@@ -360,6 +360,12 @@ CASES: dict[str, Case] = {
     "an output folder that is a file": Case(
         "traceback", DANCE[:-1] + ["out"], names="out", setup=write("out", "a file")
     ),
+    "a dance into a folder nobody may create (here /sys)": Case(
+        "traceback", DANCE[:-1] + ["/sys/e3d2-dances"], names="/sys/e3d2-dances"
+    ),
+    "training into a folder nobody may create (here /sys)": Case(
+        "traceback", [*TRAIN_VQVAE, "--output_dir", "/sys/e3d2-run"], names="/sys/e3d2-run"
+    ),
     # 5. lines that were vague or misleading
     "a truncated mp3": Case(
         "vague", [*DANCE[:1], "cut.mp3", *DANCE[2:]], names="cut.mp3",
