@@ -27,24 +27,21 @@ def is_owned(folder: str | os.PathLike) -> bool:
     return (Path(folder) / OWNER_MARKER).is_file()
 
 
-def is_empty(folder: str | os.PathLike) -> bool:
-    folder = Path(folder)
-    return folder.is_dir() and not any(folder.iterdir())
-
-
 def check_replaceable(folder: str | os.PathLike, instead: str) -> None:
     """Raise unless the toolkit may delete `folder`: absent, empty, or its own.
 
     `instead` tells the user what to do, e.g. "choose another --output_dir".
     """
     folder = Path(folder)
-    if folder.exists() and not folder.is_dir():
+    if not folder.exists() or is_owned(folder):
+        return
+    if not folder.is_dir():
         raise ForeignFolderError(f"{folder}: is a file, not an output folder; {instead}")
-    if folder.exists() and not is_empty(folder) and not is_owned(folder):
-        example = sorted(p.name for p in folder.iterdir())[:3]
+    names = sorted(p.name for p in folder.iterdir())
+    if names:
         raise ForeignFolderError(
-            f"{folder}: holds files e3d2-hf did not write ({', '.join(example)}"
-            f"{', ...' if len(list(folder.iterdir())) > 3 else ''}); nothing was changed. "
+            f"{folder}: holds files e3d2-hf did not write ({', '.join(names[:3])}"
+            f"{', ...' if len(names) > 3 else ''}); nothing was changed. "
             f"Empty it yourself or {instead}"
         )
 

@@ -36,17 +36,22 @@ def looks_local(name_or_path: str | os.PathLike) -> bool:
     return Path(text).exists() or text.startswith(LOCAL_PREFIXES) or text.count("/") > 1
 
 
+def saved_model_type(folder: str | os.PathLike) -> str | None:
+    """The `model_type` in a saved model or checkpoint folder's config.json."""
+    config_file = Path(folder) / "config.json"
+    if not config_file.is_file():
+        raise ModelFolderError(str(folder), "no config.json: not a saved model or checkpoint")
+    try:
+        return json.loads(config_file.read_text()).get("model_type")
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ModelFolderError(str(config_file), f"not valid JSON ({exc})") from None
+
+
 def _config_model_type(name_or_path: str, subfolder: str, kwargs: dict) -> str | None:
     where = _where(name_or_path, subfolder)
     local = Path(name_or_path) / subfolder
     if local.is_dir():
-        config_file = local / "config.json"
-        if not config_file.is_file():
-            raise ModelFolderError(where, "no config.json: not a saved model folder")
-        try:
-            return json.loads(config_file.read_text()).get("model_type")
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise ModelFolderError(f"{config_file}", f"not valid JSON ({exc})") from None
+        return saved_model_type(local)
     if looks_local(name_or_path):
         raise FileNotFoundError(f"{where}: no such model folder")
     from transformers import PretrainedConfig

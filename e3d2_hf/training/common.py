@@ -20,9 +20,9 @@ from transformers import Trainer, TrainingArguments
 from transformers.integrations import TensorBoardCallback
 from transformers.integrations.integration_utils import default_logdir
 
-from ..models.loading import safetensors_problem
+from ..models.loading import safetensors_problem, saved_model_type
 from ..models.policy.configuration_policy import VQVAE_FILES, VQVAE_SUBFOLDER
-from ..outputs import check_replaceable, claim_output_dir, is_owned
+from ..outputs import check_replaceable, claim_output_dir
 from ..ranges import RangeError, check_ranges
 
 logger = logging.getLogger(__name__)
@@ -76,7 +76,7 @@ class E3D2TrainingArguments(TrainingArguments):
 
     def __post_init__(self):
         check_ranges(self)
-        if self.output_dir and not is_owned(self.output_dir):  # refused before any work is done
+        if self.output_dir:  # a foreign folder is refused before any work is done
             check_replaceable(self.output_dir, "choose another --output_dir")
         if self.max_steps == 0 or self.max_steps < -1:
             raise RangeError(
@@ -330,15 +330,7 @@ def check_checkpoint_files(folder: Path) -> None:
 
 def check_model_type(path: str | os.PathLike, expected: str) -> None:
     """Raise unless the checkpoint or model folder at `path` holds a `expected` model."""
-    config_file = Path(path) / "config.json"
-    if not config_file.is_file():
-        raise FileNotFoundError(
-            f"{config_file}: not found; {path} is not a saved model or checkpoint"
-        )
-    try:
-        model_type = json.loads(config_file.read_text()).get("model_type")
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"{config_file}: not valid JSON ({exc})") from None
+    model_type = saved_model_type(path)
     if model_type != expected:
         raise ValueError(
             f"{path}: holds a {model_type!r} model, but this stage needs a {expected!r} one"
