@@ -170,6 +170,8 @@ def _ddp_worker(tokens_dir: str, out_dir: str) -> None:
     trainer.train()
     weights = torch.cat([p.detach().flatten() for p in trainer.model.parameters()])
     torch.save({"seen": seen, "weights": weights}, Path(out_dir) / f"rank{state.process_index}.pt")
+    state.wait_for_everyone()
+    torch.distributed.destroy_process_group()  # gloo's threads otherwise can abort the exit
 
 
 def test_two_ddp_ranks_end_identical_and_see_different_data(tiny_tokens, tmp_path):
