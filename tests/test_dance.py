@@ -23,23 +23,26 @@ def song(tiny_clips) -> str:
     return load_clip_dataset(tiny_clips)[0]["music_path"]
 
 
-def test_sliding_window_matches_the_cached_rollout_then_reads_only_the_last_window(tiny_policy):
+def test_sliding_window_matches_the_cached_rollout_then_reads_only_bailandos_28_steps(tiny_policy):
     from e3d2_hf.models import DancePolicy
 
     policy = DancePolicy.from_pretrained(tiny_policy).eval()
-    block = policy.config.block_size
+    window = policy.config.block_size - 1  # CrossCondGPT2.sample crops to block_size - 1
+    assert policy.sample_context == window == 28
     g = torch.Generator().manual_seed(0)
-    music = torch.randn(2, block + 12, policy.config.music_dim, generator=g)
+    music = torch.randn(2, window + 12, policy.config.music_dim, generator=g)
     init = torch.tensor([3, 5])
     upper, lower = policy.sample_dance(music, init, init, greedy=True)
-    assert upper.shape == lower.shape == (2, block + 12)
-    first = policy.rollout(music[:, :block], init, init, greedy=True)
-    assert torch.equal(upper[:, :block], first.upper_ids)
-    # step t > block: the argmax of one forward pass over the last `block` steps alone
-    t = block + 7
-    out = policy(music[:, t - block + 1 : t + 1], upper[:, t - block : t], lower[:, t - block : t])
-    assert torch.equal(upper[:, t], out.upper_logits[:, -1].argmax(-1))
-    assert torch.equal(lower[:, t], out.lower_logits[:, -1].argmax(-1))
+    assert upper.shape == lower.shape == (2, window + 12)
+    first = policy.rollout(music[:, :window], init, init, greedy=True)
+    assert torch.equal(upper[:, :window], first.upper_ids)
+    # step t >= window: the argmax of one forward pass over the last `window` steps alone
+    for t in (window, window + 7):
+        previous_upper = torch.cat([init[:, None], upper], 1)[:, t - window + 1 : t + 1]
+        previous_lower = torch.cat([init[:, None], lower], 1)[:, t - window + 1 : t + 1]
+        out = policy(music[:, t - window + 1 : t + 1], previous_upper, previous_lower)
+        assert torch.equal(upper[:, t], out.upper_logits[:, -1].argmax(-1))
+        assert torch.equal(lower[:, t], out.lower_logits[:, -1].argmax(-1))
 
 
 def test_dance_to_song_covers_the_segment_and_is_seeded(tiny_policy, tiny_vqvae, song):

@@ -7,6 +7,19 @@ three streams; we interleave them step by step, which with step-based masks
 and stream-specific position embeddings computes the same function and lets
 a cache grow by one step at a time. Logits for p_t are read at the upper and
 lower token of step t.
+
+The paper preset is Bailando's `CrossCondGPT2` (87,032,832 parameters both);
+`convert_bailando` maps its checkpoints key for key:
+
+- `blocks[:6]` are `gpt_base.blocks`, `blocks[6:]` are `gpt_head.blocks`;
+  `final_norm` is `gpt_head.ln_f` (the base has no final norm).
+- `position_embedding` is `gpt_base.pos_emb[0]`, one `block_size` slice per
+  stream in Bailando's order [music | upper | lower].
+- Blocks are pre-norm with LayerNorm eps 1e-5, exact-erf GELU and a 4x MLP;
+  attention with a step-causal mask equals Bailando's explicit softmax with
+  its lower-triangular mask tiled 3 x 3; both heads are bias-free.
+- `sample_dance` is `sample`: argmax (its top-1), with the context cropped to
+  the last `block_size - 1` steps.
 """
 
 from __future__ import annotations
@@ -323,6 +336,12 @@ class DancePolicy(DancePolicyPreTrainedModel, GenerationMixin):
             random_actions=torch.stack(random_actions, 1),
         )
 
+    @property
+    def sample_context(self) -> int:
+        """Steps of context `sample_dance` keeps once a song is longer: Bailando crops to
+        `block_size - 1` (its `sample` sets `block_size = get_block_size() - 1`)."""
+        return max(1, self.config.block_size - 1)
+
     @torch.no_grad()
     def sample_dance(
         self,
@@ -336,24 +355,25 @@ class DancePolicy(DancePolicyPreTrainedModel, GenerationMixin):
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Codes for music of any length, (batch, steps) each, as Bailando's test-time sampler.
 
-        The first `block_size` steps are one cached rollout; every later step
-        re-reads the last `block_size` steps (music and previous codes), a
-        sliding window over the song.
+        As `CrossCondGPT2.sample`, the context is the last `sample_context`
+        (= block_size - 1 = 28) steps: the first 28 steps are one cached
+        rollout, and every later step re-reads only the last 28 steps (music
+        and previous codes), a sliding window over the song.
         """
-        block = self.config.block_size
+        window = self.sample_context
         first = self.rollout(
-            music_features[:, :block], init_upper, init_lower,
+            music_features[:, :window], init_upper, init_lower,
             greedy=greedy, temperature=temperature, generator=generator,
         )  # fmt: skip
         batch = music_features.shape[0]
         uppers = torch.cat([init_upper.view(batch, 1), first.upper_ids], 1)
         lowers = torch.cat([init_lower.view(batch, 1), first.lower_ids], 1)
-        for t in range(block, music_features.shape[1]):
+        for t in range(window, music_features.shape[1]):
             # step t reads music t and the codes of step t - 1 (index t in uppers, after p_init)
             out = self(
-                music_features[:, t - block + 1 : t + 1],
-                uppers[:, t - block + 1 : t + 1],
-                lowers[:, t - block + 1 : t + 1],
+                music_features[:, t - window + 1 : t + 1],
+                uppers[:, t - window + 1 : t + 1],
+                lowers[:, t - window + 1 : t + 1],
                 check_inputs=False,
             )
             upper, lower, _, _ = sample_codes(

@@ -4,6 +4,22 @@ Two independent VQ-VAEs (upper and lower body) with conv encoders that
 downsample time x8, EMA k-means codebooks with dead-code reset, and the
 root-velocity decoder of Bailando's second step, which reads the lower codes.
 Joints go in and out as (batch, frames, 3 * num_joints) absolute positions.
+
+The paper preset is Bailando's `SepVQVAER` (65,068,619 parameters both);
+`convert_bailando` maps its checkpoints key for key:
+
+- `upper` / `lower` are `vqvae_up` / `vqvae_down` (Jukebox VQ-VAEs with one
+  level); `encoder.layers` are `encoders.0.level_blocks.0.model` and
+  `decoder.layers` are `decoders.0.level_blocks.0.model` then `decoders.0.out`.
+- Convolutions pad with zeros; residual units are ReLU, dilated k3 conv, ReLU,
+  k1 conv at full width (`m_conv` 1, `res_scale` 1); dilations grow as
+  `growth**i` and run reversed in the decoder; the decoder's last transposed
+  conv returns to the code width, as Jukebox's `DecoderConvBock`.
+- `codebook.codes` is `bottleneck.level_blocks.0.k`. Bailando does not save
+  its EMA sums and counts; a converted codebook starts them as its
+  `restore_k` does (the codes, counts of one).
+- `root_decoder` is `vqvae_down.decoders_root.0`: it reads the lower codes and
+  its velocity replaces the root slot, integrated from 0 (`mc_gpt_all.py`).
 """
 
 from __future__ import annotations
@@ -68,19 +84,26 @@ class Encoder(nn.Module):
 
 
 class Decoder(nn.Module):
-    """The encoder mirrored: reversed dilations and stride-2 transposed convs."""
+    """The encoder mirrored: reversed dilations and stride-2 transposed convs.
+
+    As in Bailando (Jukebox's `DecoderConvBock`), the last transposed conv maps
+    back to the code width and the output conv reads that width.
+    """
 
     def __init__(self, out_channels: int, config: DanceVQVAEConfig):
         super().__init__()
         layers: list[nn.Module] = [nn.Conv1d(config.code_dim, config.width, 3, 1, 1)]
-        for _ in range(config.down_t):
+        for i in range(config.down_t):
             layers.append(
                 residual_stack(
                     config.width, config.depth, config.dilation_growth_rate, reverse=True
                 )
             )
-            layers.append(nn.ConvTranspose1d(config.width, config.width, 4, 2, 1))
-        layers.append(nn.Conv1d(config.width, out_channels, 3, 1, 1))
+            last = i == config.down_t - 1
+            layers.append(
+                nn.ConvTranspose1d(config.width, config.code_dim if last else config.width, 4, 2, 1)
+            )
+        layers.append(nn.Conv1d(config.code_dim, out_channels, 3, 1, 1))
         self.layers = nn.Sequential(*layers)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
