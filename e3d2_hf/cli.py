@@ -464,6 +464,84 @@ def _run_app(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_convert_bailando(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "convert-bailando",
+        help="convert Bailando's released checkpoints (VQ-VAE + GPT .pt) to e3d2-hf models",
+        description="Read Bailando's checkpoints tensor-only (torch.load weights_only=True; a file "
+        "that would run code is refused), map every key to DanceVQVAE and DancePolicy, and write "
+        "OUTPUT_DIR/vqvae and OUTPUT_DIR/policy (which carries its VQ-VAE), ready for "
+        "from_pretrained and `e3d2 dance song.mp3 --policy OUTPUT_DIR/policy`. A key left over or "
+        "a weight not filled is an error listing them. Bailando's weights are under the NTU "
+        "S-Lab License 1.0 (non-commercial); the model cards say so.",
+    )
+    p.add_argument(
+        "--vqvae",
+        required=True,
+        help="Bailando's VQ-VAE: step 2 (experiments/sep_vqvae_root/ckpt/epoch_500.pt, with the "
+        "root decoder), or step 1 (sep_vqvae) together with --vqvae-root",
+    )
+    p.add_argument(
+        "--vqvae-root",
+        "--vqvae_root",
+        dest="vqvae_root",
+        help="Bailando's step-2 checkpoint, for its root-velocity decoder when --vqvae is step 1",
+    )
+    p.add_argument(
+        "--gpt",
+        required=True,
+        help="Bailando's GPT (experiments/cc_motion_gpt/ckpt/epoch_400.pt), or an actor-critic "
+        "checkpoint with --ignore-critic",
+    )
+    p.add_argument(
+        "--config",
+        help="Bailando's YAML (configs/cc_motion_gpt.yaml); default: the config saved in the "
+        "checkpoints",
+    )
+    p.add_argument("--output-dir", "--output_dir", dest="output_dir", required=True)
+    p.add_argument("--overwrite", action="store_true", help="replace an earlier conversion")
+    p.add_argument(
+        "--ignore-critic",
+        "--ignore_critic",
+        dest="ignore_critic",
+        action="store_true",
+        help="convert the actor of an actor-critic checkpoint and leave its critic out",
+    )
+    p.add_argument(
+        "--train-clips",
+        "--train_clips",
+        dest="train_clips",
+        help="a clip dataset (e3d2 prepare) to encode into policy/tokens/train, with "
+        "--heldout-clips: collect-demos and ppo then run from the converted policy",
+    )
+    p.add_argument(
+        "--heldout-clips",
+        "--heldout_clips",
+        dest="heldout_clips",
+        help="the held-out clip dataset, encoded into policy/tokens/heldout",
+    )
+    p.set_defaults(func=_run_convert_bailando)
+
+
+def _run_convert_bailando(args: argparse.Namespace) -> int:
+    from .convert_bailando import convert_bailando
+
+    out = convert_bailando(
+        args.vqvae,
+        args.gpt,
+        args.output_dir,
+        vqvae_root=args.vqvae_root,
+        config=args.config,
+        overwrite=args.overwrite,
+        ignore_critic=args.ignore_critic,
+        train_clips=args.train_clips,
+        heldout_clips=args.heldout_clips,
+    )
+    print(f"wrote {out.vqvae_dir} and {out.policy_dir}")
+    print(f"next: e3d2 dance song.mp3 --policy {out.policy_dir}")
+    return 0
+
+
 def _add_models(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "models",
@@ -500,6 +578,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_push(sub)
     _add_app(sub)
     _add_models(sub)
+    _add_convert_bailando(sub)
     for name, (_, _, help_text) in STAGES.items():
         sub.add_parser(name, help=f"{help_text}; options: e3d2 {name} --help", add_help=False)
     return parser

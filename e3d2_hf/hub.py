@@ -112,7 +112,9 @@ def render_model_card(template: str, model, info: dict[str, Any]) -> ModelCard:
     model_name = info.get("model_name", config.model_type)
     card_data = ModelCardData(
         library_name="e3d2-hf",
-        license="apache-2.0",
+        license=info.get("license", "apache-2.0"),
+        license_name=info.get("license_name"),
+        license_link=info.get("license_link"),
         tags=TAGS + [template],
         datasets=[dataset] if hub_dataset_id(dataset) else None,
         model_name=model_name,
