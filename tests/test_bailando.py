@@ -9,9 +9,11 @@ types it, and the converted folders are loaded with `from_pretrained`.
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from collections import OrderedDict
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -241,31 +243,45 @@ REFUSED = {
 }
 
 
-@pytest.mark.parametrize("case", sorted(REFUSED))
-def test_bad_checkpoints_are_refused_in_one_line_and_nothing_is_written(case, tmp_path):
-    make, role, message = REFUSED[case]
-    bad = tmp_path / "bad.pt"
+def _refuse(case: str, folder: Path) -> tuple[subprocess.CompletedProcess, list[str], list[str]]:
+    """Run one REFUSED case in `folder`: the result, and the folder's names before and after."""
+    make, role, _ = REFUSED[case]
+    bad = folder / "bad.pt"
     if make is not None:
         make(bad)
-    args = {"vqvae": STEP1, "gpt": GPT, "extra": ["--vqvae-root", STEP2]}
+    vqvae, gpt, extra = STEP1, GPT, ["--vqvae-root", STEP2]
     if role == "gpt":
-        args["gpt"] = bad
+        gpt = bad
     elif role == "vqvae":
-        args["vqvae"], args["extra"] = bad, []
+        vqvae, extra = bad, []
     elif role == "root":
-        args["extra"] = ["--vqvae-root", bad]
+        extra = ["--vqvae-root", bad]
     elif role == "vqvae=gpt":
-        args["vqvae"] = GPT
+        vqvae = GPT
     elif role == "step1 alone":
-        args["extra"] = []
-    before = sorted(p.name for p in tmp_path.iterdir())
-    result = convert(tmp_path / "out", *args["extra"], vqvae=args["vqvae"], gpt=args["gpt"],
-                     cwd=tmp_path)  # fmt: skip
+        extra = []
+    before = sorted(p.name for p in folder.iterdir())
+    result = convert(folder / "out", *extra, vqvae=vqvae, gpt=gpt, cwd=folder)
+    return result, before, sorted(p.name for p in folder.iterdir())
+
+
+@pytest.fixture(scope="module")
+def refusals(tmp_path_factory) -> dict:
+    """Every REFUSED case, each in a fresh interpreter and its own folder, three at a time."""
+    folders = {case: tmp_path_factory.mktemp("refused") for case in REFUSED}
+    with ThreadPoolExecutor(3) as pool:
+        futures = {case: pool.submit(_refuse, case, folders[case]) for case in REFUSED}
+        return {case: future.result() for case, future in futures.items()}
+
+
+@pytest.mark.parametrize("case", sorted(REFUSED))
+def test_bad_checkpoints_are_refused_in_one_line_and_nothing_is_written(case, refusals):
+    result, before, after = refusals[case]
     assert result.returncode == 2, result.stderr
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "Traceback" not in result.stderr, result.stderr
-    assert message in lines[0] and "e3d2 convert-bailando: error:" in lines[0]
-    assert sorted(p.name for p in tmp_path.iterdir()) == before  # no output, no ran.txt
+    assert REFUSED[case][2] in lines[0] and "e3d2 convert-bailando: error:" in lines[0]
+    assert after == before  # no output folder, and no ran.txt from the pickled code
 
 
 def test_the_critic_is_left_out_when_asked(tmp_path):
@@ -278,13 +294,15 @@ def test_the_critic_is_left_out_when_asked(tmp_path):
 
 def test_an_earlier_conversion_is_replaced_only_with_overwrite(converted, tmp_path):
     out = tmp_path / "out"
-    assert convert(out, vqvae=STEP2, cwd=tmp_path).returncode == 0
+    shutil.copytree(converted, out)
     again = convert(out, vqvae=STEP2, cwd=tmp_path)
     assert again.returncode == 2 and "--overwrite" in again.stderr
     assert convert(out, "--overwrite", vqvae=STEP2, cwd=tmp_path).returncode == 0
+    assert json.loads((out / "conversion.json").read_text())["checkpoints"][0]["file"] == STEP2.name
     mine = tmp_path / "mine"
     mine.mkdir()
     (mine / "keep.txt").write_text("the user's")
     refused = convert(mine, "--overwrite", vqvae=STEP2, cwd=tmp_path)
     assert refused.returncode == 2 and "did not write" in refused.stderr
+    assert sorted(p.name for p in mine.iterdir()) == ["keep.txt"]
     assert (mine / "keep.txt").read_text() == "the user's"
