@@ -19,7 +19,7 @@ import pickle
 import re
 import zipfile
 from collections import OrderedDict
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -140,13 +140,13 @@ def _int_or_none(value: Any) -> int | None:
 
 
 # --- moving tensors by a key map ---------------------------------------------------------------------
-Transform = Callable[[torch.Tensor], torch.Tensor]
 
 
-def _with_params(pairs: dict[str, str], bias: bool = True) -> dict[str, str]:
-    """Module-name pairs (ours -> Bailando's) expanded to their weight (and bias) tensors."""
-    suffixes = ("weight", "bias") if bias else ("weight",)
-    return {f"{ours}.{s}": f"{theirs}.{s}" for ours, theirs in pairs.items() for s in suffixes}
+def _with_params(pairs: dict[str, str]) -> dict[str, str]:
+    """Module-name pairs (ours -> Bailando's) expanded to their weight and bias tensors."""
+    return {
+        f"{ours}.{s}": f"{theirs}.{s}" for ours, theirs in pairs.items() for s in ("weight", "bias")
+    }
 
 
 def _fill(
@@ -157,14 +157,12 @@ def _fill(
     consumed: set[str],
     what: str,
     path: Path,
-    transforms: dict[str, Transform] | None = None,
 ) -> None:
     """Load `model` from `sources` by `key_map` (ours -> theirs) plus `derived` tensors.
 
     Every weight of the model must be filled and every source key consumed
     (by the map or by `consumed`), with equal shapes; otherwise one error lists them.
     """
-    transforms = transforms or {}
     target = model.state_dict()
     unfilled = sorted(k for k in target if k not in key_map and k not in derived)
     absent = sorted(theirs for theirs in key_map.values() if theirs not in sources)
@@ -178,7 +176,7 @@ def _fill(
     for ours, theirs in key_map.items():
         if theirs not in sources:
             continue
-        tensor = transforms.get(ours, lambda t: t)(sources[theirs])
+        tensor = sources[theirs]
         if tuple(tensor.shape) != tuple(target[ours].shape):
             problems.append(
                 f"{theirs} has shape {tuple(sources[theirs].shape)}, {ours} needs "
@@ -533,16 +531,9 @@ def convert_policy(
     consumed.update(critic)
     with torch.device("meta"):
         model = DancePolicy(policy_config_)
-    _fill(
-        model,
-        state,
-        policy_key_map(num_base, num_head),
-        {},
-        consumed,
-        "policy",
-        path,
-        transforms={"position_embedding.weight": lambda t: t.reshape(t.shape[-2], t.shape[-1])},
-    )
+    positions = state["gpt_base.pos_emb"]  # (1, 3 x block, hidden), an nn.Parameter in Bailando
+    sources = {**state, "gpt_base.pos_emb": positions.reshape(positions.shape[-2:])}
+    _fill(model, sources, policy_key_map(num_base, num_head), {}, consumed, "policy", path)
     if critic:
         logger.info("%s: left out the critic's %d tensors (--ignore-critic)", path, len(critic))
     return model.eval()
