@@ -27,6 +27,9 @@ class Skeleton:
     upper_body: tuple[int, ...]
     root: int = 0
     up_axis: str = "y"
+    feet: tuple[tuple[int, ...], tuple[int, ...]] = ((), ())
+    """(left, right) joints of each foot, heel to toe; the ground-contact diagnostics use them."""
+    head: int | None = None
     _order: tuple[int, ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -157,6 +160,9 @@ SMPL24 = Skeleton(
     # Bailando's split (models/sep_vqvae.py): 9 lower joints (27 ch), 15 upper (45 ch).
     lower_body=(0, 1, 2, 4, 5, 7, 8, 10, 11),
     upper_body=(3, 6, 9, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23),
+    # EDGE's foot joints (eval/eval_pfc.py: [7, 10, 8, 11]): ankle and foot of each side.
+    feet=((7, 10), (8, 11)),
+    head=15,
 )
 
 
@@ -225,6 +231,8 @@ DANCE_WITH_MELODY23 = Skeleton(
     root=2,
     lower_body=(2, 7, 8, 9, 10, 11, 16, 17, 18, 19, 20),
     upper_body=(0, 1, 3, 4, 5, 6, 12, 13, 14, 15, 21, 22),
+    feet=((18, 19, 20), (9, 10, 11)),
+    head=1,
 )
 
 SKELETONS: dict[str, Skeleton] = {s.name: s for s in (SMPL24, DANCE_WITH_MELODY23)}
