@@ -8,6 +8,7 @@ import sys
 import traceback
 from pathlib import Path
 
+from .data.layout import SEAM_TOKENS
 from .errors import StageError, is_user_error, one_line
 from .ranges import above, at_least
 
@@ -257,7 +258,10 @@ def _load_dances(path: str):
 
 
 def _run_evaluate(args: argparse.Namespace) -> int:
+    from .evaluation.leaderboard import results_document, write_results
+    from .evaluation.physical import diagnostics_table
     from .evaluation.protocol import (
+        diagnose_sets,
         evaluate_dances,
         ground_truth_features,
         markdown_table,
@@ -281,9 +285,24 @@ def _run_evaluate(args: argparse.Namespace) -> int:
         name: evaluate_dances(dances, gt_features, reference_bug=bug, fid_method=args.fid_method)
         for name, dances in sets
     }
-    json_path, md_path = write_report(rows, args.output_dir)
+    diagnostics = diagnose_sets(
+        {name: dances for name, dances in sets if name != "Ground truth"}, ground_truth
+    )
+    json_path, md_path = write_report(rows, args.output_dir, diagnostics)
+    results = write_results(
+        results_document(
+            rows,
+            diagnostics,
+            dataset=str(args.ground_truth),
+            population=max(len(dances) for name, dances in sets),
+            reference_pool=len(ground_truth),
+            reference_bug=bug,
+        ),
+        Path(args.output_dir) / "results.json",
+    )
     print(markdown_table(rows))
-    print(f"\nwrote {json_path} and {md_path}")
+    print("\n" + diagnostics_table(diagnostics))
+    print(f"\nwrote {json_path}, {md_path} and {results} (leaderboard schema)")
     return 0
 
 
@@ -358,7 +377,8 @@ def _add_dance(sub: argparse._SubParsersAction) -> None:
         help="dance to any song: video with the song, BVH and npz",
         description="Generate a dance for an audio file (wav, mp3, flac, ogg; any length: past the "
         "policy's 29-step window the sampler slides, as Bailando's) and write <name>.mp4 (the song as "
-        "its audio track), <name>.bvh (Blender and other DCC tools) and <name>.npz (joints, fps, tokens).",
+        "its audio track), <name>.bvh (Blender and other DCC tools) and <name>.npz (joints, fps, tokens); "
+        "with --formats ...,glb also <name>.glb, an animated glTF of the figure.",
     )
     p.add_argument("song", help="audio file")
     p.add_argument("--policy", required=True, help="policy folder or Hub repo id")
@@ -374,12 +394,20 @@ def _add_dance(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--formats",
         default="mp4,bvh,npz",
-        help="comma-separated: mp4, gif, bvh, npz (default: %(default)s)",
+        help="comma-separated: mp4, gif, bvh, npz, glb (animated glTF: Blender, browsers) "
+        "(default: %(default)s)",
     )
     p.add_argument("--seed", type=at_least(0, int), default=0)
     p.add_argument("--temperature", type=above(0), default=1.0)
     p.add_argument("--greedy", action="store_true", help="argmax codes instead of sampling")
     p.add_argument("--start-pose", help=".npy/.npz joints whose first 8 frames start the dance")
+    p.add_argument(
+        "--edge-tokens",
+        type=at_least(0, int),
+        default=SEAM_TOKENS,
+        help="code pairs repeated past each end before decoding, so the first and last frames "
+        "do not jump; 0 decodes as Bailando does (default: %(default)s)",
+    )
     p.add_argument("--video-fps", type=above(0), default=30.0, help="(default: %(default)s)")
     p.add_argument("--bvh-scale", type=above(0), default=1.0, help="BVH units per metre (100: cm)")
     p.add_argument(
@@ -403,6 +431,7 @@ def _run_dance(args: argparse.Namespace) -> int:
     dance = dance_to_song(
         policy, vqvae, args.song, offset=args.start, duration=args.duration, seed=args.seed,
         temperature=args.temperature, greedy=args.greedy, start_pose=args.start_pose,
+        edge_tokens=args.edge_tokens,
     )  # fmt: skip
     written = save_dance(
         dance, args.output_dir, name, formats,

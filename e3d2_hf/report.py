@@ -11,6 +11,8 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
+from .evaluation.leaderboard import results_document, write_results
+from .evaluation.physical import DIAGNOSTICS, format_diagnostic
 from .evaluation.protocol import COLUMNS
 from .training.stage3 import PPO_COLUMNS
 
@@ -117,10 +119,15 @@ def report_blocks(out: Path, timings: dict[str, float]) -> list[Block]:
 
 def _evaluation_blocks(out: Path) -> list[Block]:
     rows: dict[str, dict] = {}
+    truth: dict = {}
+    flags: dict[str, list[str]] = {}
     for folder in ("ppo", "ppo-bailando"):
         report = out / folder / "ppo_report.json"
         if report.is_file():
-            rows.update(json.loads(report.read_text())["rows"])
+            data = json.loads(report.read_text())
+            rows.update(data["rows"])
+            truth = truth or data.get("ground_truth", {})
+            flags.update(data.get("flags", {}))
     if not rows:
         return []
     blocks = [
@@ -144,6 +151,8 @@ def _evaluation_blocks(out: Path) -> list[Block]:
                 "skeleton other than SMPL-24. The PPO log names the reason.",
             )
         )
+    if truth:
+        blocks += _diagnostic_blocks(rows, truth, flags)
     bc, rl = rows.get("pi_BC"), rows.get("pi_RL (learned reward)")
     if bc and rl:
         verdict = "above" if rl["eval_score"] > bc["eval_score"] else "NOT above"
@@ -157,6 +166,33 @@ def _evaluation_blocks(out: Path) -> list[Block]:
                 "with a handful of pieces they are noisy).",
             )
         )
+    return blocks
+
+
+def _diagnostic_blocks(rows: dict, truth: dict, flags: dict) -> list[Block]:
+    """The physical diagnostics per policy, the ground truth's (same music) first."""
+    table = {"ground truth": truth, **rows}
+    blocks = [
+        Block("h2", "Physical and motion diagnostics on held-out music"),
+        Block(
+            "table",
+            header=("set",) + tuple(f"{title} ({unit})" for _, title, unit in DIAGNOSTICS),
+            rows=tuple(
+                (name,) + tuple(format_diagnostic(row.get(f"eval_{k}")) for k, _, _ in DIAGNOSTICS)
+                for name, row in table.items()
+            ),
+        ),
+        Block(
+            "p",
+            "How much each dance moves, and how physically: definitions in "
+            "`e3d2_hf/evaluation/physical.py`. The ground truth dances the same pieces of music.",
+        ),
+    ]
+    for name, found in flags.items():
+        if found:
+            blocks.append(
+                Block("p", f"{name} leaves the ground truth's range: {'; '.join(found)}.")
+            )
     return blocks
 
 
@@ -296,7 +332,37 @@ def render_html(blocks: list[Block]) -> str:
 def write_report(out: Path, timings: dict[str, float]) -> Path:
     """Write `report.md` and `report.html` into `out`; returns the markdown path."""
     blocks = report_blocks(out, timings)
+    write_demo_results(out)
     md_path = out / "report.md"
     md_path.write_text(render_markdown(blocks))
     (out / "report.html").write_text(render_html(blocks))
     return md_path
+
+
+def write_demo_results(out: Path) -> Path | None:
+    """`results.json` (the Motius leaderboard schema) from the PPO reports, if there are any."""
+    rows, truth, counts = {}, {}, {}
+    for folder in ("ppo", "ppo-bailando"):
+        path = out / folder / "ppo_report.json"
+        if path.is_file():
+            data = json.loads(path.read_text())
+            for name, row in data["rows"].items():
+                rows[name] = {k.removeprefix("eval_"): v for k, v in row.items()}
+            truth = truth or {
+                k.removeprefix("eval_"): v for k, v in data.get("ground_truth", {}).items()
+            }
+            counts = counts or data
+    if not rows:
+        return None
+    info = out / "data" / "prepare.json"
+    dataset = json.loads(info.read_text())["config"]["source"] if info.is_file() else "unknown"
+    diagnostics = {"ground truth": truth, **rows} if truth else rows
+    document = results_document(
+        rows,
+        diagnostics,
+        dataset=f"{dataset} (held-out music of the demo)",
+        population=int(counts.get("dance_pieces", 0)),
+        reference_pool=int(counts.get("ground_truth_dances", 0)),
+        clip_frames=int(counts.get("piece_frames", 0)),
+    )
+    return write_results(document, out / "results.json")

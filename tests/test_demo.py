@@ -57,6 +57,17 @@ def test_demo_writes_every_checkpoint_the_dataset_and_the_report(demo_dir):
         else "NOT above"
     )
     assert f"is {verdict} pi_BC's" in report
+    # the physical diagnostics per policy beside the ground truth's, and the leaderboard JSON
+    section = report.split("## Physical and motion diagnostics on held-out music")[1]
+    for row in ("| ground truth |", "| pi_BC |", "| pi_RL (learned reward) |"):
+        assert row in section.split("\n## ")[0]
+    from .test_evaluation import check_leaderboard_schema
+
+    results = json.loads((demo_dir / "results.json").read_text())
+    check_leaderboard_schema(results)
+    methods = [r["method"] for r in results["rows"]]
+    assert methods[0] == "ground truth" and "pi_RL (bailando reward)" in methods
+    assert results["protocol"]["clip_frames"] == 29 * 8
 
 
 def test_rerun_reuses_finished_stages_and_redoes_an_unfinished_one(demo_dir, capsys):

@@ -263,6 +263,13 @@ def test_evaluate_cli_writes_json_and_markdown(tmp_path, capsys):
         "BAS",
     }
     assert (out / "metrics.md").read_text().startswith("| Method |")
+    # the physical diagnostics, the ground truth's first, in the markdown and diagnostics.json
+    assert "| ground truth |" in printed and "foot skating (m/s)" in printed
+    diagnostics = json.loads((out / "diagnostics.json").read_text())
+    assert list(diagnostics)[:1] == ["ground truth"] and "ours" in diagnostics
+    assert diagnostics["ours"]["joint_speed"] > 0
+    # and the leaderboard results: Motius's schema, with the protocol as it is
+    check_leaderboard_schema(json.loads((out / "results.json").read_text()))
     assert (
         main(["evaluate", "--generated", str(tmp_path / "missing"), "--ground-truth", str(gt_dir)])
         == 2
@@ -303,3 +310,59 @@ def test_undefined_metrics_leave_the_defined_ones_as_the_reference_computes_them
     assert result["undefined"]["BAS"] == "no music beats are known for the generated dances"
     for metric in ("FID_k", "DIV_k"):
         assert result[metric] == reference[metric] and np.isfinite(result[metric])
+
+
+# The fields of the Motius music-to-dance leaderboard (ZeyuLing/Motius,
+# docs/leaderboards/hf_space_music_to_dance/music_to_dance_results.json): every document has
+# these, every row these, and its protocol block these.
+MOTIUS_TOP = {"schema_version", "task", "dataset", "population", "updated", "protocol", "rows"}
+MOTIUS_PROTOCOL = {
+    "official_reference_pool", "official_motion_fps", "motius_motion_fps", "utmr_evaluator",
+    "utmr_embedding_normalization", "beat_tolerance_seconds", "beat_smoothing_seconds",
+}  # fmt: skip
+MOTIUS_ROW = {
+    "method", "version", "reference", "checkpoint", "fid_k", "fid_g", "diversity_k",
+    "diversity_g", "beat_align", "beat_align_30fps", "fid_utmr", "jitter", "float", "slide",
+}  # fmt: skip
+
+
+def check_leaderboard_schema(document: dict) -> None:
+    import datetime
+
+    assert MOTIUS_TOP <= set(document)
+    assert document["schema_version"] == 1 and document["task"] == "music_to_dance"
+    datetime.date.fromisoformat(document["updated"])
+    assert MOTIUS_PROTOCOL <= set(document["protocol"])
+    protocol = document["protocol"]
+    assert protocol["official_motion_fps"] == 60 and protocol["utmr_evaluator"] is None
+    assert protocol["beat_tolerance_seconds"] == pytest.approx(3 / 60)  # BAS sigma: 3 frames
+    assert protocol["beat_smoothing_seconds"] == pytest.approx(5 / 60)  # speed smoothing: 5
+    assert isinstance(document["population"], int) and document["population"] > 0
+    for row in document["rows"]:
+        assert MOTIUS_ROW <= set(row), MOTIUS_ROW - set(row)
+        assert isinstance(row["reference"], bool)
+        for field in MOTIUS_ROW - {"method", "version", "reference", "checkpoint"}:
+            assert row[field] is None or isinstance(row[field], float), (field, row[field])
+
+
+def test_leaderboard_rows_carry_the_metrics_and_null_for_what_is_undefined():
+    from e3d2_hf.evaluation.leaderboard import results_document
+
+    rows = {
+        "ours": {"FID_k": 12.5, "FID_g": None, "DIV_k": 7.0, "DIV_g": None, "BAS": 0.21,
+                 "undefined": {"FID_g": "geometric features are SMPL-24 only"}},
+    }  # fmt: skip
+    diagnostics = {"ground truth": {"jitter": 40.0, "floating": 0.02, "foot_skating": 0.1},
+                   "ours": {"jitter": 55.0, "floating": 0.03, "foot_skating": None}}  # fmt: skip
+    document = results_document(
+        rows, diagnostics, dataset="test", population=4, reference_pool=10, clip_frames=900
+    )
+    check_leaderboard_schema(document)
+    truth, ours = document["rows"]
+    assert truth["method"] == "ground truth" and truth["reference"] is True
+    assert truth["fid_k"] is None and truth["jitter"] == 40.0
+    assert ours["reference"] is False and ours["fid_k"] == 12.5 and ours["diversity_k"] == 7.0
+    assert ours["fid_g"] is None and ours["slide"] is None and ours["float"] == 0.03
+    assert ours["undefined"] == {"FID_g": "geometric features are SMPL-24 only"}
+    assert document["protocol"]["clip_seconds"] == 15.0
+    assert document["protocol"]["official_reference_pool"] == 10

@@ -241,7 +241,17 @@ def test_ppo_stage_writes_a_plain_policy_and_the_report(
     assert not policy.config.value_head
     report = json.loads((out / "ppo_report.json").read_text())
     assert report["iterations"] == 2
-    assert "reward-model score" in (out / "ppo_report.md").read_text()
+    text = (out / "ppo_report.md").read_text()
+    assert "reward-model score" in text
+    # the physical diagnostics of every policy, the ground truth's on the same music beside them
+    assert "## Physical and motion diagnostics" in text and "| ground truth (same music) |" in text
+    truth = report["ground_truth"]
+    assert truth["eval_joint_speed"] > 0 and 0 <= truth["eval_freezing"] <= 1
+    for name, row in rows.items():
+        assert row["eval_joint_speed"] >= 0 and row["eval_max_step"] > 0
+        assert isinstance(report["flags"][name], list)
+        assert f"| {name} |" in text.split("## Physical")[1]
+    assert report["dance_pieces"] >= 2 and report["piece_frames"] == 29 * 8
     assert "PPO" in (out / "README.md").read_text()
 
 

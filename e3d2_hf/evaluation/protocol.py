@@ -27,6 +27,7 @@ from .beat_align import beat_align_score
 from .distribution import average_pairwise_distance, frechet_distance, normalise
 from .geometric import geometric_features
 from .kinetic import kinetic_features
+from .physical import diagnostics_table, estimate_floor, pieces, set_diagnostics
 
 COLUMNS = ("FID_k", "FID_g", "DIV_k", "DIV_g", "BAS")
 LOWER_IS_BETTER = {"FID_k": True, "FID_g": True, "DIV_k": False, "DIV_g": False, "BAS": False}
@@ -265,11 +266,33 @@ def markdown_table(rows: dict[str, dict]) -> str:
     return "\n".join(lines)
 
 
+def diagnose_sets(
+    sets: dict[str, list[Dance]], ground_truth: list[Dance]
+) -> dict[str, dict[str, float | None]]:
+    """The physical diagnostics of each set (cropped as the protocol crops) and, first, of the
+    ground truth in pieces of the same length."""
+    truth = pieces([d.joints for d in ground_truth], EVAL_FRAMES)
+    floor = estimate_floor(truth, SMPL24)
+    out = {"ground truth": set_diagnostics(truth, SMPL24, floor)}
+    for name, dances in sets.items():
+        out[name] = set_diagnostics([d.joints[:EVAL_FRAMES] for d in dances], SMPL24, floor)
+    return out
+
+
 def write_report(
-    rows: dict[str, dict[str, float]], output_dir: str | os.PathLike
+    rows: dict[str, dict[str, float]],
+    output_dir: str | os.PathLike,
+    diagnostics: dict[str, dict] | None = None,
 ) -> tuple[Path, Path]:
+    """metrics.json (one row per set), diagnostics.json and metrics.md (both tables)."""
     output_dir = claim_output_dir(output_dir, "choose another --output-dir")
     json_path, md_path = output_dir / "metrics.json", output_dir / "metrics.md"
     json_path.write_text(json.dumps(rows, indent=2))
-    md_path.write_text(markdown_table(rows) + "\n")
+    if diagnostics:
+        (output_dir / "diagnostics.json").write_text(json.dumps(diagnostics, indent=2))
+    text = markdown_table(rows)
+    if diagnostics:
+        text += "\n\nPhysical and motion diagnostics (`e3d2_hf/evaluation/physical.py`):\n\n"
+        text += diagnostics_table(diagnostics)
+    md_path.write_text(text + "\n")
     return json_path, md_path

@@ -17,9 +17,13 @@ import torch
 from accelerate import PartialState
 from transformers import set_seed
 
+from ..data.layout import FRAMES_PER_TOKEN, WINDOW_TOKENS
 from ..data.prepare import SOURCES, PrepareConfig, prepare
 from ..data.schema import load_clip_dataset
+from ..data.skeleton import get_skeleton
 from ..evaluation.beat_align import beat_align_score
+from ..evaluation.dance_table import DanceTable, piece_tokens_for
+from ..evaluation.physical import MOVEMENT, diagnostic_flags, estimate_floor, set_diagnostics
 from ..models import DancePolicy, DanceVQVAE, preset_config
 from ..outputs import check_replaceable, claim_output_dir
 from ..ranges import check_ranges
@@ -143,7 +147,49 @@ def run_vqvae(data: DataArguments, model_args: ModelArguments, config: VQVAEConf
     trainer.train(resume_from_checkpoint=config.resume_from_checkpoint)
     metrics = trainer.evaluate()
     metrics.update(beat_preservation(trainer.model, train_clips))
+    metrics.update(reconstruction_diagnostics(trainer.model, heldout))
     return _finish(trainer, metrics, data, {"model_name": "dance-vqvae"})
+
+
+def reconstruction_diagnostics(vqvae: DanceVQVAE, clips, max_clips: int = 8) -> dict[str, float]:
+    """Codes in use and the movement diagnostics of held-out clips and of their reconstructions.
+
+    A codebook that collapsed to a few codes decodes every dance into a near-still figure;
+    this makes it visible here, before any policy is trained on the codes.
+    """
+    vqvae = getattr(vqvae, "module", vqvae)
+    skeleton = get_skeleton(vqvae.config.skeleton)
+    original, decoded, upper, lower = [], [], set(), set()
+    for row in clips.select(range(min(max_clips, len(clips)))).with_format("numpy"):
+        joints = np.asarray(row["joints"], dtype=np.float32)
+        joints = joints[: len(joints) // FRAMES_PER_TOKEN * FRAMES_PER_TOKEN]
+        with torch.no_grad():
+            ids = vqvae.encode(torch.from_numpy(joints[None]).to(vqvae.device))
+            recon = vqvae.decode(*ids)[0].float().cpu().numpy()
+        upper.update(ids[0].flatten().tolist())
+        lower.update(ids[1].flatten().tolist())
+        original.append(joints.reshape(len(joints), -1, 3))
+        # decoded roots start at the origin; start where the input does, over its floor
+        decoded.append(recon.reshape(len(recon), -1, 3) + original[-1][:1, skeleton.root])
+    if not original:
+        return {}
+    floor = estimate_floor(original, skeleton)
+    truth = set_diagnostics(original, skeleton, floor)
+    recon = set_diagnostics(decoded, skeleton, floor)
+    for flag in diagnostic_flags(recon, truth, "the input's"):
+        logger.warning("held-out reconstructions leave the input's range: %s", flag)
+    error = np.mean(
+        [np.linalg.norm(a - b, axis=-1).mean() for a, b in zip(original, decoded, strict=True)]
+    )
+    out = {
+        "heldout_mpjpe_mm": float(error * 1000),
+        "heldout_codes_used_upper": len(upper),
+        "heldout_codes_used_lower": len(lower),
+    }
+    for key in MOVEMENT + ("freezing", "jitter"):
+        out[f"heldout_{key}_original"] = truth[key]
+        out[f"heldout_{key}_reconstructed"] = recon[key]
+    return out
 
 
 def beat_preservation(vqvae: DanceVQVAE, clips, max_clips: int = 8) -> dict[str, float]:
@@ -206,8 +252,29 @@ def run_bc(data: DataArguments, model_args: ModelArguments, config: BCConfig) ->
     metrics = {}
     for name, dataset in eval_sets.items():
         metrics.update(trainer.evaluate(dataset, metric_key_prefix=f"eval_{name}"))
+    metrics.update(heldout_dance_diagnostics(trainer.model, vqvae, heldout_tokens, clips))
     info = {"model_name": "dance-policy-bc"}
     return _finish(trainer, metrics, data, info, vqvae=model_args.vqvae_name_or_path)
+
+
+def heldout_dance_diagnostics(policy, vqvae, heldout_tokens, clips) -> dict[str, float]:
+    """pi_BC's dances on held-out music beside the ground truth's: how much each moves."""
+    policy = getattr(policy, "module", policy)
+    piece = piece_tokens_for(heldout_tokens, 150)
+    if piece < WINDOW_TOKENS:
+        logger.warning("held-out music is too short for pi_BC's dance diagnostics")
+        return {}
+    table = DanceTable(vqvae.to(policy.device), heldout_tokens, clips, piece)
+    dances = set_diagnostics(
+        [d.joints for d in table.dances(policy.eval())], table.skeleton, table.floor
+    )
+    for flag in diagnostic_flags(dances, table.ground_truth_diagnostics):
+        logger.warning("pi_BC's dances leave the ground truth's range: %s", flag)
+    out = {}
+    for key in MOVEMENT + ("freezing", "jitter", "foot_skating"):
+        out[f"heldout_dance_{key}"] = dances[key]
+        out[f"heldout_ground_truth_{key}"] = table.ground_truth_diagnostics.get(key)
+    return {k: v for k, v in out.items() if v is not None}
 
 
 def _finish(

@@ -14,13 +14,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-import torch
 from accelerate import PartialState
 from transformers import set_seed
 
 from ..data.layout import FRAMES_PER_TOKEN, WINDOW_TOKENS
 from ..data.schema import load_clip_dataset
-from ..evaluation.protocol import UNDEFINED, Dance, evaluate_dances, ground_truth_features
+from ..evaluation.dance_table import DanceTable
+from ..evaluation.physical import DIAGNOSTICS, diagnostic_flags, diagnostics_table
 from ..models import DancePolicy, DanceRewardModel, DanceVQVAE
 from ..ranges import check_ranges
 from .common import load_model, locate_vqvae
@@ -71,87 +71,6 @@ class PPOArguments:
 
     def __post_init__(self) -> None:
         check_ranges(self)
-
-
-def generate_dances(
-    policy: DancePolicy,
-    music: torch.Tensor,
-    init_upper: torch.Tensor,
-    init_lower: torch.Tensor,
-    generator: torch.Generator,
-    temperature: float = 1.0,
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Dances longer than the block: consecutive 29-step episodes, each starting from the
-    previous episode's last pose (the episode shape PPO trains). music: (B, L, D)."""
-    window = WINDOW_TOKENS - 1
-    uppers, lowers = [], []
-    for begin in range(0, music.shape[1], window):
-        episode = policy.rollout(
-            music[:, begin : begin + window], init_upper, init_lower,
-            temperature=temperature, generator=generator,
-        )  # fmt: skip
-        uppers.append(episode.upper_ids)
-        lowers.append(episode.lower_ids)
-        init_upper, init_lower = episode.upper_ids[:, -1], episode.lower_ids[:, -1]
-    return torch.cat(uppers, 1), torch.cat(lowers, 1)
-
-
-class DanceTable:
-    """The dance table of a policy on held-out music: 20-s pieces of every held-out clip."""
-
-    def __init__(self, vqvae: DanceVQVAE, heldout_tokens, clips, piece_tokens: int, seed: int = 0):
-        self.vqvae = vqvae.eval()
-        self.seed = seed
-        self.reported: set[str] = set()
-        beats = {
-            str(r["id"]): np.asarray(r["beat_frames"])
-            for r in clips.select_columns(["id", "beat_frames"])
-        }
-        self.ground_truth = ground_truth_features(
-            [np.asarray(j, dtype=np.float32) for j in clips.with_format("numpy")["joints"]]
-        )
-        music, init_upper, init_lower, self.beats = [], [], [], []
-        for clip in heldout_tokens.with_format("numpy"):
-            n = int(clip["num_tokens"])
-            for start in range(0, n - piece_tokens - 1 + 1, piece_tokens):
-                music.append(np.asarray(clip["music_tokens"][start + 1 : start + 1 + piece_tokens]))
-                init_upper.append(int(clip["upper_ids"][start]))
-                init_lower.append(int(clip["lower_ids"][start]))
-                offset = (start + 1) * FRAMES_PER_TOKEN
-                b = beats.get(str(clip["id"]), np.zeros(0, dtype=int)) - offset
-                self.beats.append(b[(b >= 0) & (b < piece_tokens * FRAMES_PER_TOKEN)])
-        if len(music) < 2:
-            raise ValueError(
-                f"held-out music gives {len(music)} piece(s) of {piece_tokens} tokens; the dance "
-                "table needs two (lower --eval_dance_tokens or hold out more clips)"
-            )
-        self.music = torch.from_numpy(np.stack(music).astype(np.float32))
-        self.init_upper = torch.tensor(init_upper)
-        self.init_lower = torch.tensor(init_lower)
-
-    @torch.no_grad()
-    def __call__(self, policy: DancePolicy) -> dict[str, float | None]:
-        device = policy.device
-        generator = torch.Generator(device=device).manual_seed(self.seed + 11)
-        upper, lower = generate_dances(
-            policy,
-            self.music.to(device),
-            self.init_upper.to(device),
-            self.init_lower.to(device),
-            generator,
-        )
-        joints = self.vqvae.decode(upper.to(self.vqvae.device), lower.to(self.vqvae.device))
-        joints = joints.float().cpu().numpy()
-        dances = [
-            Dance(j.reshape(len(j), -1, 3), beats, f"piece{i}")
-            for i, (j, beats) in enumerate(zip(joints, self.beats, strict=True))
-        ]
-        metrics = evaluate_dances(dances, self.ground_truth)
-        for metric, reason in metrics.pop(UNDEFINED, {}).items():
-            if metric not in self.reported:
-                self.reported.add(metric)
-                logger.warning("%s is n/a on this held-out music: %s", metric, reason)
-        return metrics
 
 
 def _clips_for(args: PPOArguments):
@@ -242,11 +161,22 @@ def run_ppo(args: PPOArguments, config: PPOConfig) -> dict:
     trainer.save_policy(config.output_dir)
     state = PartialState()
     if state.is_main_process:
-        table = ppo_table(rows)
-        report = {"rows": rows, "iterations": trainer.state.global_step, "kl_stop": config.kl_stop}
+        table = trainer.evaluate_fn
+        truth = table.ground_truth_diagnostics if table else {}
+        report = {
+            "rows": rows,
+            "ground_truth": {f"eval_{k}": v for k, v in truth.items()},
+            "flags": {name: policy_flags(row, truth) for name, row in rows.items()},
+            "dance_pieces": len(table.music) if table else 0,
+            "ground_truth_dances": len(table.ground_truth.kinetic) if table else 0,
+            "piece_frames": args.eval_dance_tokens * FRAMES_PER_TOKEN,
+            "iterations": trainer.state.global_step,
+            "kl_stop": config.kl_stop,
+        }
         report_path.write_text(json.dumps(report, indent=2))
-        (Path(config.output_dir) / "ppo_report.md").write_text(f"# PPO report\n\n{table}\n")
-        print(table)
+        text = ppo_report_markdown(report)
+        (Path(config.output_dir) / "ppo_report.md").write_text(text)
+        print(text)
     if config.push_to_hub:
         trainer.push_to_hub()
     return rows
@@ -282,6 +212,28 @@ def ppo_table(rows: dict[str, dict[str, float]]) -> str:
             )
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+def policy_flags(row: dict, ground_truth: dict) -> list[str]:
+    """The diagnostics of a PPO report row (`eval_` keys) outside the ground truth's range."""
+    return diagnostic_flags({k: row.get(f"eval_{k}") for k in ground_truth}, ground_truth)
+
+
+def ppo_report_markdown(report: dict) -> str:
+    """ppo_report.md: the metrics table, the diagnostics beside the ground truth's, the flags."""
+    parts = ["# PPO report", ppo_table(report["rows"])]
+    truth = report.get("ground_truth") or {}
+    if truth:
+        rows = {"ground truth (same music)": {k.removeprefix("eval_"): v for k, v in truth.items()}}
+        for name, row in report["rows"].items():
+            rows[name] = {k: row.get(f"eval_{k}") for k, _, _ in DIAGNOSTICS}
+        parts += ["## Physical and motion diagnostics", diagnostics_table(rows)]
+        for name, flags in report.get("flags", {}).items():
+            if flags:
+                parts.append(
+                    f"**{name} leaves the ground truth's range:** " + "; ".join(flags) + "."
+                )
+    return "\n\n".join(parts) + "\n"
 
 
 def main_ppo(argv: list[str] | None = None) -> dict:

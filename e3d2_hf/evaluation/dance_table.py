@@ -1,0 +1,141 @@
+"""A policy's dances on held-out music, scored: the Bailando metrics and the physical diagnostics.
+
+Used by behaviour cloning (pi_BC's report) and by PPO (before and after training): the same
+20-second pieces of every held-out song, danced from the ground truth's first pose, decoded by
+the VQ-VAE, and set beside the ground truth's dances to the same music.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import torch
+
+from ..data.layout import FRAMES_PER_TOKEN, WINDOW_TOKENS
+from ..data.skeleton import get_skeleton
+from ..models import DancePolicy, DanceVQVAE
+from .physical import diagnostic_flags, estimate_floor, set_diagnostics
+from .protocol import UNDEFINED, Dance, evaluate_dances, ground_truth_features
+
+logger = logging.getLogger(__name__)
+
+
+def generate_dances(
+    policy: DancePolicy,
+    music: torch.Tensor,
+    init_upper: torch.Tensor,
+    init_lower: torch.Tensor,
+    generator: torch.Generator,
+    temperature: float = 1.0,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Dances longer than the block: consecutive 29-step episodes, each starting from the
+    previous episode's last pose (the episode shape PPO trains). music: (B, L, D)."""
+    window = WINDOW_TOKENS - 1
+    uppers, lowers = [], []
+    for begin in range(0, music.shape[1], window):
+        episode = policy.rollout(
+            music[:, begin : begin + window], init_upper, init_lower,
+            temperature=temperature, generator=generator,
+        )  # fmt: skip
+        uppers.append(episode.upper_ids)
+        lowers.append(episode.lower_ids)
+        init_upper, init_lower = episode.upper_ids[:, -1], episode.lower_ids[:, -1]
+    return torch.cat(uppers, 1), torch.cat(lowers, 1)
+
+
+def piece_tokens_for(heldout_tokens, wanted: int) -> int:
+    """The longest piece (at most `wanted` tokens) that gives two pieces of held-out music."""
+    lengths = sorted((int(n) - 1 for n in heldout_tokens["num_tokens"]), reverse=True)
+    if len(lengths) >= 2:
+        best = min(wanted, lengths[1])
+    else:
+        best = min(wanted, lengths[0] // 2) if lengths else 0
+    return max(best, 0)
+
+
+class DanceTable:
+    """The dance table of a policy on held-out music: pieces of every held-out clip.
+
+    Calling it with a policy returns the five metrics (None where undefined) and the
+    diagnostics of `evaluation.physical`; `ground_truth_diagnostics` holds the ground
+    truth's on the same pieces of music.
+    """
+
+    def __init__(self, vqvae: DanceVQVAE, heldout_tokens, clips, piece_tokens: int, seed: int = 0):
+        self.vqvae = vqvae.eval()
+        self.seed = seed
+        self.reported: set[str] = set()
+        self.skeleton = get_skeleton(str(clips[0]["skeleton"]))
+        rows = {str(r["id"]): r for r in clips.with_format("numpy")}
+        self.ground_truth = ground_truth_features(
+            [np.asarray(r["joints"], dtype=np.float32) for r in rows.values()]
+        )
+        frames = piece_tokens * FRAMES_PER_TOKEN
+        music, init_upper, init_lower, self.beats, truth = [], [], [], [], []
+        self.start_roots: list[np.ndarray] = []  # where the ground truth's piece starts
+        for clip in heldout_tokens.with_format("numpy"):
+            n = int(clip["num_tokens"])
+            row = rows.get(str(clip["id"]))
+            for start in range(0, n - piece_tokens - 1 + 1, piece_tokens):
+                music.append(np.asarray(clip["music_tokens"][start + 1 : start + 1 + piece_tokens]))
+                init_upper.append(int(clip["upper_ids"][start]))
+                init_lower.append(int(clip["lower_ids"][start]))
+                offset = (start + 1) * FRAMES_PER_TOKEN
+                beats = np.zeros(0, dtype=int) if row is None else np.asarray(row["beat_frames"])
+                beats = beats - offset
+                self.beats.append(beats[(beats >= 0) & (beats < frames)])
+                joints = np.zeros((0, self.skeleton.num_joints, 3))
+                if row is not None:
+                    joints = np.asarray(row["joints"], dtype=np.float64)[offset : offset + frames]
+                    joints = joints.reshape(len(joints), -1, 3)
+                    if len(joints) >= 4:
+                        truth.append(joints)
+                root = joints[0, self.skeleton.root] if len(joints) else np.zeros(3)
+                self.start_roots.append(root)
+        if len(music) < 2:
+            raise ValueError(
+                f"held-out music gives {len(music)} piece(s) of {piece_tokens} tokens; the dance "
+                "table needs two (lower --eval_dance_tokens or hold out more clips)"
+            )
+        self.music = torch.from_numpy(np.stack(music).astype(np.float32))
+        self.init_upper = torch.tensor(init_upper)
+        self.init_lower = torch.tensor(init_lower)
+        self.floor = estimate_floor(truth, self.skeleton) if truth else 0.0
+        self.ground_truth_diagnostics = (
+            set_diagnostics(truth, self.skeleton, self.floor) if truth else {}
+        )
+
+    @torch.no_grad()
+    def dances(self, policy: DancePolicy) -> list[Dance]:
+        device = policy.device
+        generator = torch.Generator(device=device).manual_seed(self.seed + 11)
+        upper, lower = generate_dances(
+            policy,
+            self.music.to(device),
+            self.init_upper.to(device),
+            self.init_lower.to(device),
+            generator,
+        )
+        joints = self.vqvae.decode(upper.to(self.vqvae.device), lower.to(self.vqvae.device))
+        joints = joints.float().cpu().numpy()
+        # the decoder integrates the root from the origin; the diagnostics need the floor, so
+        # each dance starts where the ground truth's piece does (the metrics re-origin anyway)
+        return [
+            Dance(j.reshape(len(j), -1, 3) + root, beats, f"piece{i}")
+            for i, (j, beats, root) in enumerate(
+                zip(joints, self.beats, self.start_roots, strict=True)
+            )
+        ]
+
+    def __call__(self, policy: DancePolicy) -> dict[str, float | None]:
+        dances = self.dances(policy)
+        metrics = evaluate_dances(dances, self.ground_truth)
+        for metric, reason in metrics.pop(UNDEFINED, {}).items():
+            if metric not in self.reported:
+                self.reported.add(metric)
+                logger.warning("%s is n/a on this held-out music: %s", metric, reason)
+        diagnostics = set_diagnostics([d.joints for d in dances], self.skeleton, self.floor)
+        for flag in diagnostic_flags(diagnostics, self.ground_truth_diagnostics):
+            logger.warning("the policy's dances leave the ground truth's range: %s", flag)
+        return {**metrics, **diagnostics}
