@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from .data.arrays import load_arrays
-from .data.layout import FRAMES_PER_TOKEN, MOTION_FPS, TOKEN_FPS, sample_rate_for_fps
+from .data.layout import FRAMES_PER_TOKEN, MOTION_FPS, SEAM_TOKENS, TOKEN_FPS, sample_rate_for_fps
 from .data.music import load_audio, music_features
 from .data.skeleton import Skeleton
 from .errors import DataFileError
@@ -27,7 +27,7 @@ from .training.tokenize import encode_joints
 
 logger = logging.getLogger(__name__)
 
-FORMATS = ("mp4", "gif", "bvh", "npz")
+FORMATS = ("mp4", "gif", "bvh", "npz", "glb")
 
 
 @dataclass
@@ -104,8 +104,13 @@ def dance_to_song(
     temperature: float = 1.0,
     greedy: bool = False,
     start_pose: str | os.PathLike | None = None,
+    edge_tokens: int = SEAM_TOKENS,
 ) -> Dance:
-    """Generate a dance for the song segment [offset, offset + duration) (default: to the end)."""
+    """Generate a dance for the song segment [offset, offset + duration) (default: to the end).
+
+    `edge_tokens` (see `DanceVQVAE.decode`) keeps the decoder's boundary jumps out of the
+    dance; 0 decodes as Bailando does, first and last frames jumping.
+    """
     features = music_features(song, TOKEN_FPS, offset=offset, duration=duration)
     audio_rate = int(sample_rate_for_fps(MOTION_FPS))
     audio = load_audio(song, audio_rate, offset=offset, duration=duration)
@@ -132,7 +137,8 @@ def dance_to_song(
         temperature=temperature,
         generator=generator,
     )
-    joints = vqvae.decode(upper.to(vqvae.device), lower.to(vqvae.device))[0].float().cpu().numpy()
+    joints = vqvae.decode(upper.to(vqvae.device), lower.to(vqvae.device), edge_tokens)
+    joints = joints[0].float().cpu().numpy()
     skeleton = vqvae.config.skeleton_def
     frames = min(len(joints), int(round(seconds * MOTION_FPS)))
     return Dance(
@@ -201,6 +207,7 @@ def _write_formats(
     """Write each format into `written` as it is done (so a failure can remove them)."""
     from .export import video
     from .export.bvh import write_bvh
+    from .export.gltf import write_glb
 
     title = Path(dance.song).stem
     for fmt in formats:
@@ -213,6 +220,8 @@ def _write_formats(
                 skeleton=dance.skeleton.name, song=dance.song, offset=dance.offset,
             )  # fmt: skip
             os.replace(tmp, path)
+        elif fmt == "glb":
+            write_glb(path, dance.joints, dance.skeleton, dance.fps)
         elif fmt == "bvh":
             export = write_bvh(
                 path, dance.joints, dance.skeleton, dance.fps, scale=bvh_scale,

@@ -116,3 +116,31 @@ def test_bad_songs_and_mismatched_models_fail_clearly(tiny_policy, tiny_vqvae, t
     )
     code = main(["dance", str(silent), "--policy", str(tiny_policy), "--vqvae", str(other)])
     assert code == 2 and "skeleton" in capsys.readouterr().err
+
+
+def test_a_decoded_dance_has_no_seam_at_either_end(tiny_policy, tiny_vqvae, tiny_clips, song):
+    """The decoder's zero padding makes its first and last frames jump (Bailando decodes so);
+    `edge_tokens` keeps the jump out: the largest step stays within the ground truth's."""
+    from e3d2_hf.data.schema import load_clip_dataset
+    from e3d2_hf.evaluation.physical import dance_diagnostics
+    from e3d2_hf.models import DanceVQVAE
+
+    vqvae = DanceVQVAE.from_pretrained(tiny_vqvae).eval()
+    truth = np.asarray(load_clip_dataset(tiny_clips)[0]["joints"], dtype=np.float32)[:480]
+    upper, lower = vqvae.encode(torch.from_numpy(truth.reshape(1, len(truth), -1)))
+
+    def steps(edge_tokens):
+        joints = vqvae.decode(upper, lower, edge_tokens)[0].numpy().reshape(-1, 24, 3)
+        return np.linalg.norm(np.diff(joints, axis=0), axis=-1).max(1)
+
+    truth_max = dance_diagnostics(truth.reshape(-1, 24, 3))["max_step"]
+    raw, padded = steps(0), steps(1)
+    assert max(raw[0], raw[-1]) > truth_max  # the seam this guards against is real
+    assert padded.max() <= truth_max
+    assert len(padded) == len(raw)
+    # `e3d2 dance` decodes so by default
+    policy, vqvae = load_dancer(str(tiny_policy), str(tiny_vqvae))
+    dance = dance_to_song(policy, vqvae, song, duration=3.0, seed=1)
+    ids = (torch.from_numpy(dance.upper_ids)[None], torch.from_numpy(dance.lower_ids)[None])
+    expected = vqvae.decode(*ids, edge_tokens=1)[0].numpy().reshape(-1, 24, 3)
+    np.testing.assert_allclose(dance.joints, expected[: len(dance.joints)], atol=1e-6)

@@ -46,3 +46,8 @@ class MusicLayout:
     N_MFCC = 20
     N_CHROMA = 12
     TEMPOGRAM_WIN = 384
+
+
+SEAM_TOKENS: int = 1
+"""Code pairs repeated past each end of a generated dance before it is decoded, so that the
+decoder's boundary frames (which jump) are cropped off (`DanceVQVAE.decode(edge_tokens=)`)."""

@@ -305,8 +305,23 @@ class DanceVQVAE(DanceVQVAEPreTrainedModel):
         return half.codebook.nearest(latents.permute(0, 2, 1).reshape(-1, dim)).view(batch, length)
 
     @torch.no_grad()
-    def decode(self, upper_ids: torch.Tensor, lower_ids: torch.Tensor) -> torch.Tensor:
-        """(B, N) upper and lower ids -> (B, 8N, 3J) absolute joints, root integrated from 0."""
+    def decode(
+        self, upper_ids: torch.Tensor, lower_ids: torch.Tensor, edge_tokens: int = 0
+    ) -> torch.Tensor:
+        """(B, N) upper and lower ids -> (B, 8N, 3J) absolute joints, root integrated from 0.
+
+        The decoder's convolutions see zero padding past both ends, so its first and last
+        frames jump (about 30 cm in the demo); Bailando decodes so (`edge_tokens=0`, the
+        default, which the metrics use). `edge_tokens=k` repeats the first and last code pair
+        k times, decodes, and crops those frames off: the seams fall in the cropped part.
+        """
+        if edge_tokens:
+            pad = [(ids[:, :1].repeat(1, edge_tokens), ids, ids[:, -1:].repeat(1, edge_tokens))
+                   for ids in (upper_ids, lower_ids)]  # fmt: skip
+            frames = edge_tokens * self.config.frames_per_token
+            joints = self.decode(torch.cat(pad[0], 1), torch.cat(pad[1], 1))[:, frames:-frames]
+            joints = joints.view(*joints.shape[:2], -1, 3)
+            return (joints - joints[:, :1, self.root : self.root + 1]).flatten(2)
         check_code_pair(upper_ids, lower_ids, self.config.codebook_size)
         upper_codes = self.upper.codebook.lookup(upper_ids)
         lower_codes = self.lower.codebook.lookup(lower_ids)
