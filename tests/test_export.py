@@ -134,3 +134,56 @@ def test_video_has_the_song_and_the_dance_length(tmp_path):
     with Image.open(gif) as image:
         assert image.n_frames == 5
     assert sorted(p.name for p in tmp_path.iterdir()) == ["d.gif", "d.mp4"]  # no temporary files
+
+
+def test_the_gltf_dance_is_the_dance_keyframe_for_keyframe(tmp_path):
+    from e3d2_hf.export.figure import facing
+    from e3d2_hf.export.gltf import accessor_array, read_glb, write_glb
+
+    joints = fk_dance(frames=90)  # 1.5 s at 60 FPS -> 45 keyframes at 30 FPS
+    path = write_glb(tmp_path / "d.glb", joints, SMPL24, source_fps=60, fps=30)
+    document, blob = read_glb(path)
+    assert document["asset"]["version"] == "2.0"
+    assert len(blob) == document["buffers"][0]["byteLength"]
+    for view in document["bufferViews"]:
+        assert view["byteOffset"] % 4 == 0 and view["byteOffset"] + view["byteLength"] <= len(blob)
+    names = [n["name"] for n in document["nodes"]]
+    (animation,) = document["animations"]
+    keys = {}
+    for channel in animation["channels"]:
+        sampler = animation["samplers"][channel["sampler"]]
+        target = channel["target"]
+        keys[names[target["node"]], target["path"]] = accessor_array(
+            document, blob, sampler["output"]
+        )
+        times = accessor_array(document, blob, sampler["input"])[:, 0]
+    np.testing.assert_allclose(times, np.arange(45) / 30, atol=1e-6)
+    expected = joints[::2]
+    for j, name in enumerate(SMPL24.joint_names):
+        np.testing.assert_allclose(keys[name, "translation"], expected[:, j], atol=1e-6)
+    # each limb is a unit cylinder along +y: scaled, turned and placed, its ends are the joints
+    for child, parent in SMPL24.bones:
+        name = f"{SMPL24.joint_names[parent]}-{SMPL24.joint_names[child]}"
+        q = keys[name, "rotation"]
+        x, y, z, w = q.T
+        up = np.stack([2 * (x * y - w * z), 1 - 2 * (x * x + z * z), 2 * (y * z + w * x)], -1)
+        half = 0.5 * keys[name, "scale"][:, 1:2] * up
+        np.testing.assert_allclose(keys[name, "translation"] + half, expected[:, child], atol=1e-5)
+        np.testing.assert_allclose(keys[name, "translation"] - half, expected[:, parent], atol=1e-5)
+        np.testing.assert_allclose(np.linalg.norm(q, axis=-1), 1, atol=1e-6)
+    assert ("head", "translation") in keys
+    extras = document["scenes"][0]["extras"]
+    np.testing.assert_allclose(extras["facing"], facing(expected, SMPL24), atol=1e-6)
+    with pytest.raises(ValueError, match="not a glTF"):
+        read_glb(
+            tmp_path / "d.glb.broken" if (tmp_path / "d.glb.broken").write_bytes(b"x" * 20) else ""
+        )
+
+
+def test_the_dancer_faces_the_way_its_hips_and_shoulders_say():
+    from e3d2_hf.export.figure import facing
+
+    rest = np.repeat(SMPL24.rest_positions()[None], 5, axis=0)
+    np.testing.assert_allclose(facing(rest, SMPL24), [0, 0, 1], atol=0.05)  # SMPL faces +z
+    turned = rest[..., [2, 1, 0]] * np.array([1, 1, -1])  # a quarter turn about y: z -> x
+    np.testing.assert_allclose(facing(turned, SMPL24), [1, 0, 0], atol=0.05)

@@ -20,6 +20,15 @@ import numpy as np
 from ..data.layout import MOTION_FPS
 from ..data.skeleton import Skeleton
 from ..errors import E3D2Error
+from .figure import (
+    COLOURS,
+    FRONT_THREE_QUARTER_DEG,
+    HEAD_RADIUS,
+    LIMB_RADIUS,
+    facing,
+    head_centres,
+    side,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -80,7 +89,11 @@ def render_frames(
     ax.set_ylim(centre[1] - reach, centre[1] + reach)
     ax.set_zlim(floor_height, floor_height + max(height, 2 * reach) * 1.05)
     ax.set_box_aspect((1, 1, max(height, 2 * reach) * 1.05 / (2 * reach)), zoom=1.2)
-    ax.view_init(elev=15, azim=-70)
+    forward = _to_plot_axes(facing(joints, skeleton), skeleton.up_axis)
+    ax.view_init(
+        elev=12,
+        azim=float(np.degrees(np.arctan2(forward[1], forward[0]))) + FRONT_THREE_QUARTER_DEG,
+    )
     ax.set_axis_off()
     grid = np.linspace(-reach, reach, 9)
     for g in grid:
@@ -90,11 +103,19 @@ def render_frames(
         ax.plot(
             centre[0] + [-reach, reach], centre[1] + [g, g], [floor_height] * 2, color="0.8", lw=0.8
         )
-    left = {j for j, n in enumerate(skeleton.joint_names) if n.startswith("left")}
+    # sizes in points from metres: the vertical extent fills about 80% of the frame
+    points_per_metre = 0.8 * size[1] / (max(height, 2 * reach) * 1.05) * 72 / dpi * 1.2
+    colour = {name: matplotlib.colors.to_hex(rgb) for name, rgb in COLOURS.items()}
     lines = [
-        ax.plot([], [], [], lw=3, color="tab:red" if child in left else "tab:blue")[0]
+        ax.plot([], [], [], lw=2 * LIMB_RADIUS * points_per_metre, solid_capstyle="round",
+                color=colour[side(skeleton, child)])[0]
         for child, _ in skeleton.bones
-    ]
+    ]  # fmt: skip
+    heads = head_centres(points, skeleton)
+    head = None
+    if heads is not None:
+        (head,) = ax.plot([], [], [], "o", ms=2 * HEAD_RADIUS * points_per_metre,
+                          color=colour["centre"], zorder=5)  # fmt: skip
     (shadow,) = ax.plot([], [], [], "o", color="0.6", ms=4)
     caption = fig.text(0.03, 0.95, "", fontsize=11)
     from tqdm.auto import tqdm
@@ -108,6 +129,9 @@ def render_frames(
                 segment = frame[[parent, child]]
                 line.set_data_3d(segment[:, 0], segment[:, 1], segment[:, 2])
             shadow.set_data_3d(frame[:, 0], frame[:, 1], np.full(len(frame), floor_height))
+            if head is not None:
+                centre_k = heads[min(int(round(k * source_fps / fps)), len(points) - 1)]
+                head.set_data_3d([centre_k[0]], [centre_k[1]], [centre_k[2]])
             caption.set_text(f"{title + '  ' if title else ''}{k / fps:5.2f} s")
             canvas.draw()
             yield np.asarray(canvas.buffer_rgba())[..., :3].copy()
