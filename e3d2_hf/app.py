@@ -1,4 +1,4 @@
-"""The web page: upload a song, pick a policy, get the dance video and the BVH.
+"""The web page: upload a song, pick a policy, get the dance in 3D, as a video and as a BVH.
 
 A Gradio app; `app.py` at the repository root (the Spaces convention) and
 `e3d2 app` both build it here. Policies are folders or Hub repo ids.
@@ -6,9 +6,10 @@ A Gradio app; `app.py` at the repository root (the Spaces convention) and
 
 from __future__ import annotations
 
+import json
 import os
 import tempfile
-from functools import lru_cache
+from functools import lru_cache, partial
 from pathlib import Path
 
 DEMO_POLICIES = (
@@ -34,9 +35,39 @@ def _dancer(policy: str):
     return load_dancer(policy)
 
 
-def dance(song: str | None, policy: str, seconds: float, seed: int) -> tuple[str, str, str]:
-    """(video path, BVH path, a line about the dance); user errors become `gr.Error` messages."""
+VIEWER_BUNDLE = Path(__file__).parent / "viewer" / "e3d2-viewer.js"
+"""three.js and the dance viewer in one ES module, built from `viewer/` (npm run build)."""
+
+VIEWER_JS = """
+const mount = async () => {
+  const root = element.querySelector('.e3d2-viewer-root');
+  if (!props.value || !root) return;
+  const spec = JSON.parse(props.value);
+  const url = (path) => new URL(path, document.baseURI).href;
+  const viewer = await import(url(spec.bundle));
+  await viewer.mountDanceViewer(root, { glb: url(spec.glb), audio: url(spec.audio) });
+};
+const show = () => mount().catch((e) => {
+  element.querySelector('.e3d2-viewer-root').textContent = 'The 3D view failed: ' + e;
+});
+watch('value', show);
+show();
+"""
+
+
+def _served(path: Path) -> str:
+    """The page-relative URL Gradio serves a file of a static path at."""
+    return f"gradio_api/file={path.resolve()}"
+
+
+def dance(
+    song: str | None, policy: str, seconds: float, seed: int, files_root: Path | None = None
+) -> tuple[str, str, str, str]:
+    """(video path, BVH path, a line about the dance, the 3D view's spec); user errors become
+    `gr.Error` messages. The glTF and the song cut to the dance go under `files_root`, which
+    the page serves to the viewer."""
     import gradio as gr
+    import soundfile
 
     from .errors import E3D2Error
     from .inference import dance_to_song, save_dance
@@ -48,8 +79,12 @@ def dance(song: str | None, policy: str, seconds: float, seed: int) -> tuple[str
     try:
         model, vqvae = _dancer(policy)
         result = dance_to_song(model, vqvae, song, duration=float(seconds), seed=int(seed))
-        out = Path(tempfile.mkdtemp(prefix="e3d2-dance-"))
-        files = save_dance(result, out, Path(song).stem or "dance", ("mp4", "bvh"), video_fps=24.0)
+        out = Path(tempfile.mkdtemp(prefix="e3d2-dance-", dir=files_root))
+        name = Path(song).stem or "dance"
+        files = save_dance(result, out, name, ("mp4", "bvh", "glb"), video_fps=24.0)
+        audio = out / f"{name}.wav"
+        frames = int(round(result.duration * result.audio_rate))
+        soundfile.write(audio, result.audio[:frames], result.audio_rate)
     except (E3D2Error, ValueError, FileNotFoundError, OSError) as exc:
         raise gr.Error(str(exc)) from None
     video = files.get("mp4") or files.get("gif")
@@ -57,7 +92,8 @@ def dance(song: str | None, policy: str, seconds: float, seed: int) -> tuple[str
         f"{result.duration:.1f} s of {result.skeleton.name} dance, {len(result.upper_ids)} tokens"
         + ("" if "mp4" in files else " (no ffmpeg: a GIF without sound)")
     )
-    return str(video), str(files["bvh"]), note
+    spec = {"bundle": _served(VIEWER_BUNDLE), "glb": _served(files["glb"]), "audio": _served(audio)}
+    return str(video), str(files["bvh"]), note, json.dumps(spec)
 
 
 def build_app(policies: dict[str, str] | None = None):
@@ -65,6 +101,8 @@ def build_app(policies: dict[str, str] | None = None):
 
     policies = default_policies() if policies is None else policies
     choices = [(name, path) for name, path in policies.items()]
+    files_root = Path(tempfile.mkdtemp(prefix="e3d2-app-"))
+    gr.set_static_paths([VIEWER_BUNDLE.parent, files_root])
     with gr.Blocks(title="E3D2 dance") as app:
         gr.Markdown(
             "# E3D2: dance to any song\n"
@@ -85,10 +123,23 @@ def build_app(policies: dict[str, str] | None = None):
                 seed = gr.Number(value=0, precision=0, label="Seed")
                 button = gr.Button("Dance", variant="primary", elem_id="dance")
             with gr.Column():
+                gr.Markdown(
+                    "**3D view**: drag to turn, scroll to zoom; the figure dances as the song plays."
+                )
+                viewer = gr.HTML(
+                    value="",
+                    html_template="<div class='e3d2-viewer-root'></div>",
+                    js_on_load=VIEWER_JS,
+                    elem_id="viewer",
+                )
                 video = gr.Video(label="Dance", elem_id="video", autoplay=False)
                 bvh = gr.File(label="BVH (Blender: File > Import > Motion Capture)", elem_id="bvh")
                 status = gr.Markdown(elem_id="status")
-        button.click(dance, [song, policy, seconds, seed], [video, bvh, status])
+        button.click(
+            partial(dance, files_root=files_root),
+            [song, policy, seconds, seed],
+            [video, bvh, status, viewer],
+        )
     return app
 
 

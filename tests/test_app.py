@@ -19,6 +19,9 @@ from .conftest import REPO
 CHROMIUM_ARGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    # WebGL on the CPU (SwiftShader) for the 3D view; the song may play without a click
+    "--use-angle=swiftshader", "--enable-unsafe-swiftshader",
+    "--autoplay-policy=no-user-gesture-required",
 ]  # fmt: skip
 
 
@@ -121,3 +124,53 @@ def test_a_silent_song_is_a_clear_message_in_the_page(page, tmp_path):
     page.locator("#dance").click()
     page.get_by_text("audio is silent").first.wait_for(timeout=120_000)
     assert page.locator("#video video").count() == 0
+
+
+def _changed_pixels(first: bytes, second: bytes) -> np.ndarray:
+    import io
+
+    from PIL import Image
+
+    a, b = (
+        np.asarray(Image.open(io.BytesIO(x)).convert("RGB"), dtype=int) for x in (first, second)
+    )
+    return np.abs(a - b).sum(-1) > 30
+
+
+def test_the_3d_view_turns_and_dances_in_time_with_the_song(page, tmp_path):
+    page.locator("#song input[type=file]").set_input_files(_song(tmp_path / "song.wav", 4.0))
+    page.locator("#song audio").first.wait_for(state="attached", timeout=60_000)
+    page.locator("#dance").click()
+    canvas = page.locator("#viewer canvas.e3d2-canvas")
+    canvas.wait_for(timeout=180_000)
+    page.get_by_text("s of dance: drag to turn").wait_for(timeout=60_000)
+    audio = "document.querySelector('#viewer audio.e3d2-audio')"
+    page.wait_for_function(f"() => {audio}.readyState >= 2", timeout=60_000)
+    assert page.evaluate(f"{audio}.duration") == pytest.approx(4.0, abs=0.1)
+    still = canvas.screenshot()
+    assert not _changed_pixels(still, canvas.screenshot()).any()  # paused: the figure holds
+
+    page.evaluate(f"{audio}.play()")
+    page.wait_for_function(f"() => {audio}.currentTime > 0.3", timeout=30_000)
+    first = canvas.screenshot()
+    start = page.evaluate(f"{audio}.currentTime")
+    page.wait_for_timeout(1000)
+    second = canvas.screenshot()
+    assert page.evaluate(f"{audio}.currentTime") - start > 0.5  # the song plays
+    assert not page.evaluate(f"{audio}.paused")
+    changed = _changed_pixels(first, second)
+    rows, cols = np.nonzero(changed)
+    assert changed.sum() > 200, "the figure did not move between two frames a second apart"
+    # the change is the figure's, inside the picture, not the whole canvas redrawn
+    assert changed.mean() < 0.5 and rows.min() > 0 and cols.min() > 0
+
+    box = canvas.bounding_box()  # turning the view with the mouse changes the picture too
+    page.evaluate(f"{audio}.pause()")
+    page.wait_for_timeout(200)
+    before = canvas.screenshot()
+    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    page.mouse.down()
+    page.mouse.move(box["x"] + box["width"] / 2 + 150, box["y"] + box["height"] / 2, steps=5)
+    page.mouse.up()
+    page.wait_for_timeout(300)
+    assert _changed_pixels(before, canvas.screenshot()).sum() > 200

@@ -39,6 +39,8 @@ def test_the_wheel_carries_the_recipe_configs_and_the_demo_reads_them(wheel_site
     for card in sorted((REPO / "model_cards").glob("*.md")):
         assert f"e3d2_hf/model_cards/{card.name}" in names
     assert any(n.endswith(".dist-info/licenses/LICENSE") for n in names)
+    # the web page's 3D view is served from the package: no CDN, no npm on the user's machine
+    assert {"e3d2_hf/viewer/e3d2-viewer.js", "e3d2_hf/viewer/THREE-LICENSE"} <= names
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     probe = (
