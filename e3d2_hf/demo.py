@@ -195,7 +195,7 @@ def render_demo_dances(out: Path, seconds: float = 8.0) -> dict:
         dance = dance_to_song(
             policy, vqvae, clip["music_path"], duration=duration, seed=0, start_pose=start_pose
         )
-        files = save_dance(dance, dances_dir, folder, ("mp4", "bvh", "npz"), video_fps=24.0)
+        files = save_dance(dance, dances_dir, folder, ("mp4", "bvh", "npz", "glb"), video_fps=24.0)
         summary["dances"][title] = {k: str(v.relative_to(out)) for k, v in files.items()}
     (dances_dir / "dances.json").write_text(json.dumps(summary, indent=2))
     return summary

@@ -185,7 +185,9 @@ def _diagnostic_blocks(rows: dict, truth: dict, flags: dict) -> list[Block]:
         Block(
             "p",
             "How much each dance moves, and how physically: definitions in "
-            "`e3d2_hf/evaluation/physical.py`. The ground truth dances the same pieces of music.",
+            "`e3d2_hf/evaluation/physical.py`. The ground truth dances the same pieces of music; "
+            "the policies' dances are decoded without the decoder's boundary jumps, as "
+            "`e3d2 dance` gives them (the metrics above decode as Bailando does).",
         ),
     ]
     for name, found in flags.items():

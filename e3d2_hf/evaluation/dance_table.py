@@ -12,7 +12,7 @@ import logging
 import numpy as np
 import torch
 
-from ..data.layout import FRAMES_PER_TOKEN, WINDOW_TOKENS
+from ..data.layout import FRAMES_PER_TOKEN, SEAM_TOKENS, WINDOW_TOKENS
 from ..data.skeleton import get_skeleton
 from ..models import DancePolicy, DanceVQVAE
 from .physical import diagnostic_flags, estimate_floor, set_diagnostics
@@ -57,9 +57,10 @@ def piece_tokens_for(heldout_tokens, wanted: int) -> int:
 class DanceTable:
     """The dance table of a policy on held-out music: pieces of every held-out clip.
 
-    Calling it with a policy returns the five metrics (None where undefined) and the
-    diagnostics of `evaluation.physical`; `ground_truth_diagnostics` holds the ground
-    truth's on the same pieces of music.
+    Calling it with a policy returns the five metrics (None where undefined; the dances
+    decoded as Bailando decodes them) and the diagnostics of `evaluation.physical` (of the
+    same codes decoded without seams, as `e3d2 dance` gives them); `ground_truth_diagnostics`
+    holds the ground truth's on the same pieces of music.
     """
 
     def __init__(self, vqvae: DanceVQVAE, heldout_tokens, clips, piece_tokens: int, seed: int = 0):
@@ -107,17 +108,24 @@ class DanceTable:
         )
 
     @torch.no_grad()
-    def dances(self, policy: DancePolicy) -> list[Dance]:
+    def tokens(self, policy: DancePolicy) -> tuple[torch.Tensor, torch.Tensor]:
+        """The policy's (upper, lower) codes for every piece, seeded."""
         device = policy.device
         generator = torch.Generator(device=device).manual_seed(self.seed + 11)
-        upper, lower = generate_dances(
+        return generate_dances(
             policy,
             self.music.to(device),
             self.init_upper.to(device),
             self.init_lower.to(device),
             generator,
         )
-        joints = self.vqvae.decode(upper.to(self.vqvae.device), lower.to(self.vqvae.device))
+
+    def dances(self, policy: DancePolicy, edge_tokens: int = 0, codes=None) -> list[Dance]:
+        """The pieces danced by `policy`, decoded as Bailando does (`edge_tokens=0`, what the
+        metrics score) or without the decoder's boundary jumps (what `e3d2 dance` gives)."""
+        upper, lower = self.tokens(policy) if codes is None else codes
+        device = self.vqvae.device
+        joints = self.vqvae.decode(upper.to(device), lower.to(device), edge_tokens)
         joints = joints.float().cpu().numpy()
         # the decoder integrates the root from the origin; the diagnostics need the floor, so
         # each dance starts where the ground truth's piece does (the metrics re-origin anyway)
@@ -129,13 +137,14 @@ class DanceTable:
         ]
 
     def __call__(self, policy: DancePolicy) -> dict[str, float | None]:
-        dances = self.dances(policy)
-        metrics = evaluate_dances(dances, self.ground_truth)
+        codes = self.tokens(policy)
+        metrics = evaluate_dances(self.dances(policy, codes=codes), self.ground_truth)
         for metric, reason in metrics.pop(UNDEFINED, {}).items():
             if metric not in self.reported:
                 self.reported.add(metric)
                 logger.warning("%s is n/a on this held-out music: %s", metric, reason)
-        diagnostics = set_diagnostics([d.joints for d in dances], self.skeleton, self.floor)
+        seamless = self.dances(policy, SEAM_TOKENS, codes)
+        diagnostics = set_diagnostics([d.joints for d in seamless], self.skeleton, self.floor)
         for flag in diagnostic_flags(diagnostics, self.ground_truth_diagnostics):
             logger.warning("the policy's dances leave the ground truth's range: %s", flag)
         return {**metrics, **diagnostics}

@@ -17,7 +17,7 @@ import torch
 from accelerate import PartialState
 from transformers import set_seed
 
-from ..data.layout import FRAMES_PER_TOKEN, WINDOW_TOKENS
+from ..data.layout import FRAMES_PER_TOKEN, SEAM_TOKENS, WINDOW_TOKENS
 from ..data.prepare import SOURCES, PrepareConfig, prepare
 from ..data.schema import load_clip_dataset
 from ..data.skeleton import get_skeleton
@@ -165,7 +165,7 @@ def reconstruction_diagnostics(vqvae: DanceVQVAE, clips, max_clips: int = 8) -> 
         joints = joints[: len(joints) // FRAMES_PER_TOKEN * FRAMES_PER_TOKEN]
         with torch.no_grad():
             ids = vqvae.encode(torch.from_numpy(joints[None]).to(vqvae.device))
-            recon = vqvae.decode(*ids)[0].float().cpu().numpy()
+            recon = vqvae.decode(*ids, edge_tokens=SEAM_TOKENS)[0].float().cpu().numpy()
         upper.update(ids[0].flatten().tolist())
         lower.update(ids[1].flatten().tolist())
         original.append(joints.reshape(len(joints), -1, 3))
@@ -265,9 +265,8 @@ def heldout_dance_diagnostics(policy, vqvae, heldout_tokens, clips) -> dict[str,
         logger.warning("held-out music is too short for pi_BC's dance diagnostics")
         return {}
     table = DanceTable(vqvae.to(policy.device), heldout_tokens, clips, piece)
-    dances = set_diagnostics(
-        [d.joints for d in table.dances(policy.eval())], table.skeleton, table.floor
-    )
+    seamless = table.dances(policy.eval(), SEAM_TOKENS)
+    dances = set_diagnostics([d.joints for d in seamless], table.skeleton, table.floor)
     for flag in diagnostic_flags(dances, table.ground_truth_diagnostics):
         logger.warning("pi_BC's dances leave the ground truth's range: %s", flag)
     out = {}

@@ -227,7 +227,12 @@ def ppo_report_markdown(report: dict) -> str:
         rows = {"ground truth (same music)": {k.removeprefix("eval_"): v for k, v in truth.items()}}
         for name, row in report["rows"].items():
             rows[name] = {k: row.get(f"eval_{k}") for k, _, _ in DIAGNOSTICS}
-        parts += ["## Physical and motion diagnostics", diagnostics_table(rows)]
+        parts += [
+            "## Physical and motion diagnostics",
+            diagnostics_table(rows),
+            "Definitions: `e3d2_hf/evaluation/physical.py`. The policies' dances are decoded "
+            "without the decoder's boundary jumps, as `e3d2 dance` gives them.",
+        ]
         for name, flags in report.get("flags", {}).items():
             if flags:
                 parts.append(
