@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import multiprocessing
 import os
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
@@ -80,7 +81,10 @@ def _run(
     with tqdm(total=len(jobs), desc=desc, unit="clip") as bar:
         if num_workers <= 1:
             return [_advance(bar, job()) for job in jobs]
-        with ProcessPoolExecutor(max_workers=num_workers) as pool:
+        # spawned, not forked: a fork of a process whose torch already ran threads can hang
+        # (the synthetic generator runs forward kinematics before the pool starts)
+        context = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(max_workers=num_workers, mp_context=context) as pool:
             return [_advance(bar, row) for row in pool.map(_call, jobs)]
 
 

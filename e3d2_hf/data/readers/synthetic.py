@@ -20,6 +20,8 @@ from ..skeleton import SMPL24
 
 AUDIO_SAMPLE_RATE = 22050
 PELVIS_HEIGHT = 0.96
+ARM_REST = 1.1
+"""The arms hang down from the T-pose by this rotation (rad) about the shoulder's z axis."""
 J = {name: i for i, name in enumerate(SMPL24.joint_names)}
 
 
@@ -42,7 +44,7 @@ GENRES: dict[str, Genre] = {
             (100, 120),
             110.0,
             (0, 3, 5, 7, 10),
-            ("knee_bounce", "arm_pump", "side_step"),
+            ("knee_bounce", "arm_pump", "side_step", "squat", "jump"),
             False,
             2,
         ),
@@ -51,7 +53,7 @@ GENRES: dict[str, Genre] = {
             (80, 96),
             146.8,
             (0, 2, 4, 7, 9),
-            ("arm_wave", "torso_sway", "knee_bounce"),
+            ("arm_wave", "torso_sway", "knee_bounce", "bow", "arms_up"),
             False,
             3,
         ),
@@ -60,11 +62,19 @@ GENRES: dict[str, Genre] = {
             (112, 128),
             130.8,
             (0, 2, 3, 5, 7, 8, 10),
-            ("side_step", "kick_step", "arm_pump"),
+            ("side_step", "kick_step", "arm_pump", "knee_lift", "jump"),
             True,
             2,
         ),
-        Genre("spin", (90, 104), 164.8, (0, 4, 7, 11), ("turn", "arm_wave", "torso_sway"), True, 4),
+        Genre(
+            "spin",
+            (90, 104),
+            164.8,
+            (0, 4, 7, 11),
+            ("turn", "arm_wave", "torso_sway", "arms_up", "bow"),
+            True,
+            4,
+        ),
     )
 }
 
@@ -79,10 +89,29 @@ def _ease(x: np.ndarray) -> np.ndarray:
     return 0.5 - 0.5 * np.cos(np.pi * np.clip(x, 0.0, 1.0))
 
 
+def _flexed_arm(side: str, angle: np.ndarray) -> np.ndarray:
+    """Axis-angle offsets (T, 3) that swing a resting arm forward by `angle` (rad): the
+    rotation about x composed with the rest rotation, minus the rest rotation (poses add)."""
+    from scipy.spatial.transform import Rotation
+
+    rest = np.array([0.0, 0.0, -ARM_REST if side == "left" else ARM_REST])
+    flexed = Rotation.from_rotvec(np.outer(-angle, [1.0, 0.0, 0.0])) * Rotation.from_rotvec(rest)
+    return flexed.as_rotvec() - rest
+
+
+def _rect(x: np.ndarray) -> np.ndarray:
+    """The positive part, squared: one side of a swing, with no kink where it starts."""
+    return np.clip(x, 0.0, None) ** 2
+
+
 def _move_pose(
-    move: str, hit: np.ndarray, amp: float, rng: np.random.Generator
+    move: str, hit: np.ndarray, amp: float, rng: np.random.Generator, slow: np.ndarray | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Local axis-angle offsets (T, 24, 3) and root translation offsets (T, 3) of one move."""
+    """Local axis-angle offsets (T, 24, 3) and root translation offsets (T, 3) of one move.
+
+    `hit` swings once a beat; `slow` once every two beats (the deep moves: a squat or a bow
+    to the floor in half a beat would be faster than a body moves)."""
+    slow = hit if slow is None else slow
     poses = np.zeros((len(hit), 24, 3))
     trans = np.zeros((len(hit), 3))
     half = 0.5 * (1.0 + hit)  # 0..1, also still on the beats
@@ -94,7 +123,6 @@ def _move_pose(
             poses[:, J[f"{s}_knee"], 0] += 2 * bend
             poses[:, J[f"{s}_ankle"], 0] -= bend
         poses[:, J["spine1"], 0] += 0.3 * bend
-        trans[:, 1] -= 0.09 * amp * half
     elif move == "arm_pump":
         poses[:, J["left_elbow"], 1] += amp * (0.4 + 0.9 * half)
         poses[:, J["right_elbow"], 1] -= amp * (0.4 + 0.9 * half)
@@ -102,14 +130,14 @@ def _move_pose(
         poses[:, J["right_shoulder"], 0] += amp * 0.6 * hit * side
     elif move == "side_step":
         trans[:, 0] += 0.18 * amp * hit * side
-        poses[:, J["left_hip"], 2] += 0.25 * amp * np.clip(hit, 0, None)
-        poses[:, J["right_hip"], 2] += 0.25 * amp * np.clip(hit, None, 0)
+        poses[:, J["left_hip"], 2] += 0.25 * amp * _rect(hit)
+        poses[:, J["right_hip"], 2] += 0.25 * amp * -_rect(-hit)
         poses[:, J["spine2"], 2] -= 0.12 * amp * hit
     elif move == "kick_step":
-        poses[:, J["left_hip"], 0] -= 0.7 * amp * np.clip(hit, 0, None)
-        poses[:, J["right_hip"], 0] -= 0.7 * amp * np.clip(-hit, 0, None)
-        poses[:, J["left_knee"], 0] += 0.4 * amp * np.clip(hit, 0, None)
-        poses[:, J["right_knee"], 0] += 0.4 * amp * np.clip(-hit, 0, None)
+        poses[:, J["left_hip"], 0] -= 0.7 * amp * _rect(hit)
+        poses[:, J["right_hip"], 0] -= 0.7 * amp * _rect(-hit)
+        poses[:, J["left_knee"], 0] += 0.4 * amp * _rect(hit)
+        poses[:, J["right_knee"], 0] += 0.4 * amp * _rect(-hit)
         poses[:, J["left_shoulder"], 1] += 0.5 * amp * hit
         poses[:, J["right_shoulder"], 1] += 0.5 * amp * hit
     elif move == "arm_wave":
@@ -125,6 +153,54 @@ def _move_pose(
         poses[:, J["left_shoulder"], 0] += 0.5 * amp * hit
         poses[:, J["right_shoulder"], 0] += 0.5 * amp * hit
         trans[:, 0] += 0.06 * amp * hit
+    elif move == "arms_up":
+        # both hands raised above the head, elbows bent: the hand-raising geometric features
+        raised = 0.5 * (1.0 + slow)
+        poses[:, J["left_shoulder"], 2] += amp * 2.5 * raised
+        poses[:, J["right_shoulder"], 2] -= amp * 2.5 * raised
+        poses[:, J["left_elbow"], 1] += amp * 1.5 * raised
+        poses[:, J["right_elbow"], 1] -= amp * 1.5 * raised
+        poses[:, J["spine3"], 0] -= 0.15 * amp * raised
+    elif move == "knee_lift":
+        # high knees, one leg per beat: thigh above 50 degrees, knee bent, ankle well up
+        for s_, part in (("left", _rect(hit)), ("right", _rect(-hit))):
+            poses[:, J[f"{s_}_hip"], 0] -= 1.5 * amp * part
+            poses[:, J[f"{s_}_knee"], 0] += 1.9 * amp * part
+            poses[:, J[f"{s_}_ankle"], 0] += 0.3 * amp * part
+        poses[:, J["left_elbow"], 1] += 0.8 * amp * _rect(-hit)
+        poses[:, J["right_elbow"], 1] -= 0.8 * amp * _rect(hit)
+    elif move == "squat":
+        bend = amp * 0.5 * (1.0 + slow)
+        for s_ in ("left", "right"):
+            poses[:, J[f"{s_}_hip"], 0] -= 1.4 * bend
+            poses[:, J[f"{s_}_knee"], 0] += 2.3 * bend
+            poses[:, J[f"{s_}_ankle"], 0] -= 0.8 * bend
+        poses[:, J["spine1"], 0] += 0.6 * bend
+        poses[:, J["left_shoulder"], 1] += 0.8 * bend
+        poses[:, J["right_shoulder"], 1] -= 0.8 * bend
+    elif move == "bow":
+        # a crouching bow with the hands to the floor on one beat, a lean back (hips ahead of
+        # the shoulders) on the next
+        down, back = _rect(slow), amp * _rect(-slow)
+        poses[:, J["spine1"], 0] += 0.9 * down - 0.25 * back
+        poses[:, J["spine2"], 0] += 0.8 * down - 0.2 * back
+        poses[:, J["spine3"], 0] += 0.6 * down - 0.1 * back
+        for s_ in ("left", "right"):
+            poses[:, J[f"{s_}_hip"], 0] -= 1.5 * down - 0.35 * back
+            poses[:, J[f"{s_}_knee"], 0] += 2.3 * down + 0.6 * back
+            poses[:, J[f"{s_}_ankle"], 0] -= 0.7 * down + 0.3 * back
+            poses[:, J[f"{s_}_shoulder"]] += _flexed_arm(s_, 1.5 * down)
+        trans[:, 2] += 0.12 * back
+    elif move == "jump":
+        up = _rect(hit)
+        down = _rect(-hit)
+        trans[:, 1] += 0.16 * amp * up  # airborne: the only vertical offset a move sets
+        for s_ in ("left", "right"):
+            poses[:, J[f"{s_}_hip"], 0] -= 0.5 * amp * down
+            poses[:, J[f"{s_}_knee"], 0] += 1.0 * amp * down
+            poses[:, J[f"{s_}_ankle"], 0] -= 0.5 * amp * down
+        poses[:, J["left_shoulder"], 2] += 1.0 * amp * up
+        poses[:, J["right_shoulder"], 2] -= 1.0 * amp * up
     elif move == "turn":
         poses[:, J["spine2"], 1] += 0.4 * amp * hit
         poses[:, J["left_shoulder"], 2] += 0.6 * amp * half
@@ -146,13 +222,14 @@ def synthesize_dance(
     period = 60.0 / bpm
     t = np.arange(num_frames) / fps
     beat_pos = (t - first_beat) / period  # beat index as a real number
-    hit = _accent(np.cos(np.pi * beat_pos), sharpness=rng.uniform(1.0, 3.0))
+    sharpness = rng.uniform(1.0, 3.0)
+    hit = _accent(np.cos(np.pi * beat_pos), sharpness)
+    slow = _accent(np.cos(0.5 * np.pi * beat_pos), sharpness)
     poses = np.zeros((num_frames, 24, 3))
     # Arms rest down from the T-pose, slightly bent.
-    poses[:, J["left_shoulder"], 2] = -1.1
-    poses[:, J["right_shoulder"], 2] = 1.1
-    trans = np.zeros((num_frames, 3))
-    trans[:, 1] = PELVIS_HEIGHT
+    poses[:, J["left_shoulder"], 2] = -ARM_REST
+    poses[:, J["right_shoulder"], 2] = ARM_REST
+    trans = np.zeros((num_frames, 3))  # horizontal steps and airborne lift of the moves
 
     # A new move every `phrase` beats, cross-faded over the beat before the change.
     phrase = int(rng.choice([4, 8]))
@@ -166,7 +243,9 @@ def synthesize_dance(
         weight = np.where(idx == k, 1.0 - fade, 0.0) + np.where(idx == k - 1, fade, 0.0)
         if not weight.any():
             continue
-        p, tr = _move_pose(choices[k], hit, amps[k], np.random.default_rng(rng.integers(1 << 31)))
+        p, tr = _move_pose(
+            choices[k], hit, amps[k], np.random.default_rng(rng.integers(1 << 31)), slow
+        )
         poses += weight[:, None, None] * p
         trans += weight[:, None] * tr
 
@@ -176,7 +255,24 @@ def synthesize_dance(
         step = np.floor(np.maximum(beat_pos, 0.0))
         heading = heading + 0.5 * np.pi * (step + _ease(np.maximum(beat_pos, 0.0) - step)) * 0.5
     poses[:, J["pelvis"], 1] += heading
-    return poses, trans
+    return poses, _grounded(poses, trans)
+
+
+def _grounded(poses: np.ndarray, trans: np.ndarray) -> np.ndarray:
+    """The root height that keeps the lowest foot joint on the floor (y = 0), plus the moves'
+    airborne lift (`trans[:, 1]`): bent knees lower the body, nothing sinks or floats."""
+    import torch
+
+    from ..kinematics import forward_kinematics
+
+    lift = trans[:, 1].copy()
+    standing = trans.copy()
+    standing[:, 1] = PELVIS_HEIGHT
+    joints = forward_kinematics(torch.as_tensor(poses), torch.as_tensor(standing)).numpy()
+    feet = list(SMPL24.feet[0] + SMPL24.feet[1])
+    out = standing.copy()
+    out[:, 1] += lift - joints[:, feet, 1].min(1)
+    return out
 
 
 def _tone(freq: float, length: int, sr: int, decay: float) -> np.ndarray:
