@@ -11,6 +11,7 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
+from .evaluation.claims import compare, interval
 from .evaluation.leaderboard import results_document, write_results
 from .evaluation.physical import DIAGNOSTICS, format_diagnostic
 from .evaluation.protocol import COLUMNS
@@ -42,6 +43,15 @@ def _fmt(value) -> str:
     if isinstance(value, float):
         return "–" if not math.isfinite(value) else f"{value:.4g}"
     return str(value)
+
+
+def _with_interval(row: dict, key: str) -> str:
+    """A table cell: the value and, where known, its 95% interval."""
+    span = interval(row, key.removeprefix("eval_"))
+    cell = _fmt(row.get(key))
+    return (
+        cell if span is None or row.get(key) is None else f"{cell} [{span[0]:.4g}, {span[1]:.4g}]"
+    )
 
 
 def _last_log_history(folder: Path) -> list[dict]:
@@ -136,7 +146,7 @@ def _evaluation_blocks(out: Path) -> list[Block]:
             "table",
             header=("policy",) + tuple(title for _, title in PPO_COLUMNS),
             rows=tuple(
-                (name,) + tuple(_fmt(row.get(key)) for key, _ in PPO_COLUMNS)
+                (name,) + tuple(_with_interval(row, key) for key, _ in PPO_COLUMNS)
                 for name, row in rows.items()
             ),
         ),
@@ -153,19 +163,24 @@ def _evaluation_blocks(out: Path) -> list[Block]:
         )
     if truth:
         blocks += _diagnostic_blocks(rows, truth, flags)
-    bc, rl = rows.get("pi_BC"), rows.get("pi_RL (learned reward)")
-    if bc and rl:
-        verdict = "above" if rl["eval_score"] > bc["eval_score"] else "NOT above"
+    bc = rows.get("pi_BC")
+    if bc:
         blocks.append(
             Block(
                 "p",
-                f"pi_RL's reward-model score ({rl['eval_score']:.3f}) is {verdict} pi_BC's "
-                f"({bc['eval_score']:.3f}), at a KL of {rl['eval_kl']:.2f} nats per episode. The score is "
-                "the mean total reward u of 29-step episodes on held-out music; FID/DIV/BAS follow the Bailando "
-                "protocol on pieces of the held-out songs (FID_g and DIV_g need the SMPL-24 skeleton; "
-                "with a handful of pieces they are noisy).",
+                "The score is the mean total reward u of 29-step episodes on held-out music "
+                "(interval: ±1.96 standard errors over the episodes); FID/DIV/BAS follow the "
+                "Bailando protocol on pieces of the held-out songs (intervals: 95% bootstrap over "
+                "the pieces, one training run: they show how much the numbers owe to the music "
+                "drawn, not to training noise). A sentence claims a difference only where the "
+                "two intervals do not overlap.",
             )
         )
+        for name, row in rows.items():
+            if name != "pi_BC":
+                lines = compare(name, row, "pi_BC", bc)
+                if lines:
+                    blocks.append(Block("p", " ".join(lines)))
     return blocks
 
 

@@ -16,9 +16,12 @@ from ..data.layout import FRAMES_PER_TOKEN, SEAM_TOKENS, WINDOW_TOKENS
 from ..data.skeleton import get_skeleton
 from ..models import DancePolicy, DanceVQVAE
 from .physical import diagnostic_flags, estimate_floor, set_diagnostics
-from .protocol import UNDEFINED, Dance, evaluate_dances, ground_truth_features
+from .protocol import INTERVALS, UNDEFINED, Dance, evaluate_dances, ground_truth_features
 
 logger = logging.getLogger(__name__)
+
+BOOTSTRAP_RESAMPLES = 200
+"""Resamples of the pieces behind each metric's 95% interval (`{metric}_low`, `{metric}_high`)."""
 
 
 def generate_dances(
@@ -138,7 +141,11 @@ class DanceTable:
 
     def __call__(self, policy: DancePolicy) -> dict[str, float | None]:
         codes = self.tokens(policy)
-        metrics = evaluate_dances(self.dances(policy, codes=codes), self.ground_truth)
+        metrics = evaluate_dances(
+            self.dances(policy, codes=codes), self.ground_truth, bootstrap=BOOTSTRAP_RESAMPLES
+        )
+        for metric, (low, high) in metrics.pop(INTERVALS, {}).items():
+            metrics[f"{metric}_low"], metrics[f"{metric}_high"] = low, high
         for metric, reason in metrics.pop(UNDEFINED, {}).items():
             if metric not in self.reported:
                 self.reported.add(metric)

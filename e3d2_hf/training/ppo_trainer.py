@@ -519,7 +519,14 @@ class PPOTrainer(E3D2Trainer):
             episodes = self.collect(segments, generator, self.eval_reward_fn)
             score = episodes.score.sum(-1) if episodes.score.ndim == 2 else episodes.score
             kl = kl_per_step(episodes.logp, episodes.ref_logp, self.args.kl_estimator).sum(-1)
-            metrics.update({"eval_score": float(score.mean()), "eval_kl": float(kl.mean())})
+            sem = float(score.std() / len(score) ** 0.5) if len(score) > 1 else None
+            metrics.update(
+                {
+                    "eval_score": float(score.mean()),
+                    "eval_score_sem": sem,
+                    "eval_kl": float(kl.mean()),
+                }
+            )
         if self.evaluate_fn is not None and self.is_world_process_zero():
             policy = self.accelerator.unwrap_model(self.model)
             metrics.update({f"eval_{k}": v for k, v in self.evaluate_fn(policy).items()})

@@ -19,6 +19,7 @@ from transformers import set_seed
 
 from ..data.layout import FRAMES_PER_TOKEN, WINDOW_TOKENS
 from ..data.schema import load_clip_dataset
+from ..evaluation.claims import compare
 from ..evaluation.dance_table import DanceTable
 from ..evaluation.physical import DIAGNOSTICS, diagnostic_flags, diagnostics_table
 from ..models import DancePolicy, DanceRewardModel, DanceVQVAE
@@ -222,6 +223,10 @@ def policy_flags(row: dict, ground_truth: dict) -> list[str]:
 def ppo_report_markdown(report: dict) -> str:
     """ppo_report.md: the metrics table, the diagnostics beside the ground truth's, the flags."""
     parts = ["# PPO report", ppo_table(report["rows"])]
+    baseline = report["rows"].get("pi_BC")
+    for name, row in report["rows"].items():
+        if baseline and name != "pi_BC" and (claims := compare(name, row, "pi_BC", baseline)):
+            parts.append(" ".join(claims))
     truth = report.get("ground_truth") or {}
     if truth:
         rows = {"ground truth (same music)": {k.removeprefix("eval_"): v for k, v in truth.items()}}
