@@ -182,6 +182,13 @@ def _add_demo(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--report_to", default="tensorboard", help="trackers for every stage (default: %(default)s)"
     )
+    p.add_argument(
+        "--seeds",
+        type=at_least(1, int),
+        default=1,
+        help="seeds of the stages after pi_BC (demonstrations, reward model, both PPO runs); the "
+        "report gives each policy's mean and spread over them (default: %(default)s)",
+    )
     p.set_defaults(func=_run_demo)
 
 
@@ -196,6 +203,7 @@ def _run_demo(args: argparse.Namespace) -> int:
             music_dir=args.music_dir,
             force=args.force,
             report_to=args.report_to,
+            seeds=args.seeds,
         )
     )
     return 0

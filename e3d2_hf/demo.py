@@ -42,10 +42,15 @@ class DemoOptions:
     config_dir: Path | None = None
     """Default: `recipes/configs/<CONFIG_DIRS[data]>`."""
     report_to: str = "tensorboard"
+    seeds: int = 1
+    """Seeds of the stages after pi_BC (demonstrations, reward model, both PPO runs): seed 0
+    in the main folders, seed k in `seeds/seed-k/`; the report gives the spread over them."""
 
     def __post_init__(self) -> None:
         if self.data not in DATA_SOURCES:
             raise ValueError(f"--data must be one of {DATA_SOURCES}, got {self.data!r}")
+        if self.seeds < 1:
+            raise ValueError(f"--seeds must be at least 1, got {self.seeds}")
         self.output_dir = Path(self.output_dir)
         if self.config_dir is None:
             self.config_dir = CONFIG_ROOT / CONFIG_DIRS[self.data]
@@ -78,19 +83,10 @@ def _stage_args(options: DemoOptions, stage: str, **values: str) -> list[str]:
 
 def build_stages(options: DemoOptions) -> list[Stage]:
     from .training.stage1 import main_bc, main_vqvae
-    from .training.stage2 import main_demos, main_reward
-    from .training.stage3 import main_ppo
 
     out = options.output_dir
-    paths = {
-        name: out / name
-        for name in ("data", "vqvae", "bc", "preferences", "reward", "ppo", "ppo-bailando")
-    }
+    paths = {name: out / name for name in ("data", "vqvae", "bc")}
     data_args = {"dataset": options.data, "prepared_dir": paths["data"]}
-    ppo_common = {
-        "policy_name_or_path": paths["bc"],
-        "reward_model_name_or_path": paths["reward"],
-    }
 
     def run_prepare() -> object:
         if options.data == "aistpp" and options.data_path is None:
@@ -120,37 +116,55 @@ def build_stages(options: DemoOptions) -> list[Stage]:
                 )
             ),
         ),
-        Stage(
-            "ranked demonstrations", paths["preferences"], "demonstrations.json",
-            lambda: main_demos(
-                _stage_args(
-                    options, "demos", output_dir=paths["preferences"], policy_name_or_path=paths["bc"]
-                )
-            ),
-        ),
-        Stage(
-            "reward model", paths["reward"], "card_info.json",
-            lambda: main_reward(
-                _stage_args(
-                    options, "reward", output_dir=paths["reward"], preferences_dir=paths["preferences"]
-                )
-            ),
-        ),
-        Stage(
-            "PPO (learned reward)", paths["ppo"], "ppo_report.json",
-            lambda: main_ppo(
-                _stage_args(options, "ppo", output_dir=paths["ppo"], reward="learned", **ppo_common)
-            ),
-        ),
-        Stage(
-            "PPO (Bailando reward, baseline)", paths["ppo-bailando"], "ppo_report.json",
-            lambda: main_ppo(
-                _stage_args(
-                    options, "ppo", output_dir=paths["ppo-bailando"], reward="bailando", **ppo_common
-                )
-            ),
+        *(
+            stage
+            for seed in range(options.seeds)
+            for stage in _seeded_stages(options, seed_folder(out, seed), seed, paths["bc"])
         ),
         Stage("dances", out / "dances", "dances.json", lambda: render_demo_dances(out)),
+    ]  # fmt: skip
+
+
+def seed_folder(out: Path, seed: int) -> Path:
+    """Where a seed's stages after pi_BC go: the main folder for seed 0."""
+    return out if seed == 0 else out / "seeds" / f"seed-{seed}"
+
+
+def _seeded_stages(options: DemoOptions, root: Path, seed: int, bc: Path) -> list[Stage]:
+    """Demonstrations -> reward model -> PPO with both rewards, all with `seed`."""
+    from .training.stage2 import main_demos, main_reward
+    from .training.stage3 import main_ppo
+
+    paths = {name: root / name for name in ("preferences", "reward", "ppo", "ppo-bailando")}
+    tag = "" if seed == 0 else f" (seed {seed})"
+    ppo_common = {"policy_name_or_path": bc, "reward_model_name_or_path": paths["reward"]}
+    return [
+        Stage(
+            f"ranked demonstrations{tag}", paths["preferences"], "demonstrations.json",
+            lambda: main_demos(_stage_args(
+                options, "demos", output_dir=paths["preferences"], policy_name_or_path=bc, seed=seed
+            )),
+        ),
+        Stage(
+            f"reward model{tag}", paths["reward"], "card_info.json",
+            lambda: main_reward(_stage_args(
+                options, "reward", output_dir=paths["reward"], preferences_dir=paths["preferences"],
+                seed=seed, trunk_policy=bc,
+            )),
+        ),
+        Stage(
+            f"PPO (learned reward){tag}", paths["ppo"], "ppo_report.json",
+            lambda: main_ppo(_stage_args(
+                options, "ppo", output_dir=paths["ppo"], reward="learned", seed=seed, **ppo_common
+            )),
+        ),
+        Stage(
+            f"PPO (Bailando reward, baseline){tag}", paths["ppo-bailando"], "ppo_report.json",
+            lambda: main_ppo(_stage_args(
+                options, "ppo", output_dir=paths["ppo-bailando"], reward="bailando", seed=seed,
+                **ppo_common,
+            )),
+        ),
     ]  # fmt: skip
 
 

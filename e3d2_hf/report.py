@@ -11,7 +11,7 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
-from .evaluation.claims import compare, interval
+from .evaluation.claims import SEED_METRICS, compare, interval, mean_and_spread, seed_claims
 from .evaluation.leaderboard import results_document, write_results
 from .evaluation.physical import DIAGNOSTICS, format_diagnostic
 from .evaluation.protocol import COLUMNS
@@ -107,6 +107,7 @@ def report_blocks(out: Path, timings: dict[str, float]) -> list[Block]:
             )
         )
     blocks += _evaluation_blocks(out)
+    blocks += _seed_blocks(out)
     blocks += _reward_blocks(out)
     if plot_training_curves(out, out / "training_curves.png"):
         blocks += [
@@ -181,6 +182,69 @@ def _evaluation_blocks(out: Path) -> list[Block]:
                 lines = compare(name, row, "pi_BC", bc)
                 if lines:
                     blocks.append(Block("p", " ".join(lines)))
+    return blocks
+
+
+def seed_runs(out: Path) -> list[Path]:
+    """The folders of each seed's stages after pi_BC: `out` (seed 0), then `seeds/seed-k`."""
+    extra = sorted((out / "seeds").glob("seed-*"), key=lambda p: int(p.name.split("-")[1]))
+    return [out, *extra]
+
+
+def _seed_blocks(out: Path) -> list[Block]:
+    """Each policy's mean ± standard deviation over the seeds, and the claims they support."""
+    runs = [r for r in seed_runs(out) if (r / "ppo" / "ppo_report.json").is_file()]
+    if len(runs) < 2:
+        return []
+    by_policy: dict[str, list[dict]] = {}
+    for run in runs:
+        for folder in ("ppo", "ppo-bailando"):
+            report = run / folder / "ppo_report.json"
+            if report.is_file():
+                for name, row in json.loads(report.read_text())["rows"].items():
+                    if name == "pi_BC" and folder != "ppo":
+                        continue  # the same policy, evaluated the same way in both runs
+                    by_policy.setdefault(name, []).append(row)
+
+    def cell(rows: list[dict], key: str) -> str:
+        stats = mean_and_spread([r.get(key) for r in rows])
+        return "n/a" if stats is None else f"{stats[0]:.4g} ± {stats[1]:.2g} ({stats[2]})"
+
+    blocks = [
+        Block("h2", f"Spread over {len(runs)} seeds"),
+        Block(
+            "p",
+            "Mean ± sample standard deviation (number of seeds) of every policy on held-out music; "
+            "each seed redoes the demonstrations, the reward model and both PPO runs from the "
+            "same pi_BC. A difference is claimed where the 95% t-interval of the mean paired "
+            "(same-seed) difference excludes 0.",
+        ),
+        Block(
+            "table",
+            header=("policy",) + tuple(title for _, title, _ in SEED_METRICS),
+            rows=tuple(
+                (name,) + tuple(cell(rows, key) for key, _, _ in SEED_METRICS)
+                for name, rows in by_policy.items()
+            ),
+        ),
+    ]
+    baseline = by_policy.get("pi_BC", [])
+    for name, rows in by_policy.items():
+        if name != "pi_BC" and (lines := seed_claims(name, rows, "pi_BC", baseline)):
+            blocks.append(Block("p", " ".join(lines)))
+    accuracy = []
+    for run in runs:
+        report = run / "reward" / "reward_report.json"
+        if report.is_file():
+            accuracy.append(json.loads(report.read_text())["test_metrics"].get("accuracy"))
+    if (stats := mean_and_spread(accuracy)) is not None:
+        blocks.append(
+            Block(
+                "p",
+                f"Reward model, held-out music pairwise accuracy over {stats[2]} seeds: "
+                f"{stats[0]:.4f} ± {stats[1]:.2g} (each: {', '.join(f'{a:.4f}' for a in accuracy)}).",
+            )
+        )
     return blocks
 
 

@@ -147,3 +147,44 @@ def test_every_readme_snippet_runs_as_written_from_another_directory(demo_dir, t
         )
         assert result.returncode == 0, f"README snippet failed:\n{code}\n{result.stderr}"
     assert list(tmp_path.iterdir()) == []
+
+
+def test_seeds_redo_the_stages_after_pi_bc_in_their_own_folders(tmp_path):
+    from e3d2_hf.demo import build_stages
+
+    stages = build_stages(DemoOptions(output_dir=tmp_path / "d", config_dir=TINY, seeds=3))
+    names = [s.name for s in stages]
+    assert names[:3] == ["data", "VQ-VAE", "behaviour cloning"] and names[-1] == "dances"
+    assert len(stages) == 3 + 3 * 4 + 1
+    outputs = [str(s.output.relative_to(tmp_path / "d")) for s in stages]
+    assert "preferences" in outputs and "seeds/seed-2/ppo-bailando" in outputs
+    assert "reward model (seed 1)" in names
+    with pytest.raises(ValueError, match="--seeds"):
+        DemoOptions(output_dir=tmp_path, seeds=0)
+
+
+def test_the_report_states_each_policys_spread_over_seeds_and_claims_by_pairs(tmp_path):
+    from e3d2_hf.report import render_markdown, report_blocks
+
+    def write(folder, score_bc, score_rl, fid_rl, accuracy):
+        rows = {
+            "pi_BC": {"eval_score": score_bc, "eval_FID_k": 50.0},
+            "pi_RL (learned reward)": {"eval_score": score_rl, "eval_FID_k": fid_rl},
+        }
+        (folder / "ppo").mkdir(parents=True)
+        (folder / "ppo" / "ppo_report.json").write_text(json.dumps({"rows": rows}))
+        (folder / "reward").mkdir()
+        report = {"test_metrics": {"accuracy": accuracy}, "noise_levels": [],
+                  "accuracy_per_epoch": [], "mean_u_by_noise": {}, "accuracy_by_noise_pair": []}  # fmt: skip
+        (folder / "reward" / "reward_report.json").write_text(json.dumps(report))
+
+    out = tmp_path / "demo"
+    write(out, 10.0, 12.0, 49.0, 0.95)
+    write(out / "seeds" / "seed-1", 10.2, 12.1, 52.0, 0.96)
+    write(out / "seeds" / "seed-2", 9.9, 12.3, 50.5, 0.97)
+    text = render_markdown(report_blocks(out, {}))
+    assert "## Spread over 3 seeds" in text
+    assert "| pi_RL (learned reward) | 12.13 ± 0.15 (3) |" in text
+    assert "pi_RL (learned reward) beats pi_BC on reward-model score" in text
+    assert "No difference on FID_k between pi_RL (learned reward) and pi_BC" in text
+    assert "0.9600 ± 0.01 (each: 0.9500, 0.9600, 0.9700)" in text

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import tempfile
 
 import numpy as np
 import pytest
+import torch
 from datasets import load_from_disk
 
 from e3d2_hf.errors import DataFileError
@@ -220,3 +222,51 @@ def test_flat_pairs_carry_each_sides_music_and_tokens(tiny_preferences):
     assert row["chosen"]["upper_ids"] == list(source["chosen_upper_ids"])
     assert row["chosen"]["noise"] < row["rejected"]["noise"]
     assert row["margin"] == pytest.approx(source["margin"])
+
+
+def test_a_reward_model_on_pi_bcs_trunk_starts_from_its_log_likelihood(tiny_policy):
+    """trunk='policy': pi_BC's GPT with a scalar head; before training, u is exactly pi_BC's
+    log-likelihood of the dance, and the model saves and loads as any reward model."""
+    from transformers import AutoModelForSequenceClassification
+
+    from e3d2_hf.models import DancePolicy, preset_config
+    from e3d2_hf.models.policy.modeling_policy import action_log_probs
+    from e3d2_hf.models.reward.modeling_reward import policy_trunk_config
+
+    policy = DancePolicy.from_pretrained(tiny_policy).eval()
+    config = preset_config(
+        "reward", "tiny", trunk="policy", policy_config=policy_trunk_config(policy.config)
+    )
+    reward = DanceRewardModel(config)
+    reward.init_from_policy(policy)
+    g = torch.Generator().manual_seed(0)
+    music = torch.randn(4, 29, policy.config.music_dim, generator=g)
+    upper, lower = (torch.randint(0, 32, (4, 29), generator=g) for _ in range(2))
+    out = policy(music, torch.cat([upper[:, :1], upper[:, :-1]], 1),
+                 torch.cat([lower[:, :1], lower[:, :-1]], 1))  # fmt: skip
+    log_likelihood, _ = action_log_probs(out.upper_logits, out.lower_logits, upper, lower)
+    torch.testing.assert_close(reward.score(music, upper, lower), log_likelihood.sum(-1))
+    with tempfile.TemporaryDirectory() as folder:
+        reward.save_pretrained(folder)
+        back = AutoModelForSequenceClassification.from_pretrained(folder)
+        assert back.config.trunk == "policy" and not back.config.policy_config["value_head"]
+        torch.testing.assert_close(
+            back.score(music, upper, lower), reward.score(music, upper, lower)
+        )
+    with pytest.raises(Exception, match="trunk must be one of"):
+        preset_config("reward", "tiny", trunk="lstm")
+
+
+def test_train_reward_with_the_policy_trunk_ranks_noise(tiny_preferences, tiny_policy, tmp_path):
+    report = main_reward(
+        [
+            "--config", str(TINY / "reward.yaml"),
+            "--preferences_dir", str(tiny_preferences),
+            "--trunk", "policy", "--trunk_policy", str(tiny_policy),
+            "--output_dir", str(tmp_path / "reward"),
+            "--disable_tqdm", "true",
+        ]
+    )  # fmt: skip
+    assert report["test_metrics"]["accuracy"] > 0.75
+    model = DanceRewardModel.from_pretrained(tmp_path / "reward")
+    assert model.config.trunk == "policy"

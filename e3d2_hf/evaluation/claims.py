@@ -44,3 +44,65 @@ def compare(name: str, row: dict, baseline_name: str, baseline: dict) -> list[st
                 f"supports: {spans}."
             )
     return sentences
+
+
+SEED_METRICS = (
+    # (row key, title, lower is better)
+    ("eval_score", "reward-model score", False),
+    ("eval_kl", "KL to pi_BC", None),
+    ("eval_FID_k", "FID_k", True),
+    ("eval_FID_g", "FID_g", True),
+    ("eval_DIV_k", "DIV_k", False),
+    ("eval_DIV_g", "DIV_g", False),
+    ("eval_BAS", "BAS", False),
+    ("eval_joint_speed", "joint speed (m/s)", None),
+    ("eval_pose_range", "pose range (m)", None),
+)
+
+
+def mean_and_spread(values: list[float | None]) -> tuple[float, float, int] | None:
+    """(mean, sample standard deviation, n) of the defined values; None when there are none."""
+    import numpy as np
+
+    defined = [float(v) for v in values if v is not None]
+    if not defined:
+        return None
+    spread = float(np.std(defined, ddof=1)) if len(defined) > 1 else float("nan")
+    return float(np.mean(defined)), spread, len(defined)
+
+
+def seed_claims(
+    name: str, runs: list[dict], baseline_name: str, baselines: list[dict]
+) -> list[str]:
+    """Sentences from runs paired by seed: a difference is claimed where the 95% t-interval of
+    the mean paired difference excludes 0 (needs two seeds or more)."""
+    import numpy as np
+    from scipy import stats
+
+    sentences = []
+    for key, title, lower_better in SEED_METRICS:
+        if lower_better is None:
+            continue
+        pairs = [
+            (run.get(key), base.get(key))
+            for run, base in zip(runs, baselines, strict=False)
+            if run.get(key) is not None and base.get(key) is not None
+        ]
+        if len(pairs) < 2:
+            continue
+        diff = np.array([a - b for a, b in pairs])
+        half = stats.t.ppf(0.975, len(diff) - 1) * diff.std(ddof=1) / np.sqrt(len(diff))
+        low, high = diff.mean() - half, diff.mean() + half
+        span = (
+            f"mean difference {diff.mean():+.4g} [{low:+.4g}, {high:+.4g}] over {len(diff)} seeds"
+        )
+        if low > 0 or high < 0:
+            better = (low > 0) != lower_better
+            verb = "beats" if better else "is worse than"
+            sentences.append(f"{name} {verb} {baseline_name} on {title}: {span}.")
+        else:
+            sentences.append(
+                f"No difference on {title} between {name} and {baseline_name} that the seeds "
+                f"support: {span}."
+            )
+    return sentences

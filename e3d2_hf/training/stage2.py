@@ -16,6 +16,7 @@ import torch
 from transformers import set_seed
 
 from ..models import DancePolicy, DanceRewardModel, preset_config
+from ..models.reward.modeling_reward import policy_trunk_config
 from .common import distributed_state, load_model
 from .config_parser import parse_stage_args
 from .demonstrations import DemonstrationConfig, build_preference_dataset
@@ -62,6 +63,19 @@ class RewardDataArguments:
     num_attention_heads: int | None = field(
         default=None, metadata={"help": "override the preset's number of attention heads"}
     )
+    trunk: str = field(
+        default="decision-transformer",
+        metadata={
+            "help": "decision-transformer: the paper's scorer, sized by the preset; policy: "
+            "pi_BC's GPT with a scalar head, starting from pi_BC's log-likelihood"
+        },
+    )
+    trunk_policy: str | None = field(
+        default=None,
+        metadata={
+            "help": "pi_BC for --trunk policy (default: the policy that collected the pairs)"
+        },
+    )
 
 
 def run_demos(args: DemosArguments, config: DemonstrationConfig):
@@ -100,6 +114,13 @@ def run_reward(data: RewardDataArguments, config: RewardConfig) -> dict:
         )
         if v is not None
     }
+    policy = None
+    if data.trunk == "policy":
+        source = data.trunk_policy or info.get("policy")
+        if not source:
+            raise ValueError("--trunk policy needs --trunk_policy (pi_BC's folder or repo id)")
+        policy = load_model(DancePolicy, source)
+        sizes = {"trunk": "policy", "policy_config": policy_trunk_config(policy.config)}
     reward_config = preset_config(
         "reward",
         data.model_preset,
@@ -114,6 +135,8 @@ def run_reward(data: RewardDataArguments, config: RewardConfig) -> dict:
         )
     set_seed(config.seed)  # before the model is built: its initial weights come from the seed
     model = DanceRewardModel(reward_config)
+    if policy is not None:
+        model.init_from_policy(policy)
     train = PreferencePairs(prefs["train"], prefs["train_segments"])
     eval_sets = {
         "train": PreferencePairs(
@@ -123,8 +146,14 @@ def run_reward(data: RewardDataArguments, config: RewardConfig) -> dict:
         "test": PreferencePairs(prefs["test"], prefs["test_segments"]),
     }
     trainer = RewardTrainer(model=model, args=config, train_dataset=train, eval_dataset=eval_sets)
+    # epoch 0: where training starts (chance for a fresh scorer, pi_BC's own ranking for its trunk)
+    start = {
+        name: trainer.evaluate(pairs, metric_key_prefix=f"start_{name}")[f"start_{name}_accuracy"]
+        for name, pairs in eval_sets.items()
+    }
     trainer.train(resume_from_checkpoint=config.resume_from_checkpoint)
     report = reward_report(trainer, prefs, eval_sets["test"])
+    report["accuracy_per_epoch"].insert(0, {"epoch": 0.0, **start})
     metrics = {f"test_{k}": v for k, v in report["test_metrics"].items()}
     noise_levels = info.get("config", {}).get("noise_levels", report["noise_levels"])
     trainer.card_data = {

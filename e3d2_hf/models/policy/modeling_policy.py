@@ -52,6 +52,7 @@ class DancePolicyOutput(ModelOutput):
     lower_logits: torch.Tensor | None = None
     state_values: torch.Tensor | None = None
     cache: Cache | None = None
+    hidden_states: torch.Tensor | None = None  # (batch, steps, stream, hidden), final-normed
 
 
 @dataclass
@@ -217,6 +218,7 @@ class DancePolicy(DancePolicyPreTrainedModel, GenerationMixin):
             lower_logits=lower_logits,
             state_values=values,
             cache=cache if use_cache else None,
+            hidden_states=hidden,
         )
 
     # --- generate() support: pair ids are upper * codebook_size + lower --------------------------

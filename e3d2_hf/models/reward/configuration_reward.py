@@ -8,6 +8,8 @@ from transformers import PreTrainedConfig
 from ...data.layout import WINDOW_TOKENS, MusicLayout
 from ..config_checks import check_dropouts, check_heads, check_positive_ints
 
+TRUNKS = ("decision-transformer", "policy")
+
 
 @strict
 class DanceRewardConfig(PreTrainedConfig):
@@ -27,6 +29,10 @@ class DanceRewardConfig(PreTrainedConfig):
     initializer_range: float = 0.02
     skeleton: str = "smpl24"
     num_labels: int = 1
+    trunk: str = "decision-transformer"
+    """"decision-transformer": the paper's scorer (the sizes above); "policy": pi_BC's GPT
+    (its sizes in `policy_config`), with a scalar head and its log-likelihood of each action."""
+    policy_config: dict | None = None
 
     def validate_sizes(self) -> None:
         check_positive_ints(
@@ -38,6 +44,10 @@ class DanceRewardConfig(PreTrainedConfig):
             "num_hidden_layers",
             "max_steps",
         )
+        if self.trunk not in TRUNKS:
+            raise ValueError(f"trunk must be one of {TRUNKS}, got {self.trunk!r}")
+        if self.trunk == "policy" and not self.policy_config:
+            raise ValueError("a reward model with trunk='policy' needs the policy's policy_config")
         check_heads(self)
         check_dropouts(self, "embd_dropout", "resid_dropout", "attn_dropout")
         if self.num_labels != 1:

@@ -15,11 +15,12 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 from torch import nn
-from transformers import PreTrainedModel
+from transformers import PreTrainedConfig, PreTrainedModel
 from transformers.utils import ModelOutput
 
 from ..inputs import check_trajectory, init_transformer_weights
 from ..loading import StrictLoadingMixin
+from ..policy.modeling_policy import LOWER, action_log_probs
 from ..transformer import TransformerBlock
 from .configuration_reward import DanceRewardConfig
 
@@ -45,10 +46,27 @@ class DanceRewardPreTrainedModel(StrictLoadingMixin, PreTrainedModel):
 
 
 class DanceRewardModel(DanceRewardPreTrainedModel):
-    """Scores (music, pose-token) trajectories; higher is a better dance."""
+    """Scores (music, pose-token) trajectories; higher is a better dance.
+
+    With `config.trunk == "policy"` the scorer is pi_BC's GPT (as reward models in RLHF start
+    from the SFT policy): r_t = w . h_t + a * log pi(p_t | m_<=t, p_<t), where h_t is the
+    trunk's state before the action and the log-likelihood comes from its own heads;
+    `init_from_policy` copies pi_BC in with w = 0 and a = 1, so training starts from pi_BC's
+    log-likelihood. The paper's Decision-Transformer scorer is the default.
+    """
 
     def __init__(self, config: DanceRewardConfig):
         super().__init__(config)
+        if config.trunk == "policy":
+            from ..policy.configuration_policy import DancePolicyConfig
+            from ..policy.modeling_policy import DancePolicy
+
+            trunk = DancePolicyConfig(**{**config.policy_config, "value_head": False})
+            self.policy_trunk = DancePolicy(trunk)
+            self.reward_head = nn.Linear(trunk.hidden_size, 1)
+            self.likelihood_weight = nn.Parameter(torch.ones(()))
+            self.post_init()
+            return
         hidden = config.hidden_size
         self.music_embedding = nn.Linear(config.music_dim, hidden)
         self.upper_embedding = nn.Embedding(config.codebook_size, hidden)
@@ -86,6 +104,8 @@ class DanceRewardModel(DanceRewardPreTrainedModel):
             codebook_size=config.codebook_size,
             max_steps=config.max_steps,
         )
+        if config.trunk == "policy":
+            return self._policy_forward(music_features, upper_ids, lower_ids)
         batch, steps = upper_ids.shape
         timestep = self.timestep_embedding(torch.arange(steps, device=upper_ids.device))
         music = self.music_embedding(music_features.to(self.dtype)) + timestep
@@ -103,6 +123,36 @@ class DanceRewardModel(DanceRewardPreTrainedModel):
             rewards = F.linear(pose_hidden.float(), head.weight.float(), head.bias.float())
         rewards = rewards.squeeze(-1)
         return DanceRewardOutput(logits=rewards.sum(-1, keepdim=True), rewards=rewards)
+
+    def _policy_forward(
+        self, music_features: torch.Tensor, upper_ids: torch.Tensor, lower_ids: torch.Tensor
+    ) -> DanceRewardOutput:
+        # the action before step 0 is not part of a trajectory: p_0 stands in for it
+        upper_in = torch.cat([upper_ids[:, :1], upper_ids[:, :-1]], 1)
+        lower_in = torch.cat([lower_ids[:, :1], lower_ids[:, :-1]], 1)
+        out = self.policy_trunk(music_features, upper_in, lower_in, check_inputs=False)
+        log_likelihood, _ = action_log_probs(
+            out.upper_logits, out.lower_logits, upper_ids, lower_ids
+        )
+        state = out.hidden_states[:, :, LOWER].float()
+        head = self.reward_head
+        with torch.autocast(device_type=state.device.type, enabled=False):
+            rewards = F.linear(state, head.weight.float(), head.bias.float()).squeeze(-1)
+            rewards = rewards + self.likelihood_weight.float() * log_likelihood
+        return DanceRewardOutput(logits=rewards.sum(-1, keepdim=True), rewards=rewards)
+
+    @torch.no_grad()
+    def init_from_policy(self, policy: nn.Module) -> None:
+        """Copy pi_BC's weights into the trunk (its value head, if any, stays out); the scalar
+        head starts at 0 and the log-likelihood weight at 1, so u starts as pi_BC's
+        log-likelihood of the dance."""
+        if self.config.trunk != "policy":
+            raise ValueError("init_from_policy needs a reward model with trunk='policy'")
+        weights = {k: v for k, v in policy.state_dict().items() if not k.startswith("value_")}
+        self.policy_trunk.load_state_dict(weights, strict=True)
+        self.reward_head.weight.zero_()
+        self.reward_head.bias.zero_()
+        self.likelihood_weight.fill_(1.0)
 
     @torch.no_grad()
     def score(
@@ -125,6 +175,17 @@ class DanceRewardModel(DanceRewardPreTrainedModel):
             return self(music_features, upper_ids, lower_ids).logits.squeeze(-1)
         finally:
             self.train(was_training)
+
+
+def policy_trunk_config(policy_config: PreTrainedConfig) -> dict:
+    """The fields of a policy's config a reward model with trunk='policy' stores (no value head)."""
+    from dataclasses import fields
+
+    own = {f.name for f in fields(type(policy_config))} - {f.name for f in fields(PreTrainedConfig)}
+    values = {name: getattr(policy_config, name) for name in sorted(own)}
+    values["value_head"] = False
+    values.pop("vqvae_name_or_path", None)
+    return values
 
 
 def split_tokens(tokens: torch.Tensor, codebook_size: int) -> tuple[torch.Tensor, torch.Tensor]:
