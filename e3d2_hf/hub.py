@@ -44,7 +44,7 @@ def _eval_results(metrics: dict[str, float], dataset: str) -> list[EvalResult]:
             dataset_type=dataset,
             dataset_name=dataset,
             metric_type=name,
-            metric_value=round(value, 6),
+            metric_value=float(f"{value:.6g}"),  # 6 significant digits, small values too
         )
         for name, value in sorted(metrics.items())
         if isinstance(value, (int, float)) and not any(s in name for s in skip) and value == value

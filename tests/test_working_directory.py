@@ -80,4 +80,6 @@ def test_trackio_gets_one_run_per_job_in_the_e3d2_project(
     ppo_run = next(r for r in runs if r.startswith("ppo-"))
     rows = database.execute("select metrics from metrics where run_name = ?", (ppo_run,))
     logged = " ".join(bytes(m).decode() if not isinstance(m, str) else m for (m,) in rows)
-    assert "train/objective/scores" in logged and logged.count("eval/score") == 2  # before + after
+    assert (
+        "train/objective/scores" in logged and logged.count('"eval/score":') == 2
+    )  # before + after
