@@ -33,17 +33,26 @@ def compare(name: str, row: dict, baseline_name: str, baseline: dict) -> list[st
             continue
         value, base = row.get(f"eval_{metric}"), baseline.get(f"eval_{metric}")
         spans = f"{value:.4g} [{a[0]:.4g}, {a[1]:.4g}] vs {base:.4g} [{b[0]:.4g}, {b[1]:.4g}]"
-        if a[0] > b[1] or a[1] < b[0]:
-            higher = a[0] > b[1]
-            better = higher != LOWER_IS_BETTER.get(metric, False)
-            verb = "beats" if better else "is worse than"
-            sentences.append(f"{name} {verb} {baseline_name} on {title}: {spans}.")
-        else:
-            sentences.append(
-                f"No difference on {title} between {name} and {baseline_name} that the spread "
-                f"supports: {spans}."
-            )
+        higher = True if a[0] > b[1] else False if a[1] < b[0] else None
+        lower_better = LOWER_IS_BETTER.get(metric, False)
+        sentences.append(
+            _sentence(name, baseline_name, title, higher, lower_better, spans, "spread")
+        )
     return sentences
+
+
+def _sentence(
+    name: str, baseline_name: str, title: str, higher: bool | None, lower_better: bool,
+    evidence: str, source: str,
+) -> str:  # fmt: skip
+    """`higher`: True/False where the evidence parts the two, None where it does not."""
+    if higher is None:
+        return (
+            f"No difference on {title} between {name} and {baseline_name} that the {source} "
+            f"support{'s' if source == 'spread' else ''}: {evidence}."
+        )
+    verb = "beats" if higher != lower_better else "is worse than"
+    return f"{name} {verb} {baseline_name} on {title}: {evidence}."
 
 
 SEED_METRICS = (
@@ -96,13 +105,6 @@ def seed_claims(
         span = (
             f"mean difference {diff.mean():+.4g} [{low:+.4g}, {high:+.4g}] over {len(diff)} seeds"
         )
-        if low > 0 or high < 0:
-            better = (low > 0) != lower_better
-            verb = "beats" if better else "is worse than"
-            sentences.append(f"{name} {verb} {baseline_name} on {title}: {span}.")
-        else:
-            sentences.append(
-                f"No difference on {title} between {name} and {baseline_name} that the seeds "
-                f"support: {span}."
-            )
+        higher = True if low > 0 else False if high < 0 else None
+        sentences.append(_sentence(name, baseline_name, title, higher, lower_better, span, "seeds"))
     return sentences
