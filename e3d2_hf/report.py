@@ -15,7 +15,7 @@ from .evaluation.claims import SEED_METRICS, compare, interval, mean_and_spread,
 from .evaluation.leaderboard import results_document, write_results
 from .evaluation.physical import DIAGNOSTICS, format_diagnostic
 from .evaluation.protocol import COLUMNS
-from .training.stage3 import PPO_COLUMNS
+from .training.stage3 import CURVE_PLOT, PPO_COLUMNS, plot_ppo_curves
 
 CURVES = (
     # (stage folder, log key, panel title)
@@ -108,6 +108,7 @@ def report_blocks(out: Path, timings: dict[str, float]) -> list[Block]:
         )
     blocks += _evaluation_blocks(out)
     blocks += _seed_blocks(out)
+    blocks += _curve_blocks(out)
     blocks += _reward_blocks(out)
     if plot_training_curves(out, out / "training_curves.png"):
         blocks += [
@@ -246,6 +247,30 @@ def _seed_blocks(out: Path) -> list[Block]:
             )
         )
     return blocks
+
+
+def _curve_blocks(out: Path) -> list[Block]:
+    """Held-out metrics per PPO iteration, both rewards, every seed (where the runs evaluated
+    along the way: `eval_strategy: steps`)."""
+    curves = {}
+    for seed, run in enumerate(seed_runs(out)):
+        for folder, reward in (("ppo", "learned"), ("ppo-bailando", "Bailando")):
+            report = run / folder / "ppo_report.json"
+            curve = json.loads(report.read_text()).get("curve") if report.is_file() else None
+            if curve and len(curve) > 2:
+                curves[f"{reward}, seed {seed}"] = curve
+    if not curves:
+        return []
+    plot_ppo_curves(curves, out / CURVE_PLOT)
+    return [
+        Block("h2", "Held-out metrics per PPO iteration"),
+        Block(
+            "p",
+            "Iteration 0 is pi_BC. The paper's Table 3 has the hand-designed reward's FID rise "
+            "and diversity fall as its steps grow; each point is one evaluation on held-out music.",
+        ),
+        Block("img", "held-out metrics per PPO iteration", path=CURVE_PLOT),
+    ]
 
 
 def _diagnostic_blocks(rows: dict, truth: dict, flags: dict) -> list[Block]:

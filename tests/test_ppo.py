@@ -130,6 +130,32 @@ def test_ppo_raises_a_toy_reward(tiny_policy, tmp_path):
     assert kls[-1] > 0.0
 
 
+def test_a_centred_score_makes_the_update_blind_to_an_offset(tiny_policy, tmp_path):
+    """u ~ -150 from a reward model: centred, PPO learns what it would from the offset-free
+    score; raw, the untrained value head turns the offset into step-dependent advantages."""
+
+    def offset(*args):
+        return toy_reward(*args) - 150.0
+
+    def weights_after(reward, name, **over):
+        trainer = _trainer(
+            tiny_policy,
+            _config(tmp_path / name, num_train_epochs=2, save_steps=100, **over),
+            reward,
+        )
+        trainer.train()
+        return _weights(trainer.model)
+
+    centred = dict(center_scores=True, whiten_rewards=True)
+    plain = weights_after(toy_reward, "plain", **centred)
+    start = _weights(load_policy_with_value_head(tiny_policy))
+    moved = (plain - start).abs().mean()
+    # float rounding of (x - 150) - mean flips a few near-zero Adam steps, nothing more
+    centred_gap = (weights_after(offset, "offset", **centred) - plain).abs().mean()
+    raw_gap = (weights_after(offset, "raw") - plain).abs().mean()
+    assert centred_gap < 0.02 * moved < raw_gap, (centred_gap, moved, raw_gap)
+
+
 def test_killed_run_resumes_exactly(tiny_policy, tmp_path, monkeypatch):
     straight = _trainer(tiny_policy, _config(tmp_path / "straight"))
     straight.train()
@@ -228,6 +254,8 @@ def test_ppo_stage_writes_a_plain_policy_and_the_report(
             "--eval_dance_tokens", "29",
             "--reward", reward,
             "--num_train_epochs", "2",
+            "--eval_strategy", "steps",
+            "--eval_steps", "1",
             "--output_dir", str(out),
             "--disable_tqdm", "true",
         ]
@@ -241,7 +269,13 @@ def test_ppo_stage_writes_a_plain_policy_and_the_report(
     assert not policy.config.value_head
     report = json.loads((out / "ppo_report.json").read_text())
     assert report["iterations"] == 2
+    # held-out metrics per iteration: pi_BC's at 0, the evaluations, the final policy's last
+    assert [p["iteration"] for p in report["curve"]] == [0, 1, 2]
+    assert report["curve"][0]["eval_score"] == rows["pi_BC"]["eval_score"]
+    assert report["curve"][-1]["eval_FID_k"] == rows[f"pi_RL ({reward} reward)"]["eval_FID_k"]
+    assert (out / "ppo_curves.png").stat().st_size > 1000
     text = (out / "ppo_report.md").read_text()
+    assert "## Held-out metrics per PPO iteration" in text and "| iteration 1 |" in text
     assert "reward-model score" in text
     # the physical diagnostics of every policy, the ground truth's on the same music beside them
     assert "## Physical and motion diagnostics" in text and "| ground truth (same music) |" in text

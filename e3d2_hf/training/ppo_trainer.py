@@ -81,7 +81,17 @@ class PPOConfig(E3D2TrainingArguments):
         default="gae", metadata={"help": "gae, or return_minus_value (the paper's eq. 14)"}
     )
     whiten_advantages: bool = field(default=True, metadata={"help": "normalise advantages"})
-    whiten_rewards: bool = field(default=False, metadata={"help": "normalise the scores"})
+    whiten_rewards: bool = field(
+        default=False, metadata={"help": "divide the scores by their batch std (TRL's)"}
+    )
+    center_scores: bool = field(
+        default=False,
+        metadata={
+            "help": "subtract the batch's mean score first: the value head starts near 0 and, "
+            "clipped to cliprange_value per update, cannot reach an offset such as u ~ -150, "
+            "which GAE then turns into advantages of the step, not of the dance"
+        },
+    )
     temperature: float = field(default=1.0, metadata={"help": "sampling temperature"})
     total_episodes: int | None = field(default=None, metadata={"help": "episodes in all"})
     episodes_per_iteration: int | None = field(
@@ -456,7 +466,9 @@ class PPOTrainer(E3D2Trainer):
         score = episodes.score
         self._guard_finite("reward", score)
         kl = kl_per_step(episodes.logp, episodes.ref_logp, args.kl_estimator)
-        shaped_score = whiten(score, shift_mean=False) if args.whiten_rewards else score
+        shaped_score = score - score.mean() if args.center_scores else score
+        if args.whiten_rewards:
+            shaped_score = whiten(shaped_score, shift_mean=False)
         rewards = shape_rewards(shaped_score, kl, args.kl_coef)
         advantages, returns = advantages_and_returns(
             rewards, episodes.values.float(), args.gamma, args.lam, args.advantage_estimator

@@ -153,7 +153,8 @@ def run_ppo(args: PPOArguments, config: PPOConfig) -> dict:
     if "pi_BC" not in rows:
         rows["pi_BC"] = trainer.evaluate()
     trainer.train(resume_from_checkpoint=config.resume_from_checkpoint)
-    rows[f"pi_RL ({args.reward} reward)"] = trainer.evaluate()
+    final = trainer.evaluate()
+    rows[f"pi_RL ({args.reward} reward)"] = final
     trainer.card_data["metrics"] = {
         k: v
         for k, v in rows[f"pi_RL ({args.reward} reward)"].items()
@@ -173,8 +174,11 @@ def run_ppo(args: PPOArguments, config: PPOConfig) -> dict:
             "piece_frames": args.eval_dance_tokens * FRAMES_PER_TOKEN,
             "iterations": trainer.state.global_step,
             "kl_stop": config.kl_stop,
+            "curve": ppo_curve(rows["pi_BC"], trainer.state.log_history, final),
         }
         report_path.write_text(json.dumps(report, indent=2))
+        if len(report["curve"]) > 2:
+            plot_ppo_curves({args.reward: report["curve"]}, Path(config.output_dir) / CURVE_PLOT)
         text = ppo_report_markdown(report)
         (Path(config.output_dir) / "ppo_report.md").write_text(text)
         print(text)
@@ -215,6 +219,60 @@ def ppo_table(rows: dict[str, dict[str, float]]) -> str:
     return "\n".join(lines)
 
 
+CURVE_PLOT = "ppo_curves.png"
+CURVE_PANELS = (
+    ("eval_score", "reward-model score"),
+    ("eval_kl", "KL to pi_BC (nats)"),
+    ("eval_FID_k", "FID_k"),
+    ("eval_DIV_k", "DIV_k"),
+    ("eval_BAS", "BAS"),
+    ("eval_FID_g", "FID_g"),
+    ("eval_DIV_g", "DIV_g"),
+)
+
+
+def ppo_curve(before: dict, log_history: list[dict], after: dict) -> list[dict]:
+    """Held-out metrics per PPO iteration: pi_BC at 0, every evaluation the run made
+    (`eval_strategy: steps`), and the final policy; one point per iteration."""
+    points = {0: before}
+    for entry in log_history:
+        if "eval_score" in entry or "eval_FID_k" in entry:
+            points[int(entry["step"])] = {k: v for k, v in entry.items() if k.startswith("eval_")}
+    last = max(points) if len(points) > 1 else 0
+    points[max(last, 1)] = after
+    return [{"iteration": step, **points[step]} for step in sorted(points)]
+
+
+def plot_ppo_curves(curves: dict[str, list[dict]], path: Path) -> Path:
+    """One panel per held-out metric that some curve defines, one line per reward."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    def points(curve, key):
+        return [
+            (p["iteration"], p[key])
+            for p in curve
+            if p.get(key) is not None and np.isfinite(p[key])
+        ]
+
+    panels = [(k, t) for k, t in CURVE_PANELS if any(points(c, k) for c in curves.values())]
+    fig, axes = plt.subplots(1, len(panels), figsize=(3.2 * len(panels), 2.8), squeeze=False)
+    for ax, (key, title) in zip(axes.flat, panels, strict=True):
+        for name, curve in curves.items():
+            if found := points(curve, key):
+                ax.plot(*zip(*found, strict=True), marker="o", ms=3, lw=1.2, label=name)
+        ax.set_title(title, fontsize=9)
+        ax.set_xlabel("PPO iteration", fontsize=8)
+        ax.tick_params(labelsize=7)
+    axes.flat[0].legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
 def policy_flags(row: dict, ground_truth: dict) -> list[str]:
     """The diagnostics of a PPO report row (`eval_` keys) outside the ground truth's range."""
     return diagnostic_flags({k: row.get(f"eval_{k}") for k in ground_truth}, ground_truth)
@@ -227,6 +285,13 @@ def ppo_report_markdown(report: dict) -> str:
     for name, row in report["rows"].items():
         if baseline and name != "pi_BC" and (claims := compare(name, row, "pi_BC", baseline)):
             parts.append(" ".join(claims))
+    curve = report.get("curve") or []
+    if len(curve) > 2:
+        parts += [
+            "## Held-out metrics per PPO iteration",
+            ppo_table({f"iteration {p['iteration']}": p for p in curve}),
+            f"![held-out metrics per iteration]({CURVE_PLOT})",
+        ]
     truth = report.get("ground_truth") or {}
     if truth:
         rows = {"ground truth (same music)": {k.removeprefix("eval_"): v for k, v in truth.items()}}
