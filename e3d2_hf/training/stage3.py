@@ -257,14 +257,27 @@ def plot_ppo_curves(curves: dict[str, list[dict]], path: Path) -> Path:
             if p.get(key) is not None and np.isfinite(p[key])
         ]
 
+    from matplotlib.ticker import MaxNLocator
+
+    # "reward, seed k": one colour per reward, one line style per seed
+    groups = list(dict.fromkeys(name.split(",")[0] for name in curves))
+    styles = {}
+    for name in curves:
+        group = name.split(",")[0]
+        styles[name] = (f"C{groups.index(group)}", ("-", "--", ":", "-.")[
+            sum(other.split(",")[0] == group for other in styles) % 4
+        ])  # fmt: skip
     panels = [(k, t) for k, t in CURVE_PANELS if any(points(c, k) for c in curves.values())]
     fig, axes = plt.subplots(1, len(panels), figsize=(3.2 * len(panels), 2.8), squeeze=False)
     for ax, (key, title) in zip(axes.flat, panels, strict=True):
         for name, curve in curves.items():
             if found := points(curve, key):
-                ax.plot(*zip(*found, strict=True), marker="o", ms=3, lw=1.2, label=name)
+                colour, style = styles[name]
+                ax.plot(*zip(*found, strict=True), style, color=colour, marker="o", ms=3,
+                        lw=1.2, label=name)  # fmt: skip
         ax.set_title(title, fontsize=9)
         ax.set_xlabel("PPO iteration", fontsize=8)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.tick_params(labelsize=7)
     axes.flat[0].legend(fontsize=7)
     fig.tight_layout()
