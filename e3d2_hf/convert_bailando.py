@@ -568,8 +568,8 @@ def convert_bailando(
     and `e3d2 ppo` take it as their policy. Everything is read and checked
     before anything is written; a failure leaves nothing.
     """
+    from .cards import render_model_card
     from .data.schema import load_clip_dataset
-    from .hub import render_model_card
     from .training import tokenize_clips
     from .training.common import bundle_vqvae, save_card_info
 

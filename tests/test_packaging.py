@@ -44,9 +44,9 @@ def test_the_wheel_carries_the_recipe_configs_and_the_demo_reads_them(wheel_site
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     probe = (
-        "import e3d2_hf, e3d2_hf.demo as demo, e3d2_hf.hub as hub; "
+        "import e3d2_hf, e3d2_hf.demo as demo, e3d2_hf.cards as cards; "
         "print(e3d2_hf.__file__); print(demo.DemoOptions().config_dir / 'ppo.yaml'); "
-        "print(hub.TEMPLATES / 'policy.md')"
+        "print(cards.TEMPLATES / 'policy.md')"
     )
     result = subprocess.run(
         [sys.executable, "-c", probe],

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from e3d2_hf.hub import render_dataset_card, source_dataset
+from e3d2_hf.cards import render_dataset_card, source_dataset
 
 from .conftest import REPO
 

@@ -194,7 +194,7 @@ class E3D2Trainer(Trainer):
     def create_model_card(self, *args, **kwargs) -> None:
         if not self.is_world_process_zero():
             return
-        from ..hub import render_model_card
+        from ..cards import render_model_card
 
         card = render_model_card(self.card_template, self.model, self.card_data)
         card.save(os.path.join(self.args.output_dir, "README.md"))
@@ -242,7 +242,7 @@ def distributed_state():
 
 def save_card_info(output_dir: str | os.PathLike, template: str, info: dict[str, Any]) -> None:
     """What a card was rendered from (JSON values only), for `e3d2 push` to re-render it."""
-    from ..hub import CARD_INFO
+    from ..cards import CARD_INFO
 
     plain = {
         k: v

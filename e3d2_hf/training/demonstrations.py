@@ -285,7 +285,7 @@ def build_preference_dataset(
         }
     )
     if state.is_main_process:
-        from ..hub import source_dataset
+        from ..cards import source_dataset
 
         info = {
             "config": asdict(config),

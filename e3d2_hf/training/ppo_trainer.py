@@ -637,7 +637,7 @@ class PPOTrainer(E3D2Trainer):
         VQ-VAE is a local folder, a copy of it in `vqvae/` so the folder alone can dance."""
         policy = plain_policy(self.accelerator.unwrap_model(self.model))
         if self.is_world_process_zero():
-            from ..hub import render_model_card
+            from ..cards import render_model_card
 
             vqvae = self.card_data.get("vqvae_name_or_path")
             if vqvae:

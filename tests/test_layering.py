@@ -1,0 +1,121 @@
+"""The package's import graph: no cycle, and layers that only look down.
+
+Every `import` counts, the ones inside functions too: a lazy import hides a cycle from
+Python's loader, not from a reader who has to know both modules to change either.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+PACKAGE = Path(__file__).resolve().parents[1] / "e3d2_hf"
+
+LAYERS = (
+    ("errors", "ranges", "resources", "outputs", "data"),
+    ("models", "evaluation", "export", "cards"),
+    ("training",),
+)
+"""From the bottom: a module may import its own layer and those below. Everything else
+(the recipes' glue, the CLI, the app, `e3d2 push`) sits above all of them."""
+
+
+def _modules() -> dict[str, Path]:
+    found = {}
+    for path in PACKAGE.rglob("*.py"):
+        if "hub_metrics" in path.parts:  # evaluate's scripts, loaded by path, not imported
+            continue
+        parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+        found[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = path
+    return found
+
+
+def _imports(name: str, path: Path, modules: dict[str, Path]) -> set[str]:
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    targets = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            targets += [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                anchor = package.split(".")[: len(package.split(".")) - node.level + 1]
+                base = ".".join(anchor + ([node.module] if node.module else []))
+            targets += [f"{base}.{alias.name}" for alias in node.names]
+    found = set()
+    for target in targets:
+        while target and target not in modules:
+            target = target.rpartition(".")[0]
+        if target and target != name:
+            found.add(target)
+    return found
+
+
+def _graph() -> dict[str, set[str]]:
+    modules = _modules()
+    return {name: _imports(name, path, modules) for name, path in modules.items()}
+
+
+def _layer(module: str) -> int:
+    if module == "e3d2_hf":  # `__version__` and the models it re-exports
+        return 1
+    parts = module.split(".")
+    for level, names in enumerate(LAYERS):
+        if len(parts) > 1 and parts[1] in names:
+            return level
+    return len(LAYERS)
+
+
+def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """Strongly connected components of more than one module (Tarjan)."""
+    index, low, stack, on_stack, found = {}, {}, [], set(), []
+
+    def visit(node: str) -> None:
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        on_stack.add(node)
+        for nxt in graph[node]:
+            if nxt not in index:
+                visit(nxt)
+                low[node] = min(low[node], low[nxt])
+            elif nxt in on_stack:
+                low[node] = min(low[node], index[nxt])
+        if low[node] == index[node]:
+            component = []
+            while True:
+                member = stack.pop()
+                on_stack.discard(member)
+                component.append(member)
+                if member == node:
+                    break
+            if len(component) > 1:
+                found.append(sorted(component))
+
+    for node in graph:
+        if node not in index:
+            visit(node)
+    return found
+
+
+def test_the_graph_is_read_whole():
+    graph = _graph()
+    assert {"e3d2_hf.cards", "e3d2_hf.hub", "e3d2_hf.training.preferences"} <= set(graph)
+    assert "e3d2_hf.cards" in graph["e3d2_hf.training.preferences"]  # a lazy import counts
+
+
+def test_no_module_imports_itself_through_others():
+    assert _cycles(_graph()) == []
+
+
+def test_the_cycle_finder_finds_a_cycle():
+    assert _cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+
+
+def test_layers_only_import_downwards():
+    upward = [
+        f"{module} -> {target}"
+        for module, targets in _graph().items()
+        for target in targets
+        if _layer(target) > _layer(module)
+    ]
+    assert upward == []
