@@ -1,5 +1,10 @@
 """Build hook: the wheel carries the top-level folders the package reads at run time.
 
+recipes/ (the training recipes, each the readable flow of one stage) is the
+subpackage `e3d2_hf.recipes`: `python recipes/ppo.py`, `accelerate launch
+recipes/ppo.py` and `e3d2 ppo` run the very same file, in a checkout, an
+editable install and an installed wheel alike.
+
 recipes/configs/**.yaml becomes e3d2_hf/recipe_configs (`e3d2 demo` runs the
 stages with them) and model_cards/*.md becomes e3d2_hf/model_cards (every
 trainer and `e3d2 push` render cards from them). In a checkout they are read
@@ -11,7 +16,7 @@ about the package is declared in pyproject.toml.
 import shutil
 from pathlib import Path
 
-from setuptools import setup
+from setuptools import find_packages, setup
 from setuptools.command.build_py import build_py
 
 ROOT = Path(__file__).resolve().parent
@@ -32,4 +37,8 @@ class BuildPyWithDataFolders(build_py):
                 shutil.copy2(file, destination)
 
 
-setup(cmdclass={"build_py": BuildPyWithDataFolders})
+setup(
+    packages=[*find_packages(include=["e3d2_hf*"]), "e3d2_hf.recipes"],
+    package_dir={"e3d2_hf.recipes": "recipes"},
+    cmdclass={"build_py": BuildPyWithDataFolders},
+)

@@ -5,11 +5,10 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-import traceback
 from pathlib import Path
 
 from .data.layout import SEAM_TOKENS
-from .errors import StageError, is_user_error, one_line
+from .errors import exit_code, run_recipe
 from .ranges import above, at_least
 
 
@@ -622,25 +621,25 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 STAGES = {
-    "train-vqvae": ("e3d2_hf.training.stage1", "main_vqvae", "train the dance VQ-VAE (stage 1a)"),
+    "train-vqvae": ("e3d2_hf.recipes.vqvae", "main", "train the dance VQ-VAE (stage 1a)"),
     "train-bc": (
-        "e3d2_hf.training.stage1",
-        "main_bc",
+        "e3d2_hf.recipes.bc",
+        "main",
         "behaviour cloning of the policy (stage 1b)",
     ),
     "collect-demos": (
-        "e3d2_hf.training.stage2",
-        "main_demos",
+        "e3d2_hf.recipes.demos",
+        "main",
         "epsilon-greedy ranked demonstrations of pi_BC",
     ),
     "train-reward": (
-        "e3d2_hf.training.stage2",
-        "main_reward",
+        "e3d2_hf.recipes.reward",
+        "main",
         "train the reward model on ranked pairs",
     ),
     "ppo": (
-        "e3d2_hf.training.stage3",
-        "main_ppo",
+        "e3d2_hf.recipes.ppo",
+        "main",
         "PPO of pi_BC against the learned or hand-designed reward",
     ),
 }
@@ -648,60 +647,25 @@ STAGES = {
 
 
 def run_stage(command: str, argv: list[str] | None = None) -> int:
-    """Run a training stage as `e3d2 <command>` does (the recipes call this): a user error is
-    one line and exit status 2, anything else its traceback and a last line."""
-    return _run_stage(command, list(sys.argv[1:] if argv is None else argv))
-
-
-def _run_stage(command: str, argv: list[str]) -> int:
+    """Run a training stage as `e3d2 <command>` does: a user error is one line and exit
+    status 2, anything else its traceback and a last line."""
     import importlib
 
     module, function, _ = STAGES[command]
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    stage = getattr(importlib.import_module(module), function)
-
-    def run() -> int:
-        stage(argv)  # returns the stage's metrics, already logged and saved
-        return 0
-
-    return _exit_code(command, run)
-
-
-def _exit_code(command: str, run) -> int:
-    """Run a command; a user error is one line on stderr and exit status 2.
-
-    Anything else is a bug or a broken environment: its traceback, then one
-    last line naming the command (and the stage) and the exception, status 1.
-    """
-    try:
-        return run()
-    except KeyboardInterrupt:
-        print(f"\ne3d2 {command}: interrupted", file=sys.stderr)
-        return 130
-    except Exception as exc:
-        if is_user_error(exc):
-            print(f"e3d2 {command}: error: {' '.join(str(exc).split())}", file=sys.stderr)
-            return 2
-        where, cause = f"e3d2 {command}", exc
-        if isinstance(exc, StageError) and exc.__cause__ is not None:
-            where, cause = f"{where}: {exc.stage}", exc.__cause__
-        sys.stdout.flush()
-        traceback.print_exception(cause, file=sys.stderr)
-        print(f"{where} failed: {one_line(cause)}", file=sys.stderr)
-        return 1
+    return run_recipe(command, getattr(importlib.import_module(module), function), argv)
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] in STAGES:
-        return _run_stage(argv[0], argv[1:])
+        return run_stage(argv[0], argv[1:])
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(levelname)s %(name)s: %(message)s",
     )
-    return _exit_code(args.command, lambda: args.func(args))
+    return exit_code(args.command, lambda: args.func(args))
 
 
 if __name__ == "__main__":

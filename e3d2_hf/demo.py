@@ -82,7 +82,8 @@ def _stage_args(options: DemoOptions, stage: str, **values: str) -> list[str]:
 
 
 def build_stages(options: DemoOptions) -> list[Stage]:
-    from .training.stage1 import main_bc, main_vqvae
+    from .recipes.bc import main as main_bc
+    from .recipes.vqvae import main as main_vqvae
 
     out = options.output_dir
     paths = {name: out / name for name in ("data", "vqvae", "bc")}
@@ -132,8 +133,9 @@ def seed_folder(out: Path, seed: int) -> Path:
 
 def _seeded_stages(options: DemoOptions, root: Path, seed: int, bc: Path) -> list[Stage]:
     """Demonstrations -> reward model -> PPO with both rewards, all with `seed`."""
-    from .training.stage2 import main_demos, main_reward
-    from .training.stage3 import main_ppo
+    from .recipes.demos import main as main_demos
+    from .recipes.ppo import main as main_ppo
+    from .recipes.reward import main as main_reward
 
     paths = {name: root / name for name in ("preferences", "reward", "ppo", "ppo-bailando")}
     tag = "" if seed == 0 else f" (seed {seed})"

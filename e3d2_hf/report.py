@@ -15,7 +15,7 @@ from .evaluation.claims import SEED_METRICS, compare, interval, mean_and_spread,
 from .evaluation.leaderboard import results_document, write_results
 from .evaluation.physical import DIAGNOSTICS, format_diagnostic
 from .evaluation.protocol import COLUMNS
-from .training.stage3 import CURVE_PLOT, PPO_COLUMNS, plot_ppo_curves
+from .reports.ppo import CURVE_PLOT, PPO_COLUMNS, plot_ppo_curves
 
 CURVES = (
     # (stage folder, log key, panel title)

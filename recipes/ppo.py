@@ -1,14 +1,161 @@
-"""PPO fine-tuning of pi_BC against a reward (stage 3, pi_RL).
+"""PPO fine-tuning of pi_BC against a reward: pi_RL (method.md §4).
 
-python recipes/ppo.py --config recipes/configs/demo/ppo.yaml [--key value ...]
-accelerate launch recipes/ppo.py --config recipes/configs/demo/ppo.yaml
-ACCELERATE_USE_CPU=1 accelerate launch --multi_gpu --num_processes 2 recipes/ppo.py --config ...
-accelerate launch --config_file recipes/accelerate/multi_gpu.yaml recipes/ppo.py --config ...
+    python recipes/ppo.py --config recipes/configs/demo/ppo.yaml [--key value ...]
+    accelerate launch recipes/ppo.py --config recipes/configs/demo/ppo.yaml
+    accelerate launch --config_file recipes/accelerate/multi_gpu.yaml recipes/ppo.py --config ...
+    e3d2 ppo --config ...                      (this very module, as e3d2_hf.recipes.ppo)
+
+The models: pi_RL (pi_BC with a value head), the frozen pi_BC for the KL penalty, the reward
+model R_theta (the learned reward, and the held-out score of every policy), the VQ-VAE (for
+Bailando's hand-designed reward and for the dance table). The data: 29-step music segments of
+pi_BC's training songs (rollouts) and of its held-out songs (evaluation).
 """
 
-import sys
+from __future__ import annotations
 
-from e3d2_hf.cli import run_stage
+import json
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from accelerate import PartialState
+from transformers import set_seed
+
+from e3d2_hf.data.layout import WINDOW_TOKENS
+from e3d2_hf.errors import run_recipe
+from e3d2_hf.evaluation.dance_table import DanceTable
+from e3d2_hf.models import DancePolicy, DanceRewardModel, DanceVQVAE
+from e3d2_hf.ranges import check_ranges
+from e3d2_hf.reports.ppo import write_ppo_report
+from e3d2_hf.training.common import load_model, locate_vqvae, policy_clips
+from e3d2_hf.training.config_parser import parse_stage_args
+from e3d2_hf.training.demonstrations import music_segments
+from e3d2_hf.training.ppo_trainer import PPOConfig, PPOTrainer, load_policy_with_value_head
+from e3d2_hf.training.rewards import BailandoReward, LearnedReward
+from e3d2_hf.training.tokenize import load_token_splits
+
+REWARDS = ("learned", "bailando", "bailando-paper")
+
+
+@dataclass
+class PPOArguments:
+    policy_name_or_path: str = field(default="outputs/demo/bc", metadata={"help": "pi_BC"})
+    reward: str = field(
+        default="learned",
+        metadata={"help": "learned | bailando (released code's form) | bailando-paper"},
+    )
+    reward_model_name_or_path: str | None = field(
+        default="outputs/demo/reward",
+        metadata={"help": "R_theta (folder or Hub repo id); also scores held-out episodes"},
+    )
+    vqvae_name_or_path: str | None = field(
+        default=None, metadata={"help": "VQ-VAE for decoding (default: the policy's)"}
+    )
+    tokens_dir: str | None = field(
+        default=None,
+        metadata={"help": "token datasets train/ and heldout/ (default <policy>/tokens)"},
+    )
+    clips_dir: str | None = field(
+        default=None,
+        metadata={"help": "prepared clips for the dance table (default: pi_BC's data_args.json)"},
+    )
+    segment_stride: int = field(default=1, metadata={"help": "stride between training segments"})
+    orientation_weight: float | None = field(
+        default=None,
+        metadata={"help": "Bailando orientation weight (default: 0 released, 1 paper)"},
+    )
+    eval_dance_tokens: int = field(
+        default=150,
+        metadata={"help": "tokens per evaluation dance (150 = 20 s); 0: no dance table"},
+    )
+
+    def __post_init__(self) -> None:
+        check_ranges(self)
+        if self.reward not in REWARDS:
+            raise ValueError(f"--reward must be one of {REWARDS}, got {self.reward!r}")
+
+
+def main(argv: list[str] | None = None) -> dict:
+    # 1. parse: the recipe's arguments and PPOTrainer's, from --config YAML and flags
+    args, config = parse_stage_args((PPOArguments, PPOConfig), argv)
+    set_seed(config.seed)  # before the value head is built: its initial weights come from it
+
+    # 2. models: pi_RL = pi_BC + value head, the frozen pi_BC, R_theta, the VQ-VAE
+    policy = load_policy_with_value_head(args.policy_name_or_path)
+    ref_policy = load_model(DancePolicy, args.policy_name_or_path)
+    reward_model = None
+    if args.reward_model_name_or_path:
+        reward_model = load_model(DanceRewardModel, args.reward_model_name_or_path)
+    elif args.reward == "learned":
+        raise ValueError("--reward learned needs --reward_model_name_or_path")
+    found = locate_vqvae(
+        args.policy_name_or_path, policy.config.vqvae_name_or_path, args.vqvae_name_or_path
+    )
+    vqvae = load_model(DanceVQVAE, found[0], subfolder=found[1]) if found else None
+
+    # 3. data: 29-step music segments of pi_BC's training and held-out songs
+    train_tokens, heldout_tokens = load_token_splits(
+        args.tokens_dir or Path(args.policy_name_or_path) / "tokens"
+    )
+    train = music_segments(train_tokens, 0, args.segment_stride)
+    heldout = music_segments(heldout_tokens, len(train), WINDOW_TOKENS - 1)
+
+    # 4. rewards: R_theta's sparse u, or Bailando's per-step beat + orientation reward
+    learned = LearnedReward(reward_model, policy.config) if reward_model is not None else None
+    if args.reward == "learned":
+        reward_fn = learned
+    elif vqvae is None:
+        raise ValueError("the hand-designed reward decodes dances: pass --vqvae_name_or_path")
+    else:
+        form = "paper" if args.reward == "bailando-paper" else "released"
+        reward_fn = BailandoReward(vqvae.to(config.device), form, args.orientation_weight)
+    if learned is not None:
+        learned.model.to(config.device)
+
+    # 5. the dance table: FID/DIV/BAS and the physical diagnostics of 20-s held-out dances
+    clips = policy_clips(args.policy_name_or_path, args.clips_dir)
+    table = None
+    if args.eval_dance_tokens and vqvae is not None and clips is not None:
+        table = DanceTable(
+            vqvae.to(config.device), heldout_tokens, clips, args.eval_dance_tokens, config.seed
+        )
+
+    # 6. the trainer: rollouts, KL to pi_BC, GAE, clipped updates (training/ppo_trainer.py)
+    trainer = PPOTrainer(
+        model=policy, ref_policy=ref_policy, reward_fn=reward_fn, args=config,
+        train_dataset=train, eval_dataset=heldout, eval_reward_fn=learned, evaluate_fn=table,
+    )  # fmt: skip
+    trainer.card_data = {
+        "model_name": f"dance-policy-ppo-{args.reward}",
+        "dataset": str(args.policy_name_or_path),
+        "vqvae_name_or_path": found[0] if found and not found[1] else None,
+    }
+
+    # 7. evaluate pi_BC, train, evaluate pi_RL (a resumed run keeps its pi_BC row)
+    report_path = Path(config.output_dir) / "ppo_report.json"
+    rows = {}
+    if config.resume_from_checkpoint and report_path.is_file():
+        rows = json.loads(report_path.read_text())["rows"]
+    if "pi_BC" not in rows:
+        rows["pi_BC"] = trainer.evaluate()
+    trainer.train(resume_from_checkpoint=config.resume_from_checkpoint)
+    name = f"pi_RL ({args.reward} reward)"
+    rows[name] = trainer.evaluate()
+
+    # 8. save the plain policy (with its card and VQ-VAE), write the report, push
+    trainer.card_data["metrics"] = {
+        k: v for k, v in rows[name].items() if v is not None and np.isfinite(v)
+    }
+    trainer.save_policy(config.output_dir)
+    if PartialState().is_main_process:
+        print(
+            write_ppo_report(report_path, rows, trainer.state, table, args.reward, config.kl_stop)
+        )
+    if config.push_to_hub:
+        trainer.push_to_hub()
+    return rows
+
 
 if __name__ == "__main__":
-    sys.exit(run_stage("ppo"))
+    sys.exit(run_recipe("ppo", main))

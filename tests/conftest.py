@@ -38,7 +38,7 @@ def tiny_clips(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def tiny_vqvae(tiny_clips, tmp_path_factory) -> Path:
     """The tiny VQ-VAE trained by the tiny recipe config (30 steps)."""
-    from e3d2_hf.training.stage1 import main_vqvae
+    from e3d2_hf.recipes.vqvae import main as main_vqvae
 
     out = tmp_path_factory.mktemp("runs") / "vqvae"
     main_vqvae(
@@ -105,7 +105,7 @@ def demos_argv(policy: Path, out: Path, *extra: str) -> list[str]:
 
 @pytest.fixture(scope="session")
 def tiny_preferences(tiny_policy, tmp_path_factory) -> Path:
-    from e3d2_hf.training.stage2 import main_demos
+    from e3d2_hf.recipes.demos import main as main_demos
 
     out = tmp_path_factory.mktemp("prefs") / "preferences"
     main_demos(demos_argv(tiny_policy, out))

@@ -18,12 +18,12 @@ REWARD_REPO = "e3d2-tester/dance-reward"
 
 
 def main(preferences_dir: str, work_dir: str, reward_config: str) -> None:
+    from e3d2_hf.recipes.reward import main as main_reward
     from huggingface_hub import DatasetCard, ModelCard
 
     from e3d2_hf.cli import main as cli
     from e3d2_hf.models import DanceRewardModel
     from e3d2_hf.training.preferences import load_preferences, push_preferences_to_hub
-    from e3d2_hf.training.stage2 import main_reward
 
     work = Path(work_dir)
     found: dict = {}

@@ -51,8 +51,8 @@ def test_a_failed_demo_stage_names_the_stage_and_the_cause_last(tmp_path):
 
 def test_a_failed_training_command_names_the_cause_last(tmp_path):
     result = _e3d2_with_failure(
-        "e3d2_hf.training.stage1",
-        "main_vqvae",
+        "e3d2_hf.recipes.vqvae",
+        "main",
         ["train-vqvae", "--config", str(TINY / "vqvae.yaml"), "--output_dir", str(tmp_path)],
         cwd=REPO,
     )

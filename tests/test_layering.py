@@ -9,15 +9,18 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-PACKAGE = Path(__file__).resolve().parents[1] / "e3d2_hf"
+REPO = Path(__file__).resolve().parents[1]
+PACKAGE = REPO / "e3d2_hf"
 
 LAYERS = (
     ("errors", "ranges", "resources", "outputs", "data"),
     ("models", "evaluation", "export", "cards"),
     ("training",),
+    ("reports",),
+    ("recipes",),
 )
 """From the bottom: a module may import its own layer and those below. Everything else
-(the recipes' glue, the CLI, the app, `e3d2 push`) sits above all of them."""
+(the CLI, the demo, the app, `e3d2 push`) sits above all of them."""
 
 
 def _modules() -> dict[str, Path]:
@@ -27,6 +30,9 @@ def _modules() -> dict[str, Path]:
             continue
         parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
         found[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = path
+    for path in (REPO / "recipes").glob("*.py"):  # shipped as e3d2_hf.recipes (setup.py)
+        name = "e3d2_hf.recipes" + ("" if path.stem == "__init__" else f".{path.stem}")
+        found[name] = path
     return found
 
 
@@ -100,6 +106,7 @@ def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
 def test_the_graph_is_read_whole():
     graph = _graph()
     assert {"e3d2_hf.cards", "e3d2_hf.hub", "e3d2_hf.training.preferences"} <= set(graph)
+    assert "e3d2_hf.training.ppo_trainer" in graph["e3d2_hf.recipes.ppo"]
     assert "e3d2_hf.cards" in graph["e3d2_hf.training.preferences"]  # a lazy import counts
 
 

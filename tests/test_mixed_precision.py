@@ -10,10 +10,10 @@ import json
 import math
 
 import pytest
-
-from e3d2_hf.training.stage1 import main_bc, main_vqvae
-from e3d2_hf.training.stage2 import main_reward
-from e3d2_hf.training.stage3 import main_ppo
+from e3d2_hf.recipes.bc import main as main_bc
+from e3d2_hf.recipes.ppo import main as main_ppo
+from e3d2_hf.recipes.reward import main as main_reward
+from e3d2_hf.recipes.vqvae import main as main_vqvae
 
 from .conftest import TINY
 

@@ -43,10 +43,13 @@ def test_the_wheel_carries_the_recipe_configs_and_the_demo_reads_them(wheel_site
     assert {"e3d2_hf/viewer/e3d2-viewer.js", "e3d2_hf/viewer/THREE-LICENSE"} <= names
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
+    # the recipes are the subpackage e3d2_hf.recipes: `e3d2 ppo` runs recipes/ppo.py itself
+    for recipe in sorted((REPO / "recipes").glob("*.py")):
+        assert f"e3d2_hf/recipes/{recipe.name}" in names
     probe = (
-        "import e3d2_hf, e3d2_hf.demo as demo, e3d2_hf.cards as cards; "
+        "import e3d2_hf, e3d2_hf.demo as demo, e3d2_hf.cards as cards, e3d2_hf.recipes.ppo as r; "
         "print(e3d2_hf.__file__); print(demo.DemoOptions().config_dir / 'ppo.yaml'); "
-        "print(cards.TEMPLATES / 'policy.md')"
+        "print(cards.TEMPLATES / 'policy.md'); print(r.__file__)"
     )
     result = subprocess.run(
         [sys.executable, "-c", probe],
@@ -54,8 +57,10 @@ def test_the_wheel_carries_the_recipe_configs_and_the_demo_reads_them(wheel_site
         cwd=elsewhere, capture_output=True, text=True, timeout=120,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
-    module, ppo, card = result.stdout.split()
+    module, ppo, card, recipe = result.stdout.split()
     assert module.startswith(str(site)) and card.startswith(str(site))
+    assert Path(recipe).read_text() == (REPO / "recipes" / "ppo.py").read_text()
+    assert recipe.startswith(str(site))
     assert Path(card).read_text() == (REPO / "model_cards" / "policy.md").read_text()
     assert Path(ppo).read_text() == (REPO / "recipes" / "configs" / "demo" / "ppo.yaml").read_text()
 
@@ -88,3 +93,15 @@ def test_the_installed_wheel_runs_the_demo_and_dances_from_an_empty_directory(wh
     assert dance.returncode == 0, dance.stderr[-3000:]
     assert sorted(p.suffix for p in (tmp_path / "dances").iterdir()) == [".bvh", ".json", ".npz"]
     assert list(cwd.iterdir()) == []
+
+
+def test_e3d2_ppo_runs_the_recipe_file_itself():
+    """One flow, not a copy: the CLI's `ppo` is the module that `python recipes/ppo.py` runs."""
+    import importlib
+
+    from e3d2_hf.cli import STAGES
+
+    module, function, _ = STAGES["ppo"]
+    loaded = importlib.import_module(module)
+    assert Path(loaded.__file__).resolve() == (REPO / "recipes" / "ppo.py").resolve()
+    assert callable(getattr(loaded, function))

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 import torch
 from datasets import load_from_disk
+from e3d2_hf.recipes.ppo import main as main_ppo
 from transformers import TrainerCallback
 
 from e3d2_hf.models import DancePolicy
@@ -26,7 +27,6 @@ from e3d2_hf.training.ppo_trainer import (
     shape_rewards,
 )
 from e3d2_hf.training.rewards import BailandoReward
-from e3d2_hf.training.stage3 import main_ppo
 
 from .conftest import REPO, TINY, launch_two_ranks
 
@@ -401,7 +401,7 @@ def test_each_cpu_accelerate_config_launches_one_run(
     probe = tmp_path / "world.py"  # the same launch, asking accelerate what world it made
     probe.write_text(
         "import sys\nfrom e3d2_hf.training.config_parser import parse_stage_args\n"
-        "from e3d2_hf.training.stage3 import PPOArguments\nfrom e3d2_hf.training.ppo_trainer import PPOConfig\n"
+        "from e3d2_hf.recipes.ppo import PPOArguments\nfrom e3d2_hf.training.ppo_trainer import PPOConfig\n"
         "_, c = parse_stage_args((PPOArguments, PPOConfig), sys.argv[1:])\n"
         f"open({str(tmp_path)!r} + f'/rank-{{c.process_index}}', 'w').write(str(c.world_size))\n"
     )

@@ -9,13 +9,14 @@ import numpy as np
 import pytest
 import torch
 from datasets import load_from_disk
+from e3d2_hf.recipes.demos import main as main_demos
+from e3d2_hf.recipes.reward import main as main_reward
 
 from e3d2_hf.errors import DataFileError
 from e3d2_hf.models import DanceRewardModel
 from e3d2_hf.training import demonstrations
 from e3d2_hf.training.demonstrations import DemonstrationConfig, make_pairs, music_segments
 from e3d2_hf.training.reward_trainer import PreferencePairs
-from e3d2_hf.training.stage2 import main_demos, main_reward
 
 from .conftest import TINY, demos_argv
 

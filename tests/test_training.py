@@ -9,6 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from e3d2_hf.recipes.bc import main as main_bc
+from e3d2_hf.recipes.vqvae import main as main_vqvae
 from transformers import TrainerCallback
 
 from e3d2_hf.data.layout import MusicLayout
@@ -16,7 +18,6 @@ from e3d2_hf.data.schema import load_clip_dataset
 from e3d2_hf.errors import DataFileError
 from e3d2_hf.models import DancePolicy, DanceVQVAE, preset_config
 from e3d2_hf.training import BCConfig, BCTrainer, TokenWindows, tokenize_clips
-from e3d2_hf.training.stage1 import main_bc, main_vqvae
 
 from .conftest import TINY
 

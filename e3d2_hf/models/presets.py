@@ -6,6 +6,7 @@ model's codebook always matches the VQ-VAE's.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
@@ -84,3 +85,15 @@ def parameter_table(skeleton: str = "smpl24") -> list[tuple[str, str, int]]:
                 config = preset_config(family, preset, value_head=True, **overrides)
                 rows.append((preset, "policy+value", count_parameters(config)))
     return rows
+
+
+@dataclass
+class ModelArguments:
+    model_preset: str = field(default="demo", metadata={"help": "tiny | demo | paper"})
+    model_name_or_path: str | None = field(
+        default=None,
+        metadata={"help": "start from this checkpoint instead of a fresh preset model"},
+    )
+    vqvae_name_or_path: str | None = field(
+        default=None, metadata={"help": "BC: the trained VQ-VAE that tokenizes the dances"}
+    )

@@ -10,7 +10,7 @@ import os
 import shutil
 import time
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -399,3 +399,34 @@ def load_model(model_class, name_or_path: str | os.PathLike, **kwargs):
     """`model_class.from_pretrained`, strict (see `models.loading`): a checkpoint of another
     model family, a missing tensor or a path that exists nowhere is one clear error."""
     return model_class.from_pretrained(os.fspath(name_or_path), **kwargs)
+
+
+def policy_clips(policy_name_or_path: str | os.PathLike, clips_dir: str | None = None):
+    """The prepared clips a policy was trained on (its `data_args.json`), or `clips_dir`;
+    None when neither is on disk (the dance table is then skipped)."""
+    from ..data.schema import load_clip_dataset
+
+    path = clips_dir
+    info = Path(policy_name_or_path) / "data_args.json"
+    if path is None and info.is_file():
+        data = json.loads(info.read_text())
+        path = data.get("prepared_dir") or f"outputs/data/{data.get('dataset')}"
+    return load_clip_dataset(path) if path is not None and Path(path).exists() else None
+
+
+def finish_run(trainer, metrics: dict, data, info: dict, vqvae: str | None = None) -> dict:
+    """Save the model, its metrics, its card and the data arguments (`data_args.json`, where
+    later stages find the clips); a policy also gets its VQ-VAE in `vqvae/`. Then push."""
+    trainer.card_data = {**info, "metrics": metrics, "dataset": data.dataset}
+    trainer.save_model(trainer.args.output_dir)
+    trainer.log_metrics("final", metrics)
+    trainer.save_metrics("final", metrics)
+    if trainer.is_world_process_zero():
+        bundle_vqvae(trainer.args.output_dir, vqvae)
+        trainer.create_model_card()
+        (Path(trainer.args.output_dir) / "data_args.json").write_text(
+            json.dumps(asdict(data), indent=2)
+        )
+    if trainer.args.push_to_hub:
+        trainer.push_to_hub()
+    return metrics

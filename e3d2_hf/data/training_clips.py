@@ -1,0 +1,92 @@
+"""Which clips a stage trains on: a source prepared once (or a prepared folder), and the
+clips held out as unseen music, the same split for the VQ-VAE and for behaviour cloning."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from accelerate import PartialState
+
+from ..outputs import check_replaceable
+from ..ranges import check_ranges
+from .prepare import SOURCES, PrepareConfig, prepare
+from .schema import load_clip_dataset
+
+
+@dataclass
+class DataArguments:
+    """Which dances to train on and which clips to hold out as unseen music."""
+
+    dataset: str = field(
+        default="synthetic",
+        metadata={
+            "help": "synthetic | dance-with-melody | aistpp | path to a prepared clip dataset"
+        },
+    )
+    dataset_path: str | None = field(
+        default=None,
+        metadata={
+            "help": "raw data folder (dance-with-melody: default the `e3d2 download` folder)"
+        },
+    )
+    prepared_dir: str | None = field(
+        default=None,
+        metadata={"help": "where prepared clips are kept (default outputs/data/<dataset>)"},
+    )
+    num_synthetic_clips: int = field(default=16, metadata={"help": "synthetic clips to generate"})
+    synthetic_duration: float = field(default=16.0, metadata={"help": "seconds per synthetic clip"})
+    num_holdout_clips: int = field(default=2, metadata={"help": "clips held out as unseen music"})
+    holdout_ids: list[str] | None = field(
+        default=None, metadata={"help": "explicit held-out clip ids"}
+    )
+    prepare_workers: int = field(default=2, metadata={"help": "processes for data preparation"})
+
+    def __post_init__(self) -> None:
+        check_ranges(self)
+
+
+def load_clips(data: DataArguments):
+    """The clip dataset named by `data`, prepared once (on the main process) and then reused."""
+    if data.dataset not in SOURCES:
+        return load_clip_dataset(data.dataset)
+    out = Path(data.prepared_dir or f"outputs/data/{data.dataset}")
+    path = data.dataset_path
+    with PartialState().main_process_first():
+        if not (out / "prepare.json").is_file():
+            check_replaceable(out, "choose another --prepared_dir")
+            prepare(
+                PrepareConfig(
+                    source=data.dataset,
+                    output_dir=os.fspath(out),
+                    path=path,
+                    num_sequences=data.num_synthetic_clips,
+                    duration=data.synthetic_duration,
+                    num_workers=data.prepare_workers,
+                    overwrite=out.exists(),
+                )
+            )
+    return load_clip_dataset(out)
+
+
+def split_holdout(clips, data: DataArguments):
+    """(train, held-out) clips; held-out ids are explicit or drawn with a fixed seed."""
+    ids = list(clips["id"])
+    if data.holdout_ids:
+        unknown = sorted(set(data.holdout_ids) - set(ids))
+        if unknown:
+            raise ValueError(f"holdout_ids {unknown} are not clips of the dataset")
+        held = set(data.holdout_ids)
+    else:
+        if data.num_holdout_clips >= len(ids):
+            raise ValueError(
+                f"cannot hold out {data.num_holdout_clips} of {len(ids)} clips and still train"
+            )
+        order = np.random.default_rng(0).permutation(len(ids))
+        held = {ids[i] for i in order[: data.num_holdout_clips]}
+    # in memory: a cache file would be written into the user's dataset folder
+    train = clips.filter(lambda row: row["id"] not in held, keep_in_memory=True)
+    heldout = clips.filter(lambda row: row["id"] in held, keep_in_memory=True)
+    return train, heldout

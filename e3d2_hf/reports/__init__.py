@@ -1,0 +1,1 @@
+"""What the recipes and the demo write for a reader: reports, tables, plots."""

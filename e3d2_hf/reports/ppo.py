@@ -1,0 +1,179 @@
+"""The PPO report: pi_BC and pi_RL on held-out music, per iteration, beside the ground truth.
+
+`ppo_report.json` / `ppo_report.md` (and `ppo_curves.png`) in a PPO run's folder; the demo
+report reads the same rows.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from ..data.layout import FRAMES_PER_TOKEN
+from ..evaluation.claims import compare
+from ..evaluation.physical import DIAGNOSTICS, diagnostic_flags, diagnostics_table
+
+PPO_COLUMNS = (
+    ("eval_score", "reward-model score ↑"),
+    ("eval_kl", "KL to pi_BC"),
+    ("eval_FID_k", "FID_k ↓"),
+    ("eval_FID_g", "FID_g ↓"),
+    ("eval_DIV_k", "DIV_k ↑"),
+    ("eval_DIV_g", "DIV_g ↑"),
+    ("eval_BAS", "BAS ↑"),
+)
+
+
+def ppo_table(rows: dict[str, dict[str, float]]) -> str:
+    """The paper's Table 3 shape: one row per policy, held-out music."""
+    lines = [
+        "| policy | " + " | ".join(title for _, title in PPO_COLUMNS) + " |",
+        "|---" * (len(PPO_COLUMNS) + 1) + "|",
+    ]
+    for name, row in rows.items():
+        cells = []
+        for key, _ in PPO_COLUMNS:
+            value = row.get(key)
+            cells.append(
+                "n/a"
+                if value is None or not np.isfinite(value)
+                else "0"
+                if value == 0
+                else f"{value:.4g}"
+            )
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+CURVE_PLOT = "ppo_curves.png"
+CURVE_PANELS = (
+    ("eval_score", "reward-model score"),
+    ("eval_kl", "KL to pi_BC (nats)"),
+    ("eval_FID_k", "FID_k"),
+    ("eval_DIV_k", "DIV_k"),
+    ("eval_BAS", "BAS"),
+    ("eval_FID_g", "FID_g"),
+    ("eval_DIV_g", "DIV_g"),
+)
+
+
+def ppo_curve(before: dict, log_history: list[dict], after: dict) -> list[dict]:
+    """Held-out metrics per PPO iteration: pi_BC at 0, every evaluation the run made
+    (`eval_strategy: steps`), and the final policy; one point per iteration."""
+    points = {0: before}
+    for entry in log_history:
+        if "eval_score" in entry or "eval_FID_k" in entry:
+            points[int(entry["step"])] = {k: v for k, v in entry.items() if k.startswith("eval_")}
+    last = max(points) if len(points) > 1 else 0
+    points[max(last, 1)] = after
+    return [{"iteration": step, **points[step]} for step in sorted(points)]
+
+
+def plot_ppo_curves(curves: dict[str, list[dict]], path: Path) -> Path:
+    """One panel per held-out metric that some curve defines, one line per reward."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    def points(curve, key):
+        return [
+            (p["iteration"], p[key])
+            for p in curve
+            if p.get(key) is not None and np.isfinite(p[key])
+        ]
+
+    from matplotlib.ticker import MaxNLocator
+
+    # "reward, seed k": one colour per reward, one line style per seed
+    groups = list(dict.fromkeys(name.split(",")[0] for name in curves))
+    styles = {}
+    for name in curves:
+        group = name.split(",")[0]
+        styles[name] = (f"C{groups.index(group)}", ("-", "--", ":", "-.")[
+            sum(other.split(",")[0] == group for other in styles) % 4
+        ])  # fmt: skip
+    panels = [(k, t) for k, t in CURVE_PANELS if any(points(c, k) for c in curves.values())]
+    fig, axes = plt.subplots(1, len(panels), figsize=(3.2 * len(panels), 2.8), squeeze=False)
+    for ax, (key, title) in zip(axes.flat, panels, strict=True):
+        for name, curve in curves.items():
+            if found := points(curve, key):
+                colour, style = styles[name]
+                ax.plot(*zip(*found, strict=True), style, color=colour, marker="o", ms=3,
+                        lw=1.2, label=name)  # fmt: skip
+        ax.set_title(title, fontsize=9)
+        ax.set_xlabel("PPO iteration", fontsize=8)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.tick_params(labelsize=7)
+    axes.flat[0].legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def policy_flags(row: dict, ground_truth: dict) -> list[str]:
+    """The diagnostics of a PPO report row (`eval_` keys) outside the ground truth's range."""
+    return diagnostic_flags({k: row.get(f"eval_{k}") for k in ground_truth}, ground_truth)
+
+
+def ppo_report_markdown(report: dict) -> str:
+    """ppo_report.md: the metrics table, the diagnostics beside the ground truth's, the flags."""
+    parts = ["# PPO report", ppo_table(report["rows"])]
+    baseline = report["rows"].get("pi_BC")
+    for name, row in report["rows"].items():
+        if baseline and name != "pi_BC" and (claims := compare(name, row, "pi_BC", baseline)):
+            parts.append(" ".join(claims))
+    curve = report.get("curve") or []
+    if len(curve) > 2:
+        parts += [
+            "## Held-out metrics per PPO iteration",
+            ppo_table({f"iteration {p['iteration']}": p for p in curve}),
+            f"![held-out metrics per iteration]({CURVE_PLOT})",
+        ]
+    truth = report.get("ground_truth") or {}
+    if truth:
+        rows = {"ground truth (same music)": {k.removeprefix("eval_"): v for k, v in truth.items()}}
+        for name, row in report["rows"].items():
+            rows[name] = {k: row.get(f"eval_{k}") for k, _, _ in DIAGNOSTICS}
+        parts += [
+            "## Physical and motion diagnostics",
+            diagnostics_table(rows),
+            "Definitions: `e3d2_hf/evaluation/physical.py`. The policies' dances are decoded "
+            "without the decoder's boundary jumps, as `e3d2 dance` gives them.",
+        ]
+        for name, flags in report.get("flags", {}).items():
+            if flags:
+                parts.append(
+                    f"**{name} leaves the ground truth's range:** " + "; ".join(flags) + "."
+                )
+    return "\n\n".join(parts) + "\n"
+
+
+def write_ppo_report(
+    path: Path, rows: dict, state, table, reward: str, kl_stop: float | None = None
+) -> str:
+    """`ppo_report.json` at `path`, `ppo_report.md` (returned) and, when the run evaluated
+    along the way, `ppo_curves.png` beside it. `rows`: pi_BC's first, the final policy's last;
+    `state`: the trainer's `TrainerState`; `table`: its `DanceTable`, or None."""
+    truth = table.ground_truth_diagnostics if table else {}
+    last = list(rows)[-1]
+    report = {
+        "rows": rows,
+        "ground_truth": {f"eval_{k}": v for k, v in truth.items()},
+        "flags": {name: policy_flags(row, truth) for name, row in rows.items()},
+        "dance_pieces": len(table.music) if table else 0,
+        "ground_truth_dances": len(table.ground_truth.kinetic) if table else 0,
+        "piece_frames": table.music.shape[1] * FRAMES_PER_TOKEN if table else 0,
+        "iterations": state.global_step,
+        "kl_stop": kl_stop,
+        "curve": ppo_curve(rows["pi_BC"], state.log_history, rows[last]),
+    }
+    path.write_text(json.dumps(report, indent=2))
+    if len(report["curve"]) > 2:
+        plot_ppo_curves({reward: report["curve"]}, path.parent / CURVE_PLOT)
+    text = ppo_report_markdown(report)
+    (path.parent / "ppo_report.md").write_text(text)
+    return text

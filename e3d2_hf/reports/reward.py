@@ -1,0 +1,138 @@
+"""The reward model's report: accuracy per epoch, the noise-pair table, u per noise level.
+
+`reward_report.json` / `reward_report.md` / `reward_accuracy.png` in the reward model's folder
+(the paper's Table 4 and its accuracy curves); the demo report reads the same JSON.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..models import DanceRewardModel
+from ..training.reward_trainer import PreferencePairs, RewardTrainer, accuracy_by_noise_pair
+
+
+@torch.no_grad()
+def mean_score_by_noise(
+    model: DanceRewardModel, demos, segments, batch_size: int = 256
+) -> dict[float, float]:
+    """Mean total reward u of the demonstrations at each noise level (the paper's Table 4 u column)."""
+    music = {
+        int(s): m
+        for s, m in zip(
+            segments["segment_id"], segments.with_format("numpy")["music_features"], strict=True
+        )
+    }
+    rows = demos.with_format("numpy")
+    scores, noises = [], []
+    device = model.device
+    for begin in range(0, len(demos), batch_size):
+        part = rows[begin : begin + batch_size]
+        m = torch.from_numpy(np.stack([music[int(s)] for s in part["segment_id"]])).to(device)
+        u = model.score(
+            m,
+            torch.from_numpy(np.stack(part["upper_ids"]).astype(np.int64)).to(device),
+            torch.from_numpy(np.stack(part["lower_ids"]).astype(np.int64)).to(device),
+        )
+        scores.append(u.cpu().numpy())
+        noises.append(np.asarray(part["noise"]))
+    scores, noises = np.concatenate(scores), np.concatenate(noises)
+    levels = sorted({round(float(n), 6) for n in noises.tolist()})
+    return {n: float(scores[np.isclose(noises, n)].mean()) for n in levels}
+
+
+def reward_report(trainer: RewardTrainer, prefs, test_pairs: PreferencePairs) -> dict:
+    history = trainer.state.log_history
+    per_epoch = [
+        {
+            "epoch": e["epoch"],
+            "train": e.get("eval_train_accuracy"),
+            "test": e.get("eval_test_accuracy"),
+        }
+        for e in history
+        if "eval_test_accuracy" in e or "eval_train_accuracy" in e
+    ]
+    merged: dict[float, dict] = {}
+    for row in per_epoch:
+        merged.setdefault(row["epoch"], {"epoch": row["epoch"]}).update(
+            {k: v for k, v in row.items() if v is not None}
+        )
+    output = trainer.predict(test_pairs, metric_key_prefix="test")
+    scores = np.asarray(output.predictions).reshape(-1, 2)
+    noise = np.asarray(output.label_ids).reshape(-1, 2)
+    levels = sorted({round(float(x), 6) for x in np.unique(noise).tolist()})
+    model = trainer.accelerator.unwrap_model(trainer.model)
+    return {
+        "accuracy_per_epoch": list(merged.values()),
+        "noise_levels": levels,
+        "accuracy_by_noise_pair": accuracy_by_noise_pair(scores, noise, levels).tolist(),
+        "mean_u_by_noise": mean_score_by_noise(
+            model, prefs["train_demonstrations"], prefs["train_segments"]
+        ),
+        "test_metrics": {
+            k.removeprefix("test_"): v
+            for k, v in output.metrics.items()
+            if "runtime" not in k and "per_second" not in k
+        },
+    }
+
+
+def write_reward_report(report: dict, output_dir: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    (output_dir / "reward_report.json").write_text(json.dumps(report, indent=2))
+    epochs = report["accuracy_per_epoch"]
+    fig, ax = plt.subplots(figsize=(5, 3.2))
+    for split, style in (("train", "o-"), ("test", "s--")):
+        points = [(e["epoch"], e[split]) for e in epochs if split in e]
+        if points:
+            ax.plot(*zip(*points, strict=True), style, label=f"{split} music")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("pairwise accuracy")
+    ax.set_ylim(0.4, 1.0)
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(output_dir / "reward_accuracy.png", dpi=120)
+    plt.close(fig)
+
+    levels = report["noise_levels"]
+    lines = [
+        "# Reward model report",
+        "",
+        "## Pairwise accuracy per epoch",
+        "",
+        "| epoch | train music | held-out music |",
+        "|---:|---:|---:|",
+    ]
+    lines += [
+        f"| {e['epoch']:g} | {e.get('train', float('nan')):.4f} | {e.get('test', float('nan')):.4f} |"
+        for e in epochs
+    ]
+    lines += [
+        "",
+        "## Held-out accuracy by noise pair (row: chosen eps, column: rejected eps)",
+        "",
+        "| chosen \\ rejected | " + " | ".join(f"{n:g}" for n in levels) + " |",
+        "|---|" + "---:|" * len(levels),
+    ]
+    for n, row in zip(levels, report["accuracy_by_noise_pair"], strict=True):
+        cells = " | ".join("" if v is None or np.isnan(v) else f"{v:.3f}" for v in row)
+        lines.append(f"| {n:g} | {cells} |")
+    lines += [
+        "",
+        "## Mean total reward u over the training demonstrations",
+        "",
+        "| eps | mean u |",
+        "|---:|---:|",
+    ]
+    lines += [f"| {float(n):g} | {u:.3f} |" for n, u in sorted(report["mean_u_by_noise"].items())]
+    lines += ["", "![accuracy](reward_accuracy.png)", ""]
+    (output_dir / "reward_report.md").write_text("\n".join(lines))
