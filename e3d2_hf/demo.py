@@ -247,7 +247,7 @@ def run_demo(options: DemoOptions) -> Path:
         timings[stage.name] = time.perf_counter() - start
         timings_file.write_text(json.dumps(timings, indent=2))
         print(f"{prefix}: done in {timings[stage.name]:.0f} s", flush=True)
-    from .report import write_report
+    from .reports.demo import write_report
 
     report = write_report(options.output_dir, timings)
     print(f"[demo] report: {report} and {report.with_suffix('.html')}", flush=True)

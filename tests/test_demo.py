@@ -164,7 +164,7 @@ def test_seeds_redo_the_stages_after_pi_bc_in_their_own_folders(tmp_path):
 
 
 def test_the_report_states_each_policys_spread_over_seeds_and_claims_by_pairs(tmp_path):
-    from e3d2_hf.report import render_markdown, report_blocks
+    from e3d2_hf.reports.demo import render_markdown, report_blocks
 
     def write(folder, score_bc, score_rl, fid_rl, accuracy):
         rows = {

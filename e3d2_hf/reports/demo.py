@@ -11,11 +11,11 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
-from .evaluation.claims import SEED_METRICS, compare, interval, mean_and_spread, seed_claims
-from .evaluation.leaderboard import results_document, write_results
-from .evaluation.physical import DIAGNOSTICS, format_diagnostic
-from .evaluation.protocol import COLUMNS
-from .reports.ppo import CURVE_PLOT, PPO_COLUMNS, plot_ppo_curves
+from ..evaluation.claims import SEED_METRICS, compare, interval, mean_and_spread, seed_claims
+from ..evaluation.leaderboard import results_document, write_results
+from ..evaluation.physical import DIAGNOSTICS, format_diagnostic
+from ..evaluation.protocol import COLUMNS
+from .ppo import CURVE_PLOT, PPO_COLUMNS, plot_ppo_curves
 
 CURVES = (
     # (stage folder, log key, panel title)
