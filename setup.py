@@ -16,7 +16,7 @@ about the package is declared in pyproject.toml.
 import shutil
 from pathlib import Path
 
-from setuptools import find_packages, setup
+from setuptools import find_namespace_packages, setup
 from setuptools.command.build_py import build_py
 
 ROOT = Path(__file__).resolve().parent
@@ -38,7 +38,11 @@ class BuildPyWithDataFolders(build_py):
 
 
 setup(
-    packages=[*find_packages(include=["e3d2_hf*"]), "e3d2_hf.recipes"],
+    # namespace packages too (models/policy has no __init__.py), as pyproject's find had it
+    packages=[
+        *find_namespace_packages(include=["e3d2_hf*"], exclude=["*__pycache__"]),
+        "e3d2_hf.recipes",
+    ],
     package_dir={"e3d2_hf.recipes": "recipes"},
     cmdclass={"build_py": BuildPyWithDataFolders},
 )
