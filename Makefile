@@ -1,6 +1,6 @@
 # The two commands of the README: `make demo` (the main job) and `make test`.
 # Both create .venv on first use and install exactly the versions in
-# requirements/lock.txt (a pip constraints file), after torch. TORCH picks the
+# requirements/lock.txt (a pip constraints file; torch's own dependencies too). TORCH picks the
 # torch wheel: the default pin resolves to the preinstalled CPU wheel on CPU
 # machines of this project, and to PyPI's CUDA build on a GPU machine (see
 # README, "GPU users"); torch is not in the lock, so either build is kept.
@@ -16,7 +16,7 @@ install: $(VENV)/.installed
 
 $(VENV)/.installed: pyproject.toml $(LOCK)
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet $(TORCH)
+	$(BIN)/python -m pip install --quiet -c $(LOCK) $(TORCH)  # torch's own dependencies from the lock too
 	$(BIN)/python -m pip install --quiet -c $(LOCK) -e ".[dev]"
 	touch $@
 

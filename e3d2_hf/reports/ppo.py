@@ -88,13 +88,14 @@ def plot_ppo_curves(curves: dict[str, list[dict]], path: Path) -> Path:
     from matplotlib.ticker import MaxNLocator
 
     # "reward, seed k": one colour per reward, one line style per seed
-    groups = list(dict.fromkeys(name.split(",")[0] for name in curves))
-    styles = {}
+    groups: dict[str, list[str]] = {}
     for name in curves:
-        group = name.split(",")[0]
-        styles[name] = (f"C{groups.index(group)}", ("-", "--", ":", "-.")[
-            sum(other.split(",")[0] == group for other in styles) % 4
-        ])  # fmt: skip
+        groups.setdefault(name.split(",")[0], []).append(name)
+    styles = {
+        name: (f"C{colour}", ("-", "--", ":", "-.")[dash % 4])
+        for colour, names in enumerate(groups.values())
+        for dash, name in enumerate(names)
+    }
     panels = [(k, t) for k, t in CURVE_PANELS if any(points(c, k) for c in curves.values())]
     fig, axes = plt.subplots(1, len(panels), figsize=(3.2 * len(panels), 2.8), squeeze=False)
     for ax, (key, title) in zip(axes.flat, panels, strict=True):
