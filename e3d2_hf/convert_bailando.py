@@ -378,7 +378,7 @@ def convert_vqvae(
         raise DataFileError(
             checkpoint.path,
             f"holds Bailando's step-1 VQ-VAE, which has no root decoder ({ROOT}.*); pass the "
-            "step-2 checkpoint (sep_vqvae_root) as --vqvae or --vqvae-root",
+            "step-2 checkpoint (sep_vqvae_root) as --vqvae or --vqvae_root",
         )
     with torch.device("meta"):
         model = DanceVQVAE(vqvae_config_)
@@ -526,7 +526,7 @@ def convert_policy(
         raise DataFileError(
             path,
             f"is an actor-critic checkpoint: its critic ({_listing(critic, 3)}) has no counterpart "
-            "in e3d2-hf, whose PPO trains its own value head; pass --ignore-critic to convert the actor",
+            "in e3d2-hf, whose PPO trains its own value head; pass --ignore_critic to convert the actor",
         )
     consumed.update(critic)
     with torch.device("meta"):
@@ -535,7 +535,7 @@ def convert_policy(
     sources = {**state, "gpt_base.pos_emb": positions.reshape(positions.shape[-2:])}
     _fill(model, sources, policy_key_map(num_base, num_head), {}, consumed, "policy", path)
     if critic:
-        logger.info("%s: left out the critic's %d tensors (--ignore-critic)", path, len(critic))
+        logger.info("%s: left out the critic's %d tensors (--ignore_critic)", path, len(critic))
     return model.eval()
 
 
@@ -577,7 +577,7 @@ def convert_bailando(
     if output_dir.exists() and not overwrite:
         raise FileExistsError(f"{output_dir}: already exists (pass --overwrite to replace it)")
     if (train_clips is None) != (heldout_clips is None):
-        raise ValueError("--train-clips and --heldout-clips go together (the tokens' two splits)")
+        raise ValueError("--train_clips and --heldout_clips go together (the tokens' two splits)")
     override = read_config(config)
     vqvae_checkpoint = read_checkpoint(vqvae)
     root_checkpoint = read_checkpoint(vqvae_root) if vqvae_root else None
@@ -622,7 +622,7 @@ def convert_bailando(
         "license_link": LICENSE_LINK,
     }
     with atomic_output_dir(
-        output_dir, overwrite=overwrite, instead="choose another --output-dir"
+        output_dir, overwrite=overwrite, instead="choose another --output_dir"
     ) as tmp:
         vqvae_dir = claim_output_dir(tmp / "vqvae")
         vqvae_model.save_pretrained(vqvae_dir)

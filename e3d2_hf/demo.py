@@ -9,24 +9,24 @@ own command runs, with the demo configs; a finished stage is reused unless
 
 from __future__ import annotations
 
+import importlib
 import json
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
-from .data.prepare import PrepareConfig, prepare
+from .data.prepare import SOURCES, PrepareConfig, prepare
 from .errors import StageError, is_user_error
 from .outputs import claim_output_dir, remove_owned
 from .resources import shipped_folder
+from .training.config_parser import stage_config
 
 logger = logging.getLogger(__name__)
 
 
 CONFIG_ROOT = shipped_folder("recipe_configs", "recipes/configs")
-
-DATA_SOURCES = ("synthetic", "dance-with-melody", "aistpp")
 
 CONFIG_DIRS = {"synthetic": "demo", "dance-with-melody": "dwm", "aistpp": "dwm"}
 """Config folder per data source: the quick demo configs, or the ones sized for real mocap."""
@@ -34,21 +34,46 @@ CONFIG_DIRS = {"synthetic": "demo", "dance-with-melody": "dwm", "aistpp": "dwm"}
 
 @dataclass
 class DemoOptions:
-    output_dir: Path = Path("outputs/demo")
-    data: str = "synthetic"
-    data_path: str | None = None
-    music_dir: str | None = None
-    force: bool = False
-    config_dir: Path | None = None
-    """Default: `recipes/configs/<CONFIG_DIRS[data]>`."""
-    report_to: str = "tensorboard"
-    seeds: int = 1
-    """Seeds of the stages after pi_BC (demonstrations, reward model, both PPO runs): seed 0
-    in the main folders, seed k in `seeds/seed-k/`; the report gives the spread over them."""
+    """The options of `e3d2 demo`."""
+
+    output_dir: Path = field(
+        default=Path("outputs/demo"), metadata={"help": "where everything goes"}
+    )
+    data: str = field(
+        default="synthetic",
+        metadata={
+            "choices": SOURCES,
+            "help": "synthetic (embedded), dance-with-melody or aistpp",
+        },
+    )
+    data_path: str | None = field(
+        default=None,
+        metadata={
+            "help": "the real data's folder (dance-with-melody: default the folder `e3d2 "
+            "download dance-with-melody` fills; aistpp: the root with motions/ and splits/)"
+        },
+    )
+    music_dir: str | None = field(
+        default=None, metadata={"help": "aistpp: the folder with the mXXX.wav songs"}
+    )
+    force: bool = field(default=False, metadata={"help": "redo finished stages"})
+    config_dir: Path | None = field(
+        default=None,
+        metadata={"help": "the stages' YAML configs (default: the shipped ones for --data)"},
+    )
+    report_to: str = field(default="tensorboard", metadata={"help": "trackers for every stage"})
+    seeds: int = field(
+        default=1,
+        metadata={
+            "help": "seeds of the stages after pi_BC (demonstrations, reward model, both PPO "
+            "runs): seed 0 in the main folders, seed k in seeds/seed-k/; the report gives each "
+            "policy's mean and spread over them"
+        },
+    )
 
     def __post_init__(self) -> None:
-        if self.data not in DATA_SOURCES:
-            raise ValueError(f"--data must be one of {DATA_SOURCES}, got {self.data!r}")
+        if self.data not in SOURCES:
+            raise ValueError(f"--data must be one of {SOURCES}, got {self.data!r}")
         if self.seeds < 1:
             raise ValueError(f"--seeds must be at least 1, got {self.seeds}")
         self.output_dir = Path(self.output_dir)
@@ -69,25 +94,31 @@ class Stage:
         return (self.output / self.marker).is_file()
 
 
-def _stage_args(options: DemoOptions, stage: str, **values: str) -> list[str]:
+def stage_options(options: DemoOptions, stage: str, **values) -> tuple:
+    """The dataclasses `recipes/<stage>.py` runs with: the demo config `<stage>.yaml` and this
+    run's `values` (folders, seed), plus `--report_to` for the stages that are Trainers."""
     config = options.config_dir / f"{stage}.yaml"
     if not config.is_file():
         raise FileNotFoundError(f"{config}: demo config not found")
-    argv = ["--config", str(config)]
-    if stage != "demos":  # collection is not a Trainer
-        argv += ["--report_to", options.report_to]
-    for key, value in values.items():
-        argv += [f"--{key}", str(value)]
-    return argv
+    arguments = recipe(stage).ARGUMENTS
+    if any(f.name == "report_to" for cls in arguments for f in fields(cls)):
+        values["report_to"] = options.report_to
+    return stage_config(arguments, config, **values)
+
+
+def recipe(stage: str):
+    """The recipe module of a stage (`recipes/<stage>.py`, shipped as `e3d2_hf.recipes`)."""
+    return importlib.import_module(f"e3d2_hf.recipes.{stage}")
+
+
+def _run_stage(options: DemoOptions, stage: str, **values) -> Callable[[], object]:
+    return lambda: recipe(stage).run(*stage_options(options, stage, **values))
 
 
 def build_stages(options: DemoOptions) -> list[Stage]:
-    from .recipes.bc import main as main_bc
-    from .recipes.vqvae import main as main_vqvae
-
     out = options.output_dir
     paths = {name: out / name for name in ("data", "vqvae", "bc")}
-    data_args = {"dataset": options.data, "prepared_dir": paths["data"]}
+    data_args = {"dataset": options.data, "prepared_dir": str(paths["data"])}
 
     def run_prepare() -> object:
         if options.data == "aistpp" and options.data_path is None:
@@ -107,14 +138,13 @@ def build_stages(options: DemoOptions) -> list[Stage]:
         Stage("data", paths["data"], "prepare.json", run_prepare),
         Stage(
             "VQ-VAE", paths["vqvae"], "data_args.json",
-            lambda: main_vqvae(_stage_args(options, "vqvae", output_dir=paths["vqvae"], **data_args)),
+            _run_stage(options, "vqvae", output_dir=str(paths["vqvae"]), **data_args),
         ),
         Stage(
             "behaviour cloning", paths["bc"], "data_args.json",
-            lambda: main_bc(
-                _stage_args(
-                    options, "bc", output_dir=paths["bc"], vqvae_name_or_path=paths["vqvae"], **data_args
-                )
+            _run_stage(
+                options, "bc", output_dir=str(paths["bc"]),
+                vqvae_name_or_path=str(paths["vqvae"]), **data_args,
             ),
         ),
         *(
@@ -133,39 +163,36 @@ def seed_folder(out: Path, seed: int) -> Path:
 
 def _seeded_stages(options: DemoOptions, root: Path, seed: int, bc: Path) -> list[Stage]:
     """Demonstrations -> reward model -> PPO with both rewards, all with `seed`."""
-    from .recipes.demos import main as main_demos
-    from .recipes.ppo import main as main_ppo
-    from .recipes.reward import main as main_reward
-
-    paths = {name: root / name for name in ("preferences", "reward", "ppo", "ppo-bailando")}
+    paths = {name: str(root / name) for name in ("preferences", "reward", "ppo", "ppo-bailando")}
     tag = "" if seed == 0 else f" (seed {seed})"
-    ppo_common = {"policy_name_or_path": bc, "reward_model_name_or_path": paths["reward"]}
+    ppo_common = {"policy_name_or_path": str(bc), "reward_model_name_or_path": paths["reward"]}
     return [
         Stage(
-            f"ranked demonstrations{tag}", paths["preferences"], "demonstrations.json",
-            lambda: main_demos(_stage_args(
-                options, "demos", output_dir=paths["preferences"], policy_name_or_path=bc, seed=seed
-            )),
+            f"ranked demonstrations{tag}", Path(paths["preferences"]), "demonstrations.json",
+            _run_stage(
+                options, "demos", output_dir=paths["preferences"], policy_name_or_path=str(bc),
+                seed=seed,
+            ),
         ),
         Stage(
-            f"reward model{tag}", paths["reward"], "card_info.json",
-            lambda: main_reward(_stage_args(
-                options, "reward", output_dir=paths["reward"], preferences_dir=paths["preferences"],
-                seed=seed, trunk_policy=bc,
-            )),
+            f"reward model{tag}", Path(paths["reward"]), "card_info.json",
+            _run_stage(
+                options, "reward", output_dir=paths["reward"],
+                preferences_dir=paths["preferences"], seed=seed, trunk_policy=str(bc),
+            ),
         ),
         Stage(
-            f"PPO (learned reward){tag}", paths["ppo"], "ppo_report.json",
-            lambda: main_ppo(_stage_args(
+            f"PPO (learned reward){tag}", Path(paths["ppo"]), "ppo_report.json",
+            _run_stage(
                 options, "ppo", output_dir=paths["ppo"], reward="learned", seed=seed, **ppo_common
-            )),
+            ),
         ),
         Stage(
-            f"PPO (Bailando reward, baseline){tag}", paths["ppo-bailando"], "ppo_report.json",
-            lambda: main_ppo(_stage_args(
+            f"PPO (Bailando reward, baseline){tag}", Path(paths["ppo-bailando"]), "ppo_report.json",
+            _run_stage(
                 options, "ppo", output_dir=paths["ppo-bailando"], reward="bailando", seed=seed,
                 **ppo_common,
-            )),
+            ),
         ),
     ]  # fmt: skip
 
@@ -219,7 +246,7 @@ def render_demo_dances(out: Path, seconds: float = 8.0) -> dict:
 
 def run_demo(options: DemoOptions) -> Path:
     """Run every unfinished stage, then write the report; returns the report's path."""
-    claim_output_dir(options.output_dir, "choose another --output-dir")
+    claim_output_dir(options.output_dir, "choose another --output_dir")
     stages = build_stages(options)
     timings: dict[str, float] = {}
     timings_file = options.output_dir / "timings.json"
@@ -231,7 +258,7 @@ def run_demo(options: DemoOptions) -> Path:
             print(f"{prefix}: reusing {stage.output} (--force to redo)", flush=True)
             continue
         # a half-finished or forced stage starts clean, if the folder is the toolkit's
-        remove_owned(stage.output, "choose another --output-dir")
+        remove_owned(stage.output, "choose another --output_dir")
         print(f"{prefix}: running -> {stage.output}", flush=True)
         start = time.perf_counter()
         try:

@@ -257,7 +257,7 @@ def check_dance_targets(output_dir: Path, name: str, formats: tuple[str, ...]) -
         except (json.JSONDecodeError, AttributeError, UnicodeDecodeError):
             raise FileExistsError(
                 f"{manifest}: exists and is not a dance manifest of e3d2-hf; nothing was written. "
-                "Choose another --name or --output-dir"
+                "Choose another --name or --output_dir"
             ) from None
         ours.add(manifest.name)
     suffixes = {f if f != "mp4" else "gif" for f in formats} | set(formats) | {"json"}
@@ -266,5 +266,5 @@ def check_dance_targets(output_dir: Path, name: str, formats: tuple[str, ...]) -
         if path.exists() and path.name not in ours:
             raise FileExistsError(
                 f"{path}: exists and was not written by e3d2 dance; nothing was written. "
-                "Choose another --name or --output-dir"
+                "Choose another --name or --output_dir"
             )

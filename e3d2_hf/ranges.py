@@ -88,6 +88,13 @@ OPTION_RANGES: dict[str, dict[str, float]] = {
     "shard_segments": {"min": 1},
     "orientation_weight": {"min": 0},
     "eval_dance_tokens": {"min": 0},
+    # the other commands
+    "retries": {"min": 0},
+    "stride": {"min": 1},
+    "start": {"min": 0},
+    "edge_tokens": {"min": 0},
+    "video_fps": {"above": 0},
+    "bvh_scale": {"above": 0},
 }
 """Allowed ranges of every numeric option of the configs, by field name (one name, one meaning)."""
 

@@ -30,10 +30,17 @@ from e3d2_hf.training.config_parser import parse_stage_args
 from e3d2_hf.training.tokenize import tokenize_clips
 from e3d2_hf.training.windows import TokenWindows
 
+ARGUMENTS = (DataArguments, ModelArguments, BCConfig)
+"""The options: `--config` YAML keys and `--key value` flags, one dataclass each."""
+
 
 def main(argv: list[str] | None = None) -> dict:
-    # 1. parse: which clips, which VQ-VAE and policy size, BCTrainer's settings
-    data, model_args, config = parse_stage_args((DataArguments, ModelArguments, BCConfig), argv)
+    """As `python recipes/bc.py` and `e3d2` run it: parse ARGUMENTS, then `run`."""
+    return run(*parse_stage_args(ARGUMENTS, argv))
+
+
+def run(data: DataArguments, model_args: ModelArguments, config: BCConfig) -> dict:
+    # 1. the options: which clips, which VQ-VAE and policy size, BCTrainer's settings
     set_seed(config.seed)  # before the model is built: its initial weights come from the seed
     if not model_args.vqvae_name_or_path:
         raise ValueError("behaviour cloning needs --vqvae_name_or_path (a trained VQ-VAE)")

@@ -50,9 +50,17 @@ class DemosArguments:
             raise ValueError("--push_to_hub needs --hub_dataset_id namespace/name")
 
 
+ARGUMENTS = (DemosArguments, DemonstrationConfig)
+"""The options: `--config` YAML keys and `--key value` flags, one dataclass each."""
+
+
 def main(argv: list[str] | None = None):
-    # 1. parse: where pi_BC is, and the sampler's noise levels, pairs and segment stride
-    args, config = parse_stage_args((DemosArguments, DemonstrationConfig), argv)
+    """As `python recipes/demos.py` and `e3d2` run it: parse ARGUMENTS, then `run`."""
+    return run(*parse_stage_args(ARGUMENTS, argv))
+
+
+def run(args: DemosArguments, config: DemonstrationConfig):
+    # 1. the options: where pi_BC is, and the sampler's noise levels, pairs and segment stride
 
     # 2. the model: pi_BC, on this rank's device
     state = distributed_state()

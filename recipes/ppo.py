@@ -1,7 +1,6 @@
 """PPO fine-tuning of pi_BC against a reward: pi_RL (method.md §4).
 
     python recipes/ppo.py --config recipes/configs/demo/ppo.yaml [--key value ...]
-    accelerate launch recipes/ppo.py --config recipes/configs/demo/ppo.yaml
     accelerate launch --config_file recipes/accelerate/multi_gpu.yaml recipes/ppo.py --config ...
     e3d2 ppo --config ...                      (this very module, as e3d2_hf.recipes.ppo)
 
@@ -13,12 +12,10 @@ pi_BC's training songs (rollouts) and of its held-out songs (evaluation).
 
 from __future__ import annotations
 
-import json
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
 from accelerate import PartialState
 from transformers import set_seed
 
@@ -27,7 +24,7 @@ from e3d2_hf.errors import run_recipe
 from e3d2_hf.evaluation.dance_table import DanceTable
 from e3d2_hf.models import DancePolicy, DanceRewardModel, DanceVQVAE
 from e3d2_hf.ranges import check_ranges
-from e3d2_hf.reports.ppo import write_ppo_report
+from e3d2_hf.reports.ppo import finite_metrics, previous_rows, write_ppo_report
 from e3d2_hf.training.common import load_model, locate_vqvae, policy_clips
 from e3d2_hf.training.config_parser import parse_stage_args
 from e3d2_hf.training.demonstrations import music_segments
@@ -42,23 +39,19 @@ REWARDS = ("learned", "bailando", "bailando-paper")
 class PPOArguments:
     policy_name_or_path: str = field(default="outputs/demo/bc", metadata={"help": "pi_BC"})
     reward: str = field(
-        default="learned",
-        metadata={"help": "learned | bailando (released code's form) | bailando-paper"},
+        default="learned", metadata={"help": "learned | bailando (released form) | bailando-paper"}
     )
     reward_model_name_or_path: str | None = field(
-        default="outputs/demo/reward",
-        metadata={"help": "R_theta (folder or Hub repo id); also scores held-out episodes"},
+        default="outputs/demo/reward", metadata={"help": "R_theta; also scores held-out episodes"}
     )
     vqvae_name_or_path: str | None = field(
         default=None, metadata={"help": "VQ-VAE for decoding (default: the policy's)"}
     )
     tokens_dir: str | None = field(
-        default=None,
-        metadata={"help": "token datasets train/ and heldout/ (default <policy>/tokens)"},
+        default=None, metadata={"help": "token datasets train/, heldout/ (default <policy>/tokens)"}
     )
     clips_dir: str | None = field(
-        default=None,
-        metadata={"help": "prepared clips for the dance table (default: pi_BC's data_args.json)"},
+        default=None, metadata={"help": "clips for the dance table (default: pi_BC's data_args)"}
     )
     segment_stride: int = field(default=1, metadata={"help": "stride between training segments"})
     orientation_weight: float | None = field(
@@ -66,29 +59,35 @@ class PPOArguments:
         metadata={"help": "Bailando orientation weight (default: 0 released, 1 paper)"},
     )
     eval_dance_tokens: int = field(
-        default=150,
-        metadata={"help": "tokens per evaluation dance (150 = 20 s); 0: no dance table"},
+        default=150, metadata={"help": "tokens per evaluation dance (150 = 20 s); 0: no table"}
     )
 
     def __post_init__(self) -> None:
         check_ranges(self)
         if self.reward not in REWARDS:
             raise ValueError(f"--reward must be one of {REWARDS}, got {self.reward!r}")
+        if self.reward == "learned" and not self.reward_model_name_or_path:
+            raise ValueError("--reward learned needs --reward_model_name_or_path")
+
+
+ARGUMENTS = (PPOArguments, PPOConfig)
+"""The options: `--config` YAML keys and `--key value` flags, one dataclass each."""
 
 
 def main(argv: list[str] | None = None) -> dict:
-    # 1. parse: the recipe's arguments and PPOTrainer's, from --config YAML and flags
-    args, config = parse_stage_args((PPOArguments, PPOConfig), argv)
+    """As `python recipes/ppo.py` and `e3d2` run it: parse ARGUMENTS, then `run`."""
+    return run(*parse_stage_args(ARGUMENTS, argv))
+
+
+def run(args: PPOArguments, config: PPOConfig) -> dict:
+    # 1. the options: the recipe's arguments and PPOTrainer's, from --config YAML and flags
     set_seed(config.seed)  # before the value head is built: its initial weights come from it
 
     # 2. models: pi_RL = pi_BC + value head, the frozen pi_BC, R_theta, the VQ-VAE
     policy = load_policy_with_value_head(args.policy_name_or_path)
     ref_policy = load_model(DancePolicy, args.policy_name_or_path)
-    reward_model = None
-    if args.reward_model_name_or_path:
-        reward_model = load_model(DanceRewardModel, args.reward_model_name_or_path)
-    elif args.reward == "learned":
-        raise ValueError("--reward learned needs --reward_model_name_or_path")
+    named = args.reward_model_name_or_path
+    reward_model = load_model(DanceRewardModel, named).to(config.device) if named else None
     found = locate_vqvae(
         args.policy_name_or_path, policy.config.vqvae_name_or_path, args.vqvae_name_or_path
     )
@@ -110,8 +109,6 @@ def main(argv: list[str] | None = None) -> dict:
     else:
         form = "paper" if args.reward == "bailando-paper" else "released"
         reward_fn = BailandoReward(vqvae.to(config.device), form, args.orientation_weight)
-    if learned is not None:
-        learned.model.to(config.device)
 
     # 5. the dance table: FID/DIV/BAS and the physical diagnostics of 20-s held-out dances
     clips = policy_clips(args.policy_name_or_path, args.clips_dir)
@@ -134,9 +131,7 @@ def main(argv: list[str] | None = None) -> dict:
 
     # 7. evaluate pi_BC, train, evaluate pi_RL (a resumed run keeps its pi_BC row)
     report_path = Path(config.output_dir) / "ppo_report.json"
-    rows = {}
-    if config.resume_from_checkpoint and report_path.is_file():
-        rows = json.loads(report_path.read_text())["rows"]
+    rows = previous_rows(report_path) if config.resume_from_checkpoint else {}
     if "pi_BC" not in rows:
         rows["pi_BC"] = trainer.evaluate()
     trainer.train(resume_from_checkpoint=config.resume_from_checkpoint)
@@ -144,9 +139,7 @@ def main(argv: list[str] | None = None) -> dict:
     rows[name] = trainer.evaluate()
 
     # 8. save the plain policy (with its card and VQ-VAE), write the report, push
-    trainer.card_data["metrics"] = {
-        k: v for k, v in rows[name].items() if v is not None and np.isfinite(v)
-    }
+    trainer.card_data["metrics"] = finite_metrics(rows[name])
     trainer.save_policy(config.output_dir)
     if PartialState().is_main_process:
         print(

@@ -56,9 +56,17 @@ class RewardDataArguments:
     )
 
 
+ARGUMENTS = (RewardDataArguments, RewardConfig)
+"""The options: `--config` YAML keys and `--key value` flags, one dataclass each."""
+
+
 def main(argv: list[str] | None = None) -> dict:
-    # 1. parse: the pairs and the model's size; RewardTrainer's settings
-    data, config = parse_stage_args((RewardDataArguments, RewardConfig), argv)
+    """As `python recipes/reward.py` and `e3d2` run it: parse ARGUMENTS, then `run`."""
+    return run(*parse_stage_args(ARGUMENTS, argv))
+
+
+def run(data: RewardDataArguments, config: RewardConfig) -> dict:
+    # 1. the options: the pairs and the model's size; RewardTrainer's settings
 
     # 2. data: the ranked pairs of training and held-out music, with their music segments
     prefs, info = load_preferences(data.preferences_dir)

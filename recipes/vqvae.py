@@ -25,10 +25,17 @@ from e3d2_hf.training.config_parser import parse_stage_args
 from e3d2_hf.training.vqvae_trainer import VQVAEConfig, VQVAETrainer
 from e3d2_hf.training.windows import MotionWindows
 
+ARGUMENTS = (DataArguments, ModelArguments, VQVAEConfig)
+"""The options: `--config` YAML keys and `--key value` flags, one dataclass each."""
+
 
 def main(argv: list[str] | None = None) -> dict:
-    # 1. parse: which clips, which model size, VQVAETrainer's settings
-    data, model_args, config = parse_stage_args((DataArguments, ModelArguments, VQVAEConfig), argv)
+    """As `python recipes/vqvae.py` and `e3d2` run it: parse ARGUMENTS, then `run`."""
+    return run(*parse_stage_args(ARGUMENTS, argv))
+
+
+def run(data: DataArguments, model_args: ModelArguments, config: VQVAEConfig) -> dict:
+    # 1. the options: which clips, which model size, VQVAETrainer's settings
     set_seed(config.seed)  # before the model is built: its initial weights come from the seed
 
     # 2. data: the clips, the held-out ones apart, cut into 240-frame windows

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import subprocess
 import sys
 
 import pytest
+import yaml
 
 from e3d2_hf.demo import DemoOptions, run_demo
 
@@ -96,17 +98,51 @@ def test_demo_refuses_unknown_data_and_names_a_missing_config(tmp_path):
 
 
 def test_real_data_runs_the_same_stages_with_the_real_data_configs(tmp_path):
-    from e3d2_hf.demo import CONFIG_ROOT, _stage_args, build_stages
+    from e3d2_hf.demo import CONFIG_ROOT, build_stages, stage_options
 
     options = DemoOptions(output_dir=tmp_path, data="dance-with-melody", report_to="none")
     assert options.config_dir == CONFIG_ROOT / "dwm"
     assert [s.name for s in build_stages(options)] == [
         s.name for s in build_stages(DemoOptions(output_dir=tmp_path))
     ]
-    argv = _stage_args(options, "vqvae", output_dir=tmp_path / "vqvae", dataset="dance-with-melody")
-    assert argv[:2] == ["--config", str(CONFIG_ROOT / "dwm" / "vqvae.yaml")]
-    assert argv[-4:] == ["--output_dir", str(tmp_path / "vqvae"), "--dataset", "dance-with-melody"]
-    assert "--report_to" not in _stage_args(options, "demos")  # collection is not a Trainer
+    data, _, config = stage_options(
+        options, "vqvae", output_dir=str(tmp_path / "vqvae"), dataset="dance-with-melody"
+    )
+    assert (data.dataset, config.output_dir) == ("dance-with-melody", str(tmp_path / "vqvae"))
+    assert config.report_to == [] or config.report_to == "none"
+    dwm = yaml.safe_load((CONFIG_ROOT / "dwm" / "vqvae.yaml").read_text())
+    assert config.num_train_epochs == dwm["num_train_epochs"]
+    args, _ = stage_options(options, "demos", policy_name_or_path="bc")  # not a Trainer
+    assert args.policy_name_or_path == "bc"
+
+
+@pytest.mark.parametrize("stage", ["vqvae", "bc", "demos", "reward", "ppo"])
+@pytest.mark.parametrize("preset", ["tiny", "demo", "dwm", "paper"])
+def test_the_demo_builds_each_stage_as_its_flags_would(stage, preset, tmp_path):
+    """`e3d2 demo` hands the recipes typed configs; they equal what `--config FILE --key value`
+    parses to (YAML 1.1 strings such as 3e-4 typed as argparse types them)."""
+    from e3d2_hf.demo import CONFIG_ROOT, recipe
+    from e3d2_hf.training.config_parser import parse_stage_args, stage_config
+
+    config, out = CONFIG_ROOT / preset / f"{stage}.yaml", str(tmp_path / "out")
+    arguments = recipe(stage).ARGUMENTS
+    flags = parse_stage_args(
+        arguments, ["--config", str(config), "--output_dir", out, "--seed", "3"]
+    )
+    typed = stage_config(arguments, config, output_dir=out, seed=3)
+    assert [dataclasses.asdict(c) for c in typed] == [dataclasses.asdict(c) for c in flags]
+    assert all(c.seed == 3 for c in typed if hasattr(c, "seed"))
+
+
+def test_a_typed_override_out_of_range_or_unknown_is_named(tmp_path):
+    from e3d2_hf.demo import CONFIG_ROOT, recipe
+    from e3d2_hf.training.config_parser import stage_config
+
+    config = CONFIG_ROOT / "tiny" / "ppo.yaml"
+    with pytest.raises(ValueError, match="unknown options no_such_option"):
+        stage_config(recipe("ppo").ARGUMENTS, config, no_such_option=1)
+    with pytest.raises(ValueError, match="^seed: must be at least 0"):
+        stage_config(recipe("ppo").ARGUMENTS, config, seed=-1)
 
 
 def python_blocks(markdown: str) -> list[str]:

@@ -101,7 +101,7 @@ def test_e3d2_ppo_runs_the_recipe_file_itself():
 
     from e3d2_hf.cli import STAGES
 
-    module, function, _ = STAGES["ppo"]
+    module, _ = STAGES["ppo"]
     loaded = importlib.import_module(module)
     assert Path(loaded.__file__).resolve() == (REPO / "recipes" / "ppo.py").resolve()
-    assert callable(getattr(loaded, function))
+    assert callable(loaded.main) and callable(loaded.run)

@@ -8,7 +8,7 @@ import multiprocessing
 import os
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -35,22 +35,42 @@ SOURCES = ("synthetic", "dance-with-melody", "aistpp")
 
 @dataclass
 class PrepareConfig:
-    """What to read and where to write it."""
+    """What to read and where to write it (the options of `e3d2 prepare`)."""
 
-    source: str = "synthetic"
-    output_dir: str = "outputs/data/synthetic"
-    path: str | None = None
-    split: str = "train"
-    music_dir: str | None = None
-    smpl_model_path: str | None = None
-    num_sequences: int = 32
-    duration: float = 16.0
-    seed: int = 0
-    num_workers: int = 1
-    overwrite: bool = False
+    source: str = field(
+        default="synthetic",
+        metadata={"choices": SOURCES, "aliases": ["--data"], "help": "which reader"},
+    )
+    output_dir: str | None = field(
+        default=None, metadata={"help": "where to save (default: outputs/data/<source>)"}
+    )
+    path: str | None = field(
+        default=None,
+        metadata={
+            "help": "source folder (dance-with-melody: the DANCE_* parent; aistpp: the root "
+            "with motions/)"
+        },
+    )
+    split: str = field(
+        default="train", metadata={"choices": ("train", "test"), "help": "AIST++ split"}
+    )
+    music_dir: str | None = field(
+        default=None, metadata={"help": "AIST++ music folder with mXXX.wav (default: <path>/wav)"}
+    )
+    smpl_model_path: str | None = field(
+        default=None,
+        metadata={"help": "folder with SMPL model files; default: built-in skeleton FK"},
+    )
+    num_sequences: int = field(default=32, metadata={"help": "synthetic: sequences"})
+    duration: float = field(default=16.0, metadata={"help": "synthetic: seconds each"})
+    seed: int = field(default=0, metadata={"help": "synthetic: seed"})
+    num_workers: int = field(default=1, metadata={"help": "processes for feature extraction"})
+    overwrite: bool = field(default=False, metadata={"help": "replace an existing output folder"})
 
     def __post_init__(self) -> None:
         check_ranges(self)
+        if self.output_dir is None:
+            self.output_dir = f"outputs/data/{self.source}"
 
 
 def _synthetic_row(

@@ -350,7 +350,7 @@ def write_report(
     diagnostics: dict[str, dict] | None = None,
 ) -> tuple[Path, Path]:
     """metrics.json (one row per set), diagnostics.json and metrics.md (both tables)."""
-    output_dir = claim_output_dir(output_dir, "choose another --output-dir")
+    output_dir = claim_output_dir(output_dir, "choose another --output_dir")
     json_path, md_path = output_dir / "metrics.json", output_dir / "metrics.md"
     json_path.write_text(json.dumps(rows, indent=2))
     if diagnostics:

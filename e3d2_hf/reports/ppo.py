@@ -153,6 +153,16 @@ def ppo_report_markdown(report: dict) -> str:
     return "\n\n".join(parts) + "\n"
 
 
+def previous_rows(path: Path) -> dict:
+    """The policies' rows of an earlier `ppo_report.json` (a resumed run keeps its pi_BC)."""
+    return json.loads(path.read_text())["rows"] if path.is_file() else {}
+
+
+def finite_metrics(row: dict) -> dict:
+    """A row's defined metrics, for a model card (an undefined one is left out, not NaN)."""
+    return {k: v for k, v in row.items() if v is not None and np.isfinite(v)}
+
+
 def write_ppo_report(
     path: Path, rows: dict, state, table, reward: str, kl_stop: float | None = None
 ) -> str:

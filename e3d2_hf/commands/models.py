@@ -1,0 +1,23 @@
+"""print the parameter counts of the model presets
+
+Parameter counts of every model family at the tiny, demo and paper presets (counted on the
+meta device, nothing is allocated).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ..models import parameter_table
+
+
+@dataclass
+class Arguments:
+    skeleton: str = field(default="smpl24", metadata={"help": "skeleton the VQ-VAE is sized for"})
+
+
+def run(args: Arguments) -> int:
+    print("| preset | model | parameters |\n|---|---|---:|")
+    for preset, family, count in parameter_table(args.skeleton):
+        print(f"| {preset} | {family} | {count:,} |")
+    return 0
