@@ -238,7 +238,7 @@ REFUSED = {
     "step 1 without a root decoder": (None, "step1 alone", "no root decoder"),
     "a tensor left over": (_extra_tensor, "vqvae", "vqvae_up.bottleneck.level_blocks.0.k_sum"),
     "a tensor missing": (_missing_tensor, "vqvae", "vqvae_down.decoders_root.0.out.bias"),
-    "an actor-critic's critic": (_critic, "gpt", "--ignore-critic"),
+    "an actor-critic's critic": (_critic, "gpt", "--ignore_critic"),
     "steps 1 and 2 of different runs": (_other_run, "root", "not steps 1 and 2 of one"),
 }
 
