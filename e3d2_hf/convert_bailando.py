@@ -17,6 +17,7 @@ import logging
 import os
 import pickle
 import re
+import threading
 import zipfile
 from collections import OrderedDict
 from collections.abc import Mapping
@@ -31,6 +32,8 @@ from .errors import DataFileError
 from .models import DancePolicy, DancePolicyConfig, DanceVQVAE, DanceVQVAEConfig
 from .models.policy.configuration_policy import VQVAE_SUBFOLDER
 from .outputs import atomic_output_dir, claim_output_dir
+
+_SAFE_GLOBALS_LOCK = threading.Lock()
 
 logger = logging.getLogger(__name__)
 
@@ -79,7 +82,11 @@ def read_checkpoint(path: str | os.PathLike) -> BailandoCheckpoint:
     if not path.is_file():
         raise DataFileError(path, "no such checkpoint file")
     try:
-        with torch.serialization.safe_globals([(_ConfigAsMapping, "easydict.EasyDict")]):
+        # safe_globals changes torch's process-wide allow-list: one load at a time
+        with (
+            _SAFE_GLOBALS_LOCK,
+            torch.serialization.safe_globals([(_ConfigAsMapping, "easydict.EasyDict")]),
+        ):
             raw = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
         found = re.search(r"WeightsUnpickler error: (.*?)(?: was not| Please|$)", str(exc), re.M)

@@ -306,3 +306,14 @@ def test_an_earlier_conversion_is_replaced_only_with_overwrite(converted, tmp_pa
     assert refused.returncode == 2 and "did not write" in refused.stderr
     assert sorted(p.name for p in mine.iterdir()) == ["keep.txt"]
     assert (mine / "keep.txt").read_text() == "the user's"
+
+
+def test_checkpoints_load_from_several_threads_at_once():
+    """torch's safe-globals allow-list is process-wide: without a lock, one thread leaving its
+    `safe_globals` block refused another thread's EasyDict config (200 loads on 4 threads
+    failed within the first few before the lock)."""
+    from e3d2_hf.convert_bailando import read_checkpoint
+
+    with ThreadPoolExecutor(4) as pool:
+        loaded = list(pool.map(lambda _: read_checkpoint(STEP2), range(200)))
+    assert len(loaded) == 200 and all(c.config == loaded[0].config for c in loaded)
