@@ -10,8 +10,9 @@ import torch
 from e3d2_hf.data.kinematics import forward_kinematics
 from e3d2_hf.data.layout import MOTION_FPS
 from e3d2_hf.data.readers.synthetic import GENRES, generate_sequences
+from e3d2_hf.data.skeleton import SMPL24
 from e3d2_hf.evaluation.geometric import geometric_features
-from e3d2_hf.evaluation.physical import dance_diagnostics
+from e3d2_hf.evaluation.physical import CONTACT_HEIGHT, dance_diagnostics
 from e3d2_hf.evaluation.protocol import Dance, evaluate_dances, ground_truth_features
 
 
@@ -81,3 +82,23 @@ def test_frozen_dances_have_no_kinetic_diversity():
     scores = evaluate_dances(frozen, truth, reference_bug=False)
     assert scores["DIV_k"] == pytest.approx(0, abs=1e-9)
     assert evaluate_dances(dances, truth, reference_bug=False)["DIV_k"] > 5
+
+
+def test_the_body_travels_over_its_feet_so_the_legs_tell_the_roots_motion(world):
+    """Bailando decodes the root's velocity from the lower-body codes, which see the joints
+    relative to the root: a body sliding on its feet would hide its travel from them. Here a
+    foot on the ground stays put while the root moves (the grounded feet's velocity regressed
+    on the root's has slope < 0.2; the sliding body of before had 1.05), and the root travels."""
+    root_steps, foot_steps = [], []
+    for dance in world[0][:16]:
+        joints = dance.joints
+        root = np.diff(joints[:, 0, [0, 2]], axis=0)
+        for foot in SMPL24.feet:
+            low = joints[:, list(foot), 1].min(1)
+            grounded = (low[1:] < CONTACT_HEIGHT) & (low[:-1] < CONTACT_HEIGHT)
+            root_steps.append(root[grounded])
+            foot_steps.append(np.diff(joints[:, foot[0], [0, 2]], axis=0)[grounded])
+    x, y = np.concatenate(root_steps).ravel(), np.concatenate(foot_steps).ravel()
+    assert len(x) > 10_000 and (x @ y) / (x @ x) < 0.2
+    travel = [dance_diagnostics(d.joints)["root_travel"] for d in world[0][:16]]
+    assert np.mean(travel) > 0.02

@@ -6,7 +6,8 @@ c(t) = cos(pi (t - t0) / P) (P = beat period), whose time derivative vanishes
 exactly on the beats. Joint speed therefore has its minima on the beats, so
 the motion beats of the BAS metric sit on the music beats. Each genre has its
 own tempo range, sound and set of moves; moves change every few beats with a
-cross-fade that is also still on the beats.
+cross-fade that is also still on the beats. When a move shifts the body, the legs
+carry it over feet that stay on the ground.
 """
 
 from __future__ import annotations
@@ -255,7 +256,41 @@ def synthesize_dance(
         step = np.floor(np.maximum(beat_pos, 0.0))
         heading = heading + 0.5 * np.pi * (step + _ease(np.maximum(beat_pos, 0.0) - step)) * 0.5
     poses[:, J["pelvis"], 1] += heading
+    poses = _planted(poses, trans)
     return poses, _grounded(poses, trans)
+
+
+def _planted(poses: np.ndarray, trans: np.ndarray, damping: float = 1e-4) -> np.ndarray:
+    """The hip rotations that keep each ankle where it was while the moves shift the body
+    sideways or forward (`trans` x and z): the body travels over its feet instead of
+    sliding on them. The legs' pose then tells the root's motion, which is what Bailando's
+    root decoder reads from the lower-body codes. One damped Gauss-Newton step per frame
+    on each hip's x and z rotation (the shifts are small: within about 3 mm)."""
+    import torch
+
+    from ..kinematics import forward_kinematics
+
+    origin = torch.zeros(len(poses), 3, dtype=torch.float64)
+    legs = [(J[f"{s}_hip"], J[f"{s}_ankle"]) for s in ("left", "right")]
+
+    def ankles(p: np.ndarray) -> np.ndarray:  # (T, 2 legs, x and z), root-relative
+        joints = forward_kinematics(torch.as_tensor(p), origin).numpy()
+        return joints[:, [ankle for _, ankle in legs]][..., [0, 2]]
+
+    base, out, eps = ankles(poses), poses.copy(), 1e-4
+    target = -trans[:, [0, 2], None]  # relative to the root, an ankle moves against it
+    for leg, (hip, _) in enumerate(legs):
+        columns = []
+        for axis in (0, 2):
+            nudged = poses.copy()
+            nudged[:, hip, axis] += eps
+            columns.append((ankles(nudged)[:, leg] - base[:, leg]) / eps)
+        jac = np.stack(columns, -1)  # (T, 2, 2)
+        jt = np.swapaxes(jac, 1, 2)
+        step = np.linalg.solve(jt @ jac + damping * np.eye(2), jt @ target)[..., 0]
+        out[:, hip, 0] += step[:, 0]
+        out[:, hip, 2] += step[:, 1]
+    return out
 
 
 def _grounded(poses: np.ndarray, trans: np.ndarray) -> np.ndarray:
