@@ -53,9 +53,10 @@ class FieldMetadata:
     def _add_dataclass_arguments(self, dtype: type) -> None:
         """With several dataclasses, `--help` has a group per class that defines fields: a
         trainer's own options apart from the `TrainingArguments` it extends."""
-        if len(self.dataclass_types) < 2 and len(set(_defining_classes(dtype).values())) < 2:
+        owners = _defining_classes(dtype)
+        if len(self.dataclass_types) < 2 and len(set(owners.values())) < 2:
             return super()._add_dataclass_arguments(dtype)
-        hints, owners = typing.get_type_hints(dtype), _defining_classes(dtype)
+        hints = typing.get_type_hints(dtype)
         groups = {  # the most derived class first
             cls: self.add_argument_group(f"{cls.__name__} ({cls.__module__})")
             for cls in dtype.__mro__
@@ -71,11 +72,9 @@ class FieldMetadata:
         if not (meta.pop("positional", False) or meta.get("repeat")):
             return super()._parse_dataclass_field(parser, field)
         if meta.pop("repeat", False):
-            names = [f"--{field.name}"] + [f"--{field.name.replace('_', '-')}"] * (
-                "_" in field.name
-            )
+            spellings = dict.fromkeys([f"--{field.name}", f"--{field.name.replace('_', '-')}"])
+            names = [*spellings, *meta.pop("aliases", [])]
             default = None if field.default is dataclasses.MISSING else field.default
-            names += meta.pop("aliases", [])
             parser.add_argument(*names, action="append", default=default, **meta)
         else:
             if field.default is not dataclasses.MISSING:
@@ -103,4 +102,4 @@ def parse_command(cls: type, namespace: argparse.Namespace):
     try:
         return cls(**{f.name: values[f.name] for f in dataclasses.fields(cls) if f.init})
     except RangeError as exc:
-        raise RangeError(f"--{exc.key}", str(exc).split(": ", 1)[1]) from None
+        raise exc.where("--") from None

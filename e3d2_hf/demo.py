@@ -112,13 +112,15 @@ def recipe(stage: str):
 
 
 def _run_stage(options: DemoOptions, stage: str, **values) -> Callable[[], object]:
+    """The stage's run, with its folders given as the configs' strings."""
+    values = {k: str(v) if isinstance(v, Path) else v for k, v in values.items()}
     return lambda: recipe(stage).run(*stage_options(options, stage, **values))
 
 
 def build_stages(options: DemoOptions) -> list[Stage]:
     out = options.output_dir
     paths = {name: out / name for name in ("data", "vqvae", "bc")}
-    data_args = {"dataset": options.data, "prepared_dir": str(paths["data"])}
+    data_args = {"dataset": options.data, "prepared_dir": paths["data"]}
 
     def run_prepare() -> object:
         if options.data == "aistpp" and options.data_path is None:
@@ -138,13 +140,13 @@ def build_stages(options: DemoOptions) -> list[Stage]:
         Stage("data", paths["data"], "prepare.json", run_prepare),
         Stage(
             "VQ-VAE", paths["vqvae"], "data_args.json",
-            _run_stage(options, "vqvae", output_dir=str(paths["vqvae"]), **data_args),
+            _run_stage(options, "vqvae", output_dir=paths["vqvae"], **data_args),
         ),
         Stage(
             "behaviour cloning", paths["bc"], "data_args.json",
             _run_stage(
-                options, "bc", output_dir=str(paths["bc"]),
-                vqvae_name_or_path=str(paths["vqvae"]), **data_args,
+                options, "bc", output_dir=paths["bc"], vqvae_name_or_path=paths["vqvae"],
+                **data_args,
             ),
         ),
         *(
@@ -163,32 +165,32 @@ def seed_folder(out: Path, seed: int) -> Path:
 
 def _seeded_stages(options: DemoOptions, root: Path, seed: int, bc: Path) -> list[Stage]:
     """Demonstrations -> reward model -> PPO with both rewards, all with `seed`."""
-    paths = {name: str(root / name) for name in ("preferences", "reward", "ppo", "ppo-bailando")}
+    paths = {name: root / name for name in ("preferences", "reward", "ppo", "ppo-bailando")}
     tag = "" if seed == 0 else f" (seed {seed})"
-    ppo_common = {"policy_name_or_path": str(bc), "reward_model_name_or_path": paths["reward"]}
+    ppo_common = {"policy_name_or_path": bc, "reward_model_name_or_path": paths["reward"]}
     return [
         Stage(
-            f"ranked demonstrations{tag}", Path(paths["preferences"]), "demonstrations.json",
+            f"ranked demonstrations{tag}", paths["preferences"], "demonstrations.json",
             _run_stage(
-                options, "demos", output_dir=paths["preferences"], policy_name_or_path=str(bc),
+                options, "demos", output_dir=paths["preferences"], policy_name_or_path=bc,
                 seed=seed,
             ),
         ),
         Stage(
-            f"reward model{tag}", Path(paths["reward"]), "card_info.json",
+            f"reward model{tag}", paths["reward"], "card_info.json",
             _run_stage(
                 options, "reward", output_dir=paths["reward"],
-                preferences_dir=paths["preferences"], seed=seed, trunk_policy=str(bc),
+                preferences_dir=paths["preferences"], seed=seed, trunk_policy=bc,
             ),
         ),
         Stage(
-            f"PPO (learned reward){tag}", Path(paths["ppo"]), "ppo_report.json",
+            f"PPO (learned reward){tag}", paths["ppo"], "ppo_report.json",
             _run_stage(
                 options, "ppo", output_dir=paths["ppo"], reward="learned", seed=seed, **ppo_common
             ),
         ),
         Stage(
-            f"PPO (Bailando reward, baseline){tag}", Path(paths["ppo-bailando"]), "ppo_report.json",
+            f"PPO (Bailando reward, baseline){tag}", paths["ppo-bailando"], "ppo_report.json",
             _run_stage(
                 options, "ppo", output_dir=paths["ppo-bailando"], reward="bailando", seed=seed,
                 **ppo_common,

@@ -20,8 +20,12 @@ class RangeError(E3D2Error, ValueError):
     """An option's value is outside its allowed range."""
 
     def __init__(self, key: str, problem: str):
-        self.key = key
+        self.key, self.problem = key, problem
         super().__init__(f"{key}: {problem}")
+
+    def where(self, source: str) -> RangeError:
+        """The same error with its option prefixed by where it came from: a file, or `--`."""
+        return RangeError(f"{source}{self.key}", self.problem)
 
 
 def check_value(key: str, value: Any, minimum: float | None = None, above: float | None = None):

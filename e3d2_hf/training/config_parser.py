@@ -33,8 +33,7 @@ def parse_stage_args(dataclass_types: tuple, argv: list[str] | None = None) -> t
         return tuple(parser.parse_args_and_config(args=argv))
     except RangeError as exc:
         from_file = config_file is not None and exc.key in content and f"--{exc.key}" not in argv
-        where = f"{config_file}: " if from_file else "--"
-        raise RangeError(f"{where}{exc.key}", str(exc).split(": ", 1)[1]) from None
+        raise exc.where(f"{config_file}: " if from_file else "--") from None
     except ValueError as exc:
         where = f"{config_file}: " if config_file is not None and "config file" in str(exc) else ""
         raise ValueError(f"{where}{exc}") from None
@@ -59,8 +58,7 @@ def stage_config(dataclass_types: tuple, config_file: str | Path, **overrides) -
         try:
             built.append(cls(**values))
         except RangeError as exc:
-            where = "" if exc.key in overrides else f"{config_file}: "
-            raise RangeError(f"{where}{exc.key}", str(exc).split(": ", 1)[1]) from None
+            raise exc.where("" if exc.key in overrides else f"{config_file}: ") from None
     return tuple(built)
 
 
