@@ -130,6 +130,9 @@ def test_the_demo_builds_each_stage_as_its_flags_would(stage, preset, tmp_path):
         arguments, ["--config", str(config), "--output_dir", out, "--seed", "3"]
     )
     typed = stage_config(arguments, config, output_dir=out, seed=3)
+    for c in (*flags, *typed):  # the default run_name carries the clock's second
+        if hasattr(c, "run_name"):
+            c.run_name = "run"
     assert [dataclasses.asdict(c) for c in typed] == [dataclasses.asdict(c) for c in flags]
     assert all(c.seed == 3 for c in typed if hasattr(c, "seed"))
 
@@ -203,12 +206,20 @@ def test_the_report_states_each_policys_spread_over_seeds_and_claims_by_pairs(tm
     from e3d2_hf.reports.demo import render_markdown, report_blocks
 
     def write(folder, score_bc, score_rl, fid_rl, accuracy):
+        moves = {"eval_joint_speed": 0.8, "eval_root_relative_speed": 0.7,
+                 "eval_pose_range": 0.3, "eval_root_travel": 0.8}  # fmt: skip
         rows = {
-            "pi_BC": {"eval_score": score_bc, "eval_FID_k": 50.0},
-            "pi_RL (learned reward)": {"eval_score": score_rl, "eval_FID_k": fid_rl},
-        }
+            "pi_BC": {"eval_score": score_bc, "eval_FID_k": 50.0, **moves},
+            "pi_BC (temperature 0.8)": {"eval_score": score_rl + 5, "eval_FID_k": 50.0, **moves},
+            "pi_RL (learned reward)": {
+                "eval_score": score_rl, "eval_FID_k": fid_rl, **moves, "eval_joint_speed": 0.5
+            },
+        }  # fmt: skip
+        truth = {"eval_joint_speed": 0.9, "eval_root_relative_speed": 0.75,
+                 "eval_pose_range": 0.31, "eval_root_travel": 0.85}  # fmt: skip
         (folder / "ppo").mkdir(parents=True)
-        (folder / "ppo" / "ppo_report.json").write_text(json.dumps({"rows": rows}))
+        report = {"rows": rows, "ground_truth": truth}
+        (folder / "ppo" / "ppo_report.json").write_text(json.dumps(report))
         (folder / "reward").mkdir()
         report = {"test_metrics": {"accuracy": accuracy}, "noise_levels": [],
                   "accuracy_per_epoch": [], "mean_u_by_noise": {}, "accuracy_by_noise_pair": []}  # fmt: skip
@@ -223,4 +234,16 @@ def test_the_report_states_each_policys_spread_over_seeds_and_claims_by_pairs(tm
     assert "| pi_RL (learned reward) | 12.13 ± 0.15 (3) |" in text
     assert "pi_RL (learned reward) beats pi_BC on reward-model score" in text
     assert "No difference on FID_k between pi_RL (learned reward) and pi_BC" in text
+    # pi_RL is also held against pi_BC sharpened by a lower temperature, which is held
+    # against pi_BC; the two pi_BC rows are not held against each other twice
+    assert "pi_RL (learned reward) is worse than pi_BC (temperature 0.8) on reward-model" in text
+    assert "pi_BC (temperature 0.8) beats pi_BC on reward-model score" in text
+    assert "pi_BC beats pi_BC (temperature 0.8)" not in text
+    # the movement figures over the seeds, beside the ground truth's, and a verdict each
+    assert "| ground truth (same music) | – |" in text and "| 0.9 |" in text
+    assert "pi_BC moves within 30% of the ground truth on all four movement figures" in text
+    assert (
+        "pi_RL (learned reward), mean over the seeds: joint speed 0.5 is more than 30% below "
+        "the ground truth's 0.9." in text
+    )
     assert "0.9600 ± 0.01 (each: 0.9500, 0.9600, 0.9700)" in text
