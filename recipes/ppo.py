@@ -61,6 +61,13 @@ class PPOArguments:
     eval_dance_tokens: int = field(
         default=150, metadata={"help": "tokens per evaluation dance (150 = 20 s); 0: no table"}
     )
+    reference_temperatures: list[float] = field(
+        default_factory=list,
+        metadata={
+            "help": "also measure pi_BC sampled at each temperature (rows 'pi_BC (temperature "
+            "T)'): the score and dances that sharpening pi_BC alone gives, beside pi_RL's"
+        },
+    )
 
     def __post_init__(self) -> None:
         check_ranges(self)
@@ -68,6 +75,10 @@ class PPOArguments:
             raise ValueError(f"--reward must be one of {REWARDS}, got {self.reward!r}")
         if self.reward == "learned" and not self.reward_model_name_or_path:
             raise ValueError("--reward learned needs --reward_model_name_or_path")
+        if any(not t > 0 for t in self.reference_temperatures):
+            raise ValueError(
+                f"--reference_temperatures must be > 0, got {self.reference_temperatures}"
+            )
 
 
 ARGUMENTS = (PPOArguments, PPOConfig)
@@ -129,11 +140,14 @@ def run(args: PPOArguments, config: PPOConfig) -> dict:
         "vqvae_name_or_path": found[0] if found and not found[1] else None,
     }
 
-    # 7. evaluate pi_BC, train, evaluate pi_RL (a resumed run keeps its pi_BC row)
+    # 7. evaluate pi_BC (and sharpened), train, evaluate pi_RL (a resumed run keeps pi_BC's rows)
     report_path = Path(config.output_dir) / "ppo_report.json"
     rows = previous_rows(report_path) if config.resume_from_checkpoint else {}
     if "pi_BC" not in rows:
         rows["pi_BC"] = trainer.evaluate()
+    for temperature in args.reference_temperatures:
+        name = f"pi_BC (temperature {temperature:g})"
+        rows[name] = rows.get(name) or trainer.evaluate_reference(temperature)
     trainer.train(resume_from_checkpoint=config.resume_from_checkpoint)
     name = f"pi_RL ({args.reward} reward)"
     rows[name] = trainer.evaluate()

@@ -130,6 +130,31 @@ def test_ppo_raises_a_toy_reward(tiny_policy, tmp_path):
     assert kls[-1] > 0.0
 
 
+def test_pi_bc_at_another_temperature_is_measured_as_pi_rl_is(tiny_policy, tmp_path):
+    """`evaluate_reference(T)`: the frozen pi_BC sampled at T, with the same episodes, score,
+    KL to pi_BC (at the config's temperature) and dance table as `evaluate` gives pi_RL."""
+    seen = []
+
+    def table(policy, temperature=1.0):
+        seen.append((policy, temperature))
+        return {"codes": 1.0}
+
+    segments = music_segments(load_from_disk(str(tiny_policy / "tokens" / "heldout")), 0, 2)
+    trainer = _trainer(
+        tiny_policy, _config(tmp_path / "run"), eval_dataset=segments, evaluate_fn=table
+    )
+    untrained = trainer.evaluate()
+    same = trainer.evaluate_reference(1.0)
+    # pi_RL starts as pi_BC: at temperature 1 both dance the same episodes
+    assert same["eval_score"] == pytest.approx(untrained["eval_score"])
+    assert same["eval_kl"] == pytest.approx(0.0, abs=1e-4)
+    sharp = trainer.evaluate_reference(0.3)
+    flat = trainer.evaluate_reference(3.0)
+    assert sharp["eval_kl"] > 0.3 and flat["eval_kl"] > 0.3  # both leave pi_BC
+    assert seen[-2][0] is trainer.ref_policy and [t for _, t in seen] == [1.0, 1.0, 0.3, 3.0]
+    assert sharp["eval_codes"] == 1.0
+
+
 def test_a_centred_score_makes_the_update_blind_to_an_offset(tiny_policy, tmp_path):
     """u ~ -150 from a reward model: centred, PPO learns what it would from the offset-free
     score; raw, the untrained value head turns the offset into step-dependent advantages."""
@@ -256,11 +281,14 @@ def test_ppo_stage_writes_a_plain_policy_and_the_report(
             "--num_train_epochs", "2",
             "--eval_strategy", "steps",
             "--eval_steps", "1",
+            "--reference_temperatures", "0.5",
             "--output_dir", str(out),
             "--disable_tqdm", "true",
         ]
     )  # fmt: skip
-    assert set(rows) == {"pi_BC", f"pi_RL ({reward} reward)"}
+    assert list(rows) == ["pi_BC", "pi_BC (temperature 0.5)", f"pi_RL ({reward} reward)"]
+    sharpened = rows["pi_BC (temperature 0.5)"]  # left pi_BC (a 16-episode KL estimate: any sign)
+    assert abs(sharpened["eval_kl"]) > 0.1 and np.isfinite(sharpened["eval_FID_k"])
     for row in rows.values():
         assert np.isfinite(row["eval_score"]) and np.isfinite(row["eval_FID_k"])
         assert row["eval_FID_g"] is None or row["eval_FID_g"] >= 0  # None: undefined here

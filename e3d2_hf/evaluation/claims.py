@@ -65,7 +65,9 @@ SEED_METRICS = (
     ("eval_DIV_g", "DIV_g", False),
     ("eval_BAS", "BAS", False),
     ("eval_joint_speed", "joint speed (m/s)", None),
+    ("eval_root_relative_speed", "root-relative speed (m/s)", None),
     ("eval_pose_range", "pose range (m)", None),
+    ("eval_root_travel", "root travel (m)", None),
 )
 
 

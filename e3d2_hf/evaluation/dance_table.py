@@ -111,8 +111,10 @@ class DanceTable:
         )
 
     @torch.no_grad()
-    def tokens(self, policy: DancePolicy) -> tuple[torch.Tensor, torch.Tensor]:
-        """The policy's (upper, lower) codes for every piece, seeded."""
+    def tokens(
+        self, policy: DancePolicy, temperature: float = 1.0
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The policy's (upper, lower) codes for every piece, seeded, sampled at `temperature`."""
         device = policy.device
         generator = torch.Generator(device=device).manual_seed(self.seed + 11)
         return generate_dances(
@@ -121,6 +123,7 @@ class DanceTable:
             self.init_upper.to(device),
             self.init_lower.to(device),
             generator,
+            temperature,
         )
 
     def dances(self, policy: DancePolicy, edge_tokens: int = 0, codes=None) -> list[Dance]:
@@ -139,8 +142,8 @@ class DanceTable:
             )
         ]
 
-    def __call__(self, policy: DancePolicy) -> dict[str, float | None]:
-        codes = self.tokens(policy)
+    def __call__(self, policy: DancePolicy, temperature: float = 1.0) -> dict[str, float | None]:
+        codes = self.tokens(policy, temperature)
         metrics = evaluate_dances(
             self.dances(policy, codes=codes), self.ground_truth, bootstrap=BOOTSTRAP_RESAMPLES
         )

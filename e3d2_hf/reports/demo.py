@@ -13,7 +13,7 @@ from pathlib import Path
 
 from ..evaluation.claims import SEED_METRICS, compare, interval, mean_and_spread, seed_claims
 from ..evaluation.leaderboard import results_document, write_results
-from ..evaluation.physical import DIAGNOSTICS, format_diagnostic
+from ..evaluation.physical import DIAGNOSTICS, MOVEMENT, diagnostic_flags, format_diagnostic
 from ..evaluation.protocol import COLUMNS
 from .ppo import CURVE_PLOT, PPO_COLUMNS, plot_ppo_curves
 
@@ -178,12 +178,43 @@ def _evaluation_blocks(out: Path) -> list[Block]:
                 "two intervals do not overlap.",
             )
         )
-        for name, row in rows.items():
-            if name != "pi_BC":
-                lines = compare(name, row, "pi_BC", bc)
-                if lines:
-                    blocks.append(Block("p", " ".join(lines)))
+        for name, reference in comparisons(rows):
+            if lines := compare(name, rows[name], reference, rows[reference]):
+                blocks.append(Block("p", " ".join(lines)))
     return blocks
+
+
+def _movement_verdicts(by_policy: dict[str, list[dict]], truth: dict) -> list[str]:
+    """Per policy: are its seed means of the four movement figures within ±30% of the ground
+    truth's (`physical.FLAG_RULES`)?"""
+    sentences = []
+    truth = {key: truth.get(f"eval_{key}") for key in MOVEMENT}
+    for name, rows in by_policy.items():
+        means = {}
+        for key in MOVEMENT:
+            stats = mean_and_spread([r.get(f"eval_{key}") for r in rows])
+            means[key] = stats[0] if stats else None
+        flags = diagnostic_flags(means, truth, "the ground truth's")
+        sentences.append(
+            f"{name}, mean over the seeds: " + "; ".join(flags) + "."
+            if flags
+            else f"{name} moves within 30% of the ground truth on all four movement figures "
+            "(mean over the seeds)."
+        )
+    return sentences
+
+
+def comparisons(names) -> list[tuple[str, str]]:
+    """(policy, reference) pairs that the report compares: each policy against pi_BC and
+    against pi_BC sampled at another temperature (`reference_temperatures`), and those
+    against pi_BC."""
+    references = [n for n in names if n == "pi_BC" or n.startswith("pi_BC (")]
+    return [
+        (name, reference)
+        for name in names
+        for reference in references
+        if name != reference and (reference == "pi_BC" or not name.startswith("pi_BC"))
+    ]
 
 
 def seed_runs(out: Path) -> list[Path]:
@@ -198,12 +229,15 @@ def _seed_blocks(out: Path) -> list[Block]:
     if len(runs) < 2:
         return []
     by_policy: dict[str, list[dict]] = {}
+    truth: dict = {}
     for run in runs:
         for folder in ("ppo", "ppo-bailando"):
             report = run / folder / "ppo_report.json"
             if report.is_file():
-                for name, row in json.loads(report.read_text())["rows"].items():
-                    if name == "pi_BC" and folder != "ppo":
+                data = json.loads(report.read_text())
+                truth = truth or data.get("ground_truth", {})
+                for name, row in data["rows"].items():
+                    if name.startswith("pi_BC") and folder != "ppo":
                         continue  # the same policy, evaluated the same way in both runs
                     by_policy.setdefault(name, []).append(row)
 
@@ -226,12 +260,24 @@ def _seed_blocks(out: Path) -> list[Block]:
             rows=tuple(
                 (name,) + tuple(cell(rows, key) for key, _, _ in SEED_METRICS)
                 for name, rows in by_policy.items()
+            )
+            + (
+                (
+                    ("ground truth (same music)",)
+                    + tuple(
+                        "–" if truth.get(key) is None else format_diagnostic(truth[key])
+                        for key, _, _ in SEED_METRICS
+                    ),
+                )  # fmt: skip
+                if truth
+                else ()
             ),
         ),
     ]
-    baseline = by_policy.get("pi_BC", [])
-    for name, rows in by_policy.items():
-        if name != "pi_BC" and (lines := seed_claims(name, rows, "pi_BC", baseline)):
+    if truth:
+        blocks.append(Block("p", " ".join(_movement_verdicts(by_policy, truth))))
+    for name, reference in comparisons(by_policy):
+        if lines := seed_claims(name, by_policy[name], reference, by_policy[reference]):
             blocks.append(Block("p", " ".join(lines)))
     accuracy = []
     for run in runs:

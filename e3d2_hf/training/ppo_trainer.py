@@ -285,7 +285,7 @@ class PPOTrainer(E3D2Trainer):
     `train_dataset` / `eval_dataset` are music-segment tables (`segment_features`:
     `music_features`, `init_upper`, `init_lower`). `reward_fn` is any
     `RewardFunction`; `eval_reward_fn` (default: `reward_fn`) scores the held-out
-    rollouts, and `evaluate_fn(policy) -> dict` may add metrics (the dance table).
+    rollouts, and `evaluate_fn(policy, temperature=t) -> dict` may add metrics (the dance table).
     """
 
     model_family = "e3d2_dance_policy"
@@ -300,7 +300,7 @@ class PPOTrainer(E3D2Trainer):
         train_dataset: Dataset,
         eval_dataset: Dataset | None = None,
         eval_reward_fn: RewardFunction | None = None,
-        evaluate_fn: Callable[[DancePolicy], dict[str, float]] | None = None,
+        evaluate_fn: Callable[..., dict[str, float | None]] | None = None,
         **kwargs,
     ):
         if not model.config.value_head:
@@ -349,10 +349,18 @@ class PPOTrainer(E3D2Trainer):
     # --- 1-4: rollouts, reference log-probs, rewards -------------------------------------------
     @torch.no_grad()
     def collect(
-        self, segments: Dataset, generator: torch.Generator, reward_fn: RewardFunction
+        self,
+        segments: Dataset,
+        generator: torch.Generator,
+        reward_fn: RewardFunction,
+        policy: DancePolicy | None = None,
+        temperature: float | None = None,
     ) -> Episodes:
-        """Episodes of `segments`; under `bf16: true` in autocast, with log-probs, values and u in fp32."""
-        policy = self.accelerator.unwrap_model(self.model)
+        """Episodes of `segments` danced by `policy` (default: pi_RL) at `temperature` (default:
+        the config's); under `bf16: true` in autocast, with log-probs, values and u in fp32.
+        `ref_logp` is pi_BC's at the config's temperature: the KL's reference."""
+        policy = policy or self.accelerator.unwrap_model(self.model)
+        temperature = temperature or self.args.temperature
         policy.eval()
         device = self.args.device
         data = segments.with_format("torch")
@@ -366,7 +374,7 @@ class PPOTrainer(E3D2Trainer):
             with self.accelerator.autocast():
                 episode = policy.rollout(
                     music, init_upper, init_lower,
-                    temperature=self.args.temperature, generator=generator,
+                    temperature=temperature, generator=generator,
                 )  # fmt: skip
                 self._timings["rollout"] += time.perf_counter() - started
                 started = time.perf_counter()
@@ -388,11 +396,11 @@ class PPOTrainer(E3D2Trainer):
                 ("lower", episode.lower_ids),
                 ("logp", episode.log_probs),
                 ("ref_logp", ref_logp),
-                ("values", episode.state_values),
+                ("values", episode.state_values),  # None without a value head (pi_BC)
                 ("score", score.to(device).float()),
             ):
                 parts[name].append(value)
-        return Episodes(**{k: torch.cat(v) for k, v in parts.items()})
+        return Episodes(**{k: None if v[0] is None else torch.cat(v) for k, v in parts.items()})
 
     # --- 6: the update -------------------------------------------------------------------------
     def update(
@@ -523,12 +531,28 @@ class PPOTrainer(E3D2Trainer):
     # --- evaluation on held-out music -----------------------------------------------------------
     @torch.no_grad()
     def evaluate(self, *args, **kwargs) -> dict[str, float]:
-        metrics: dict[str, float] = {}
+        policy = self.accelerator.unwrap_model(self.model)
+        metrics = self.held_out_metrics(policy, self.args.temperature)
+        self.log({k: v for k, v in metrics.items() if v is not None})  # None: undefined metric
+        self.control = self.callback_handler.on_evaluate(
+            self.args, self.state, self.control, metrics=metrics
+        )
+        return metrics
+
+    @torch.no_grad()
+    def evaluate_reference(self, temperature: float) -> dict[str, float | None]:
+        """pi_BC sampled at `temperature`, measured as `evaluate` measures pi_RL: what
+        sharpening (or flattening) pi_BC alone does to the score, the KL and the dances."""
+        return self.held_out_metrics(self.ref_policy, temperature)
+
+    def held_out_metrics(self, policy: DancePolicy, temperature: float) -> dict[str, float | None]:
+        """Score, its standard error and KL to pi_BC of held-out episodes, and the dance table."""
+        metrics: dict[str, float | None] = {}
         if self.eval_dataset is not None and len(self.eval_dataset):
             n = min(self.args.eval_episodes, len(self.eval_dataset))
             segments = self.eval_dataset.select(range(n))
             generator = torch.Generator(device=self.args.device).manual_seed(self.args.seed + 7)
-            episodes = self.collect(segments, generator, self.eval_reward_fn)
+            episodes = self.collect(segments, generator, self.eval_reward_fn, policy, temperature)
             score = episodes.score.sum(-1) if episodes.score.ndim == 2 else episodes.score
             kl = kl_per_step(episodes.logp, episodes.ref_logp, self.args.kl_estimator).sum(-1)
             sem = float(score.std() / len(score) ** 0.5) if len(score) > 1 else None
@@ -540,12 +564,8 @@ class PPOTrainer(E3D2Trainer):
                 }
             )
         if self.evaluate_fn is not None and self.is_world_process_zero():
-            policy = self.accelerator.unwrap_model(self.model)
-            metrics.update({f"eval_{k}": v for k, v in self.evaluate_fn(policy).items()})
-        self.log({k: v for k, v in metrics.items() if v is not None})  # None: undefined metric
-        self.control = self.callback_handler.on_evaluate(
-            self.args, self.state, self.control, metrics=metrics
-        )
+            table = self.evaluate_fn(policy, temperature=temperature)
+            metrics.update({f"eval_{k}": v for k, v in table.items()})
         return metrics
 
     # --- the loop ---------------------------------------------------------------------------------
