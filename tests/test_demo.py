@@ -209,7 +209,9 @@ def test_the_report_states_each_policys_spread_over_seeds_and_claims_by_pairs(tm
         moves = {"eval_joint_speed": 0.8, "eval_root_relative_speed": 0.7,
                  "eval_pose_range": 0.3, "eval_root_travel": 0.8}  # fmt: skip
         rows = {
-            "pi_BC": {"eval_score": score_bc, "eval_FID_k": 50.0, **moves},
+            "pi_BC": {
+                "eval_score": score_bc, "eval_FID_k": 50.0, **moves, "eval_score_ref_logp_corr": 0.9
+            },
             "pi_BC (temperature 0.8)": {"eval_score": score_rl + 5, "eval_FID_k": 50.0, **moves},
             "pi_RL (learned reward)": {
                 "eval_score": score_rl, "eval_FID_k": fid_rl, **moves, "eval_joint_speed": 0.5
@@ -231,6 +233,7 @@ def test_the_report_states_each_policys_spread_over_seeds_and_claims_by_pairs(tm
     write(out / "seeds" / "seed-2", 9.9, 12.3, 50.5, 0.97)
     text = render_markdown(report_blocks(out, {}))
     assert "## Spread over 3 seeds" in text
+    assert "score correlates 0.90 with pi_BC's log-likelihood" in text
     assert "| pi_RL (learned reward) | 12.13 ± 0.15 (3) |" in text
     assert "pi_RL (learned reward) beats pi_BC on reward-model score" in text
     assert "No difference on FID_k between pi_RL (learned reward) and pi_BC" in text

@@ -153,6 +153,18 @@ def test_pi_bc_at_another_temperature_is_measured_as_pi_rl_is(tiny_policy, tmp_p
     assert sharp["eval_kl"] > 0.3 and flat["eval_kl"] > 0.3  # both leave pi_BC
     assert seen[-2][0] is trainer.ref_policy and [t for _, t in seen] == [1.0, 1.0, 0.3, 3.0]
     assert sharp["eval_codes"] == 1.0
+    corr = untrained["eval_score_ref_logp_corr"]
+    assert corr is None or -1.0 <= corr <= 1.0
+
+
+def test_correlation_of_the_score_with_pi_bc_likelihood():
+    from e3d2_hf.training.ppo_trainer import correlation
+
+    x = torch.tensor([1.0, 2.0, 4.0, 8.0])
+    assert correlation(x, 3 * x - 5) == pytest.approx(1.0)
+    assert correlation(x, -x) == pytest.approx(-1.0)
+    assert correlation(x, torch.ones(4)) is None  # undefined, not NaN
+    assert correlation(x[:2], x[:2]) is None
 
 
 def test_a_centred_score_makes_the_update_blind_to_an_offset(tiny_policy, tmp_path):

@@ -15,7 +15,7 @@ from ..evaluation.claims import SEED_METRICS, compare, interval, mean_and_spread
 from ..evaluation.leaderboard import results_document, write_results
 from ..evaluation.physical import DIAGNOSTICS, MOVEMENT, diagnostic_flags, format_diagnostic
 from ..evaluation.protocol import COLUMNS
-from .ppo import CURVE_PLOT, PPO_COLUMNS, plot_ppo_curves
+from .ppo import CURVE_PLOT, PPO_COLUMNS, likelihood_sentence, plot_ppo_curves
 
 CURVES = (
     # (stage folder, log key, panel title)
@@ -178,6 +178,8 @@ def _evaluation_blocks(out: Path) -> list[Block]:
                 "two intervals do not overlap.",
             )
         )
+        if sentence := likelihood_sentence(bc):
+            blocks.append(Block("p", sentence))
         for name, reference in comparisons(rows):
             if lines := compare(name, rows[name], reference, rows[reference]):
                 blocks.append(Block("p", " ".join(lines)))

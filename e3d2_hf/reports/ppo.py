@@ -56,6 +56,7 @@ CURVE_PANELS = (
     ("eval_BAS", "BAS"),
     ("eval_FID_g", "FID_g"),
     ("eval_DIV_g", "DIV_g"),
+    ("eval_joint_speed", "joint speed (m/s)"),  # how much the dances still move
 )
 
 
@@ -120,9 +121,24 @@ def policy_flags(row: dict, ground_truth: dict) -> list[str]:
     return diagnostic_flags({k: row.get(f"eval_{k}") for k in ground_truth}, ground_truth)
 
 
+def likelihood_sentence(row: dict) -> str | None:
+    """How far the held-out score of pi_BC's episodes follows pi_BC's own log-likelihood."""
+    corr = row.get("eval_score_ref_logp_corr")
+    if corr is None:
+        return None
+    return (
+        f"Over pi_BC's held-out episodes the reward-model score correlates {corr:.2f} with "
+        "pi_BC's log-likelihood of them. Near 1, raising the score mostly sharpens pi_BC, "
+        "which a lower sampling temperature also does (rows 'pi_BC (temperature T)', "
+        "`reference_temperatures`)."
+    )
+
+
 def ppo_report_markdown(report: dict) -> str:
     """ppo_report.md: the metrics table, the diagnostics beside the ground truth's, the flags."""
     parts = ["# PPO report", ppo_table(report["rows"])]
+    if sentence := likelihood_sentence(report["rows"].get("pi_BC", {})):
+        parts.append(sentence)
     baseline = report["rows"].get("pi_BC")
     for name, row in report["rows"].items():
         if baseline and name != "pi_BC" and (claims := compare(name, row, "pi_BC", baseline)):

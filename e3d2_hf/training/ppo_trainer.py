@@ -216,6 +216,14 @@ def ppo_losses(
     return pg_losses.mean(), 0.5 * value_error.mean(), stats
 
 
+def correlation(x: torch.Tensor, y: torch.Tensor) -> float | None:
+    """Pearson correlation of two (N,) tensors; None where either is constant or N < 3.
+    Of the score with pi_BC's log-likelihood: near 1, maximising the score sharpens pi_BC."""
+    if len(x) < 3 or float(x.std()) == 0 or float(y.std()) == 0:
+        return None
+    return float(torch.corrcoef(torch.stack([x.float(), y.float()]))[0, 1])
+
+
 def explained_variance(values: torch.Tensor, returns: torch.Tensor) -> float:
     var = returns.var(unbiased=False)
     return float("nan") if var == 0 else float(1 - (returns - values).var(unbiased=False) / var)
@@ -561,6 +569,7 @@ class PPOTrainer(E3D2Trainer):
                     "eval_score": float(score.mean()),
                     "eval_score_sem": sem,
                     "eval_kl": float(kl.mean()),
+                    "eval_score_ref_logp_corr": correlation(score, episodes.ref_logp.sum(-1)),
                 }
             )
         if self.evaluate_fn is not None and self.is_world_process_zero():
