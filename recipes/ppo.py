@@ -24,7 +24,7 @@ from e3d2_hf.errors import run_recipe
 from e3d2_hf.evaluation.dance_table import DanceTable
 from e3d2_hf.models import DancePolicy, DanceRewardModel, DanceVQVAE
 from e3d2_hf.ranges import check_ranges
-from e3d2_hf.reports.ppo import finite_metrics, previous_rows, write_ppo_report
+from e3d2_hf.reports.ppo import finite_metrics, previous_rows, reference_row, write_ppo_report
 from e3d2_hf.training.common import load_model, locate_vqvae, policy_clips
 from e3d2_hf.training.config_parser import parse_stage_args
 from e3d2_hf.training.demonstrations import music_segments
@@ -146,7 +146,7 @@ def run(args: PPOArguments, config: PPOConfig) -> dict:
     if "pi_BC" not in rows:
         rows["pi_BC"] = trainer.evaluate()
     for temperature in args.reference_temperatures:
-        name = f"pi_BC (temperature {temperature:g})"
+        name = reference_row(temperature)
         rows[name] = rows.get(name) or trainer.evaluate_reference(temperature)
     trainer.train(resume_from_checkpoint=config.resume_from_checkpoint)
     name = f"pi_RL ({args.reward} reward)"

@@ -13,9 +13,22 @@ from pathlib import Path
 
 from ..evaluation.claims import SEED_METRICS, compare, interval, mean_and_spread, seed_claims
 from ..evaluation.leaderboard import results_document, write_results
-from ..evaluation.physical import DIAGNOSTICS, MOVEMENT, diagnostic_flags, format_diagnostic
+from ..evaluation.physical import (
+    DIAGNOSTICS,
+    FLAG_RULES,
+    MOVEMENT,
+    diagnostic_flags,
+    format_diagnostic,
+)
 from ..evaluation.protocol import COLUMNS
-from .ppo import CURVE_PLOT, PPO_COLUMNS, likelihood_sentence, plot_ppo_curves
+from .ppo import (
+    CURVE_PLOT,
+    PPO_COLUMNS,
+    comparisons,
+    is_pi_bc,
+    likelihood_sentence,
+    plot_ppo_curves,
+)
 
 CURVES = (
     # (stage folder, log key, panel title)
@@ -197,26 +210,14 @@ def _movement_verdicts(by_policy: dict[str, list[dict]], truth: dict) -> list[st
             stats = mean_and_spread([r.get(f"eval_{key}") for r in rows])
             means[key] = stats[0] if stats else None
         flags = diagnostic_flags(means, truth, "the ground truth's")
+        margin = FLAG_RULES[MOVEMENT[0]][1]
         sentences.append(
             f"{name}, mean over the seeds: " + "; ".join(flags) + "."
             if flags
-            else f"{name} moves within 30% of the ground truth on all four movement figures "
-            "(mean over the seeds)."
+            else f"{name} moves within {margin:.0%} of the ground truth on all four movement "
+            "figures (mean over the seeds)."
         )
     return sentences
-
-
-def comparisons(names) -> list[tuple[str, str]]:
-    """(policy, reference) pairs that the report compares: each policy against pi_BC and
-    against pi_BC sampled at another temperature (`reference_temperatures`), and those
-    against pi_BC."""
-    references = [n for n in names if n == "pi_BC" or n.startswith("pi_BC (")]
-    return [
-        (name, reference)
-        for name in names
-        for reference in references
-        if name != reference and (reference == "pi_BC" or not name.startswith("pi_BC"))
-    ]
 
 
 def seed_runs(out: Path) -> list[Path]:
@@ -239,7 +240,7 @@ def _seed_blocks(out: Path) -> list[Block]:
                 data = json.loads(report.read_text())
                 truth = truth or data.get("ground_truth", {})
                 for name, row in data["rows"].items():
-                    if name.startswith("pi_BC") and folder != "ppo":
+                    if is_pi_bc(name) and folder != "ppo":
                         continue  # the same policy, evaluated the same way in both runs
                     by_policy.setdefault(name, []).append(row)
 
@@ -247,6 +248,15 @@ def _seed_blocks(out: Path) -> list[Block]:
         stats = mean_and_spread([r.get(key) for r in rows])
         return "n/a" if stats is None else f"{stats[0]:.4g} ± {stats[1]:.2g} ({stats[2]})"
 
+    table = [
+        (name,) + tuple(cell(rows, key) for key, _, _ in SEED_METRICS)
+        for name, rows in by_policy.items()
+    ]
+    if truth:
+        table.append(
+            ("ground truth (same music)",)
+            + tuple(format_diagnostic(truth[k]) if k in truth else "–" for k, _, _ in SEED_METRICS)
+        )
     blocks = [
         Block("h2", f"Spread over {len(runs)} seeds"),
         Block(
@@ -259,21 +269,7 @@ def _seed_blocks(out: Path) -> list[Block]:
         Block(
             "table",
             header=("policy",) + tuple(title for _, title, _ in SEED_METRICS),
-            rows=tuple(
-                (name,) + tuple(cell(rows, key) for key, _, _ in SEED_METRICS)
-                for name, rows in by_policy.items()
-            )
-            + (
-                (
-                    ("ground truth (same music)",)
-                    + tuple(
-                        "–" if truth.get(key) is None else format_diagnostic(truth[key])
-                        for key, _, _ in SEED_METRICS
-                    ),
-                )  # fmt: skip
-                if truth
-                else ()
-            ),
+            rows=tuple(table),
         ),
     ]
     if truth:

@@ -121,6 +121,28 @@ def policy_flags(row: dict, ground_truth: dict) -> list[str]:
     return diagnostic_flags({k: row.get(f"eval_{k}") for k in ground_truth}, ground_truth)
 
 
+def reference_row(temperature: float) -> str:
+    """The report row of pi_BC sampled at `temperature` (`reference_temperatures`)."""
+    return f"pi_BC (temperature {temperature:g})"
+
+
+def is_pi_bc(name: str) -> bool:
+    """pi_BC's row or one of its `reference_row`s: the same policy, whatever the reward."""
+    return name == "pi_BC" or name.startswith("pi_BC (temperature ")
+
+
+def comparisons(names) -> list[tuple[str, str]]:
+    """(policy, reference) pairs that the demo report compares: each policy against pi_BC and
+    against each `reference_row`, and those against pi_BC."""
+    references = [n for n in names if is_pi_bc(n)]
+    return [
+        (name, reference)
+        for name in names
+        for reference in references
+        if name != reference and (reference == "pi_BC" or not is_pi_bc(name))
+    ]
+
+
 def likelihood_sentence(row: dict) -> str | None:
     """How far the held-out score of pi_BC's episodes follows pi_BC's own log-likelihood."""
     corr = row.get("eval_score_ref_logp_corr")

@@ -283,7 +283,7 @@ class Episodes:
     lower: torch.Tensor
     logp: torch.Tensor
     ref_logp: torch.Tensor
-    values: torch.Tensor
+    values: torch.Tensor | None  # None: the policy has no value head (pi_BC)
     score: torch.Tensor
 
 
@@ -404,7 +404,7 @@ class PPOTrainer(E3D2Trainer):
                 ("lower", episode.lower_ids),
                 ("logp", episode.log_probs),
                 ("ref_logp", ref_logp),
-                ("values", episode.state_values),  # None without a value head (pi_BC)
+                ("values", episode.state_values),
                 ("score", score.to(device).float()),
             ):
                 parts[name].append(value)
