@@ -220,8 +220,9 @@ def test_the_report_states_each_policys_spread_over_seeds_and_claims_by_pairs(tm
         truth = {"eval_joint_speed": 0.9, "eval_root_relative_speed": 0.75,
                  "eval_pose_range": 0.31, "eval_root_travel": 0.85}  # fmt: skip
         (folder / "ppo").mkdir(parents=True)
-        report = {"rows": rows, "ground_truth": truth}
-        (folder / "ppo" / "ppo_report.json").write_text(json.dumps(report))
+        spread = {"eval_joint_speed": [0.45, 1.3], "eval_root_travel": [0.6, 1.1]}
+        report = {"rows": rows, "ground_truth": truth, "ground_truth_intervals": spread}
+        (folder / "ppo" / "ppo_report.json").write_text(json.dumps(report | {"dance_pieces": 8}))
         (folder / "reward").mkdir()
         report = {"test_metrics": {"accuracy": accuracy}, "noise_levels": [],
                   "accuracy_per_epoch": [], "mean_u_by_noise": {}, "accuracy_by_noise_pair": []}  # fmt: skip
@@ -247,6 +248,6 @@ def test_the_report_states_each_policys_spread_over_seeds_and_claims_by_pairs(tm
     assert "pi_BC moves within 30% of the ground truth on all four movement figures" in text
     assert (
         "pi_RL (learned reward), mean over the seeds: joint speed 0.5 is more than 30% below "
-        "the ground truth's 0.9." in text
+        "the ground truth's 0.9 (inside its 95% interval over the pieces, 0.45 to 1.3)." in text
     )
     assert "0.9600 ± 0.01 (each: 0.9500, 0.9600, 0.9700)" in text

@@ -19,6 +19,7 @@ from e3d2_hf.evaluation.physical import (
     diagnostic_flags,
     diagnostics_table,
     estimate_floor,
+    movement_intervals,
     pfc,
     pieces,
     set_diagnostics,
@@ -142,3 +143,27 @@ def test_a_frozen_policy_is_flagged_against_a_dancing_ground_truth():
 def test_bad_joints_are_refused_with_the_shape():
     with pytest.raises(ValueError, match=r"\(T >= 4, 24, 3\).*\(3, 24, 3\)"):
         dance_diagnostics(np.zeros((3, 24, 3)))
+
+
+def test_the_ground_truths_movement_interval_covers_its_pieces_and_qualifies_a_flag():
+    """A set of pieces that travel 0 to 0.4 m: its mean root travel is uncertain, the flag of
+    a policy inside that uncertainty says so, and one far outside it does not."""
+    frames = 120
+    t = np.linspace(0, 2 * np.pi, frames)[:, None]
+    sway = [standing(frames) + np.stack([a * np.sin(t), 0 * t, 0 * t], -1) for a in (0, 0.1, 0.6)]
+    truth = set_diagnostics(sway)
+    intervals = movement_intervals(sway)
+    low, high = intervals["root_travel"]
+    assert set(intervals) == {"joint_speed", "root_relative_speed", "pose_range", "root_travel"}
+    assert low < truth["root_travel"] < high
+    assert low == pytest.approx(0, abs=1e-9) and high == pytest.approx(0.6 / np.sqrt(2), rel=0.01)
+    assert intervals["pose_range"] == pytest.approx(
+        (0, 0), abs=1e-9
+    )  # rigid: the pose never varies
+    inside = dict(truth, root_travel=0.5 * truth["root_travel"])
+    (flag,) = diagnostic_flags(inside, truth, intervals=intervals)
+    assert flag.startswith("root travel") and "inside its 95% interval over the pieces" in flag
+    outside = dict(truth, root_travel=1.5 * high)
+    (flag,) = diagnostic_flags(outside, truth, intervals=intervals)
+    assert "above" in flag and "interval" not in flag
+    assert movement_intervals(sway[:1]) == {}

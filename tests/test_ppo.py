@@ -16,6 +16,7 @@ from datasets import load_from_disk
 from e3d2_hf.recipes.ppo import main as main_ppo
 from transformers import TrainerCallback
 
+from e3d2_hf.evaluation.physical import MOVEMENT
 from e3d2_hf.models import DancePolicy
 from e3d2_hf.training.demonstrations import music_segments
 from e3d2_hf.training.ppo_trainer import (
@@ -321,6 +322,12 @@ def test_ppo_stage_writes_a_plain_policy_and_the_report(
     assert "## Physical and motion diagnostics" in text and "| ground truth (same music) |" in text
     truth = report["ground_truth"]
     assert truth["eval_joint_speed"] > 0 and 0 <= truth["eval_freezing"] <= 1
+    # how much the ground truth's movement owes to its few pieces: an interval around each mean
+    spread = report["ground_truth_intervals"]
+    assert set(spread) == {f"eval_{k}" for k in MOVEMENT}
+    for key, (low, high) in spread.items():
+        assert low - 1e-9 <= truth[key] <= high + 1e-9
+    assert "95% bootstrap intervals over the pieces: joint speed" in text
     for name, row in rows.items():
         assert row["eval_joint_speed"] >= 0 and row["eval_max_step"] > 0
         assert isinstance(report["flags"][name], list)

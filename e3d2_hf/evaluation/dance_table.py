@@ -15,7 +15,7 @@ import torch
 from ..data.layout import FRAMES_PER_TOKEN, SEAM_TOKENS, WINDOW_TOKENS
 from ..data.skeleton import get_skeleton
 from ..models import DancePolicy, DanceVQVAE
-from .physical import diagnostic_flags, estimate_floor, set_diagnostics
+from .physical import diagnostic_flags, estimate_floor, movement_intervals, set_diagnostics
 from .protocol import INTERVALS, UNDEFINED, Dance, evaluate_dances, ground_truth_features
 
 logger = logging.getLogger(__name__)
@@ -63,7 +63,8 @@ class DanceTable:
     Calling it with a policy returns the five metrics (None where undefined; the dances
     decoded as Bailando decodes them) and the diagnostics of `evaluation.physical` (of the
     same codes decoded without seams, as `e3d2 dance` gives them); `ground_truth_diagnostics`
-    holds the ground truth's on the same pieces of music.
+    holds the ground truth's on the same pieces of music, `ground_truth_intervals` the 95%
+    bootstrap intervals of its movement figures over those pieces.
     """
 
     def __init__(self, vqvae: DanceVQVAE, heldout_tokens, clips, piece_tokens: int, seed: int = 0):
@@ -108,6 +109,9 @@ class DanceTable:
         self.floor = estimate_floor(truth, self.skeleton) if truth else 0.0
         self.ground_truth_diagnostics = (
             set_diagnostics(truth, self.skeleton, self.floor) if truth else {}
+        )
+        self.ground_truth_intervals = movement_intervals(
+            truth, self.skeleton, self.floor, resamples=BOOTSTRAP_RESAMPLES, seed=seed
         )
 
     @torch.no_grad()
@@ -155,6 +159,7 @@ class DanceTable:
                 logger.warning("%s is n/a on this held-out music: %s", metric, reason)
         seamless = self.dances(policy, SEAM_TOKENS, codes)
         diagnostics = set_diagnostics([d.joints for d in seamless], self.skeleton, self.floor)
-        for flag in diagnostic_flags(diagnostics, self.ground_truth_diagnostics):
+        truth, intervals = self.ground_truth_diagnostics, self.ground_truth_intervals
+        for flag in diagnostic_flags(diagnostics, truth, intervals=intervals):
             logger.warning("the policy's dances leave the ground truth's range: %s", flag)
         return {**metrics, **diagnostics}

@@ -90,7 +90,8 @@ def heldout_dance_diagnostics(policy, vqvae, heldout_tokens, clips) -> dict[str,
     table = DanceTable(vqvae.to(policy.device), heldout_tokens, clips, piece)
     seamless = table.dances(policy.eval(), SEAM_TOKENS)
     dances = set_diagnostics([d.joints for d in seamless], table.skeleton, table.floor)
-    for flag in diagnostic_flags(dances, table.ground_truth_diagnostics):
+    truth = table.ground_truth_diagnostics
+    for flag in diagnostic_flags(dances, truth, intervals=table.ground_truth_intervals):
         logger.warning("pi_BC's dances leave the ground truth's range: %s", flag)
     out = {}
     for key in MOVEMENT + ("freezing", "jitter", "foot_skating"):

@@ -25,6 +25,7 @@ from .ppo import (
     CURVE_PLOT,
     PPO_COLUMNS,
     comparisons,
+    interval_sentence,
     is_pi_bc,
     likelihood_sentence,
     plot_ppo_curves,
@@ -146,6 +147,7 @@ def _evaluation_blocks(out: Path) -> list[Block]:
     rows: dict[str, dict] = {}
     truth: dict = {}
     flags: dict[str, list[str]] = {}
+    spread = None
     for folder in ("ppo", "ppo-bailando"):
         report = out / folder / "ppo_report.json"
         if report.is_file():
@@ -153,6 +155,8 @@ def _evaluation_blocks(out: Path) -> list[Block]:
             rows.update(data["rows"])
             truth = truth or data.get("ground_truth", {})
             flags.update(data.get("flags", {}))
+            intervals = data.get("ground_truth_intervals") or {}
+            spread = spread or interval_sentence(intervals, data.get("dance_pieces", 0))
     if not rows:
         return []
     blocks = [
@@ -177,7 +181,7 @@ def _evaluation_blocks(out: Path) -> list[Block]:
             )
         )
     if truth:
-        blocks += _diagnostic_blocks(rows, truth, flags)
+        blocks += _diagnostic_blocks(rows, truth, flags, spread)
     bc = rows.get("pi_BC")
     if bc:
         blocks.append(
@@ -199,17 +203,18 @@ def _evaluation_blocks(out: Path) -> list[Block]:
     return blocks
 
 
-def _movement_verdicts(by_policy: dict[str, list[dict]], truth: dict) -> list[str]:
+def _movement_verdicts(by_policy: dict[str, list[dict]], truth: dict, intervals: dict) -> list[str]:
     """Per policy: are its seed means of the four movement figures within ±30% of the ground
-    truth's (`physical.FLAG_RULES`)?"""
+    truth's (`physical.FLAG_RULES`)? `intervals`: the ground truth's over its pieces."""
     sentences = []
     truth = {key: truth.get(f"eval_{key}") for key in MOVEMENT}
+    intervals = {key: intervals.get(f"eval_{key}") for key in MOVEMENT}
     for name, rows in by_policy.items():
         means = {}
         for key in MOVEMENT:
             stats = mean_and_spread([r.get(f"eval_{key}") for r in rows])
             means[key] = stats[0] if stats else None
-        flags = diagnostic_flags(means, truth, "the ground truth's")
+        flags = diagnostic_flags(means, truth, "the ground truth's", intervals)
         margin = FLAG_RULES[MOVEMENT[0]][1]
         sentences.append(
             f"{name}, mean over the seeds: " + "; ".join(flags) + "."
@@ -233,12 +238,14 @@ def _seed_blocks(out: Path) -> list[Block]:
         return []
     by_policy: dict[str, list[dict]] = {}
     truth: dict = {}
+    intervals: dict = {}
     for run in runs:
         for folder in ("ppo", "ppo-bailando"):
             report = run / folder / "ppo_report.json"
             if report.is_file():
                 data = json.loads(report.read_text())
                 truth = truth or data.get("ground_truth", {})
+                intervals = intervals or data.get("ground_truth_intervals", {})
                 for name, row in data["rows"].items():
                     if is_pi_bc(name) and folder != "ppo":
                         continue  # the same policy, evaluated the same way in both runs
@@ -273,7 +280,7 @@ def _seed_blocks(out: Path) -> list[Block]:
         ),
     ]
     if truth:
-        blocks.append(Block("p", " ".join(_movement_verdicts(by_policy, truth))))
+        blocks.append(Block("p", " ".join(_movement_verdicts(by_policy, truth, intervals))))
     for name, reference in comparisons(by_policy):
         if lines := seed_claims(name, by_policy[name], reference, by_policy[reference]):
             blocks.append(Block("p", " ".join(lines)))
@@ -317,8 +324,9 @@ def _curve_blocks(out: Path) -> list[Block]:
     ]
 
 
-def _diagnostic_blocks(rows: dict, truth: dict, flags: dict) -> list[Block]:
-    """The physical diagnostics per policy, the ground truth's (same music) first."""
+def _diagnostic_blocks(rows: dict, truth: dict, flags: dict, spread: str | None) -> list[Block]:
+    """The physical diagnostics per policy, the ground truth's (same music) first; `spread`:
+    how much the ground truth's movement owes to its pieces (`interval_sentence`)."""
     table = {"ground truth": truth, **rows}
     blocks = [
         Block("h2", "Physical and motion diagnostics on held-out music"),
@@ -338,6 +346,8 @@ def _diagnostic_blocks(rows: dict, truth: dict, flags: dict) -> list[Block]:
             "`e3d2 dance` gives them (the metrics above decode as Bailando does).",
         ),
     ]
+    if spread:
+        blocks.append(Block("p", spread))
     for name, found in flags.items():
         if found:
             blocks.append(

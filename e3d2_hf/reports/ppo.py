@@ -116,9 +116,28 @@ def plot_ppo_curves(curves: dict[str, list[dict]], path: Path) -> Path:
     return path
 
 
-def policy_flags(row: dict, ground_truth: dict) -> list[str]:
-    """The diagnostics of a PPO report row (`eval_` keys) outside the ground truth's range."""
-    return diagnostic_flags({k: row.get(f"eval_{k}") for k in ground_truth}, ground_truth)
+def policy_flags(row: dict, ground_truth: dict, intervals: dict | None = None) -> list[str]:
+    """The diagnostics of a PPO report row (`eval_` keys) outside the ground truth's range;
+    `intervals`: the ground truth's movement intervals over its pieces."""
+    policy = {k: row.get(f"eval_{k}") for k in ground_truth}
+    return diagnostic_flags(policy, ground_truth, intervals=intervals)
+
+
+def interval_sentence(intervals: dict, pieces: int) -> str | None:
+    """What the ground truth's movement figures owe to the few pieces held out.
+    `intervals`: {`eval_` key: [low, high]}, as `ppo_report.json` keeps them."""
+    found = [
+        f"{title} {intervals[f'eval_{key}'][0]:.3g} to {intervals[f'eval_{key}'][1]:.3g}"
+        for key, title, _ in DIAGNOSTICS
+        if intervals.get(f"eval_{key}")
+    ]
+    if not found:
+        return None
+    return (
+        f"The ground truth's movement figures are means over {pieces} held-out pieces; their "
+        f"95% bootstrap intervals over the pieces: {'; '.join(found)}. A policy outside ±30% "
+        "of the mean but inside this interval may owe the gap to the pieces drawn."
+    )
 
 
 def reference_row(temperature: float) -> str:
@@ -183,6 +202,9 @@ def ppo_report_markdown(report: dict) -> str:
             "Definitions: `e3d2_hf/evaluation/physical.py`. The policies' dances are decoded "
             "without the decoder's boundary jumps, as `e3d2 dance` gives them.",
         ]
+        pieces = report.get("dance_pieces", 0)
+        if sentence := interval_sentence(report.get("ground_truth_intervals") or {}, pieces):
+            parts.append(sentence)
         for name, flags in report.get("flags", {}).items():
             if flags:
                 parts.append(
@@ -208,11 +230,13 @@ def write_ppo_report(
     along the way, `ppo_curves.png` beside it. `rows`: pi_BC's first, the final policy's last;
     `state`: the trainer's `TrainerState`; `table`: its `DanceTable`, or None."""
     truth = table.ground_truth_diagnostics if table else {}
+    intervals = table.ground_truth_intervals if table else {}
     last = list(rows)[-1]
     report = {
         "rows": rows,
         "ground_truth": {f"eval_{k}": v for k, v in truth.items()},
-        "flags": {name: policy_flags(row, truth) for name, row in rows.items()},
+        "ground_truth_intervals": {f"eval_{k}": list(v) for k, v in intervals.items()},
+        "flags": {name: policy_flags(row, truth, intervals) for name, row in rows.items()},
         "dance_pieces": len(table.music) if table else 0,
         "ground_truth_dances": len(table.ground_truth.kinetic) if table else 0,
         "piece_frames": table.music.shape[1] * FRAMES_PER_TOKEN if table else 0,
