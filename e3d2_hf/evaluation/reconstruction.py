@@ -81,7 +81,8 @@ def beat_preservation(vqvae: DanceVQVAE, clips, max_clips: int = 8) -> dict[str,
 
 
 def heldout_dance_diagnostics(policy, vqvae, heldout_tokens, clips) -> dict[str, float]:
-    """pi_BC's dances on held-out music beside the ground truth's: how much each moves."""
+    """pi_BC's dances on held-out music beside the ground truth's: how much each moves (and the
+    95% interval of the ground truth's movement over its pieces, `_low` and `_high`)."""
     policy = getattr(policy, "module", policy)
     piece = piece_tokens_for(heldout_tokens, 150)
     if piece < WINDOW_TOKENS:
@@ -97,4 +98,7 @@ def heldout_dance_diagnostics(policy, vqvae, heldout_tokens, clips) -> dict[str,
     for key in MOVEMENT + ("freezing", "jitter", "foot_skating"):
         out[f"heldout_dance_{key}"] = dances[key]
         out[f"heldout_ground_truth_{key}"] = table.ground_truth_diagnostics.get(key)
+    for key, (low, high) in table.ground_truth_intervals.items():
+        out[f"heldout_ground_truth_{key}_low"] = low
+        out[f"heldout_ground_truth_{key}_high"] = high
     return {k: v for k, v in out.items() if v is not None}
