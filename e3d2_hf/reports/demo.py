@@ -190,7 +190,8 @@ def _evaluation_blocks(out: Path) -> list[Block]:
                 "The score is the mean total reward u of 29-step episodes on held-out music "
                 "(interval: ±1.96 standard errors over the episodes); FID/DIV/BAS follow the "
                 "Bailando protocol on pieces of the held-out songs (intervals: 95% bootstrap over "
-                "the pieces, one training run: they show how much the numbers owe to the music "
+                "the pieces, moved by the bias that repeating pieces in a resample adds to FID "
+                "and DIV; one training run: they show how much the numbers owe to the music "
                 "drawn, not to training noise). A sentence claims a difference only where the "
                 "two intervals do not overlap.",
             )
