@@ -2,7 +2,7 @@
 own VQ-VAE and behaviour-cloning configs, as `e3d2 demo` trains it, then measured on held-out
 music against the ground truth's movement.
 
-It trains for ~7 minutes on 2 CPU cores, so it runs only when asked: `E3D2_SLOW_TESTS=1
+It trains for ~11 minutes (one thread, as `make test` runs it), so it runs only when asked: `E3D2_SLOW_TESTS=1
 make test` (or `pytest tests/test_dances_move.py` with that variable set).
 """
 
@@ -23,12 +23,13 @@ DEMO = REPO / "recipes" / "configs" / "demo"
 
 pytestmark = pytest.mark.skipif(
     os.environ.get("E3D2_SLOW_TESTS") != "1",
-    reason="trains the demo's VQ-VAE and pi_BC (~7 CPU-minutes): set E3D2_SLOW_TESTS=1",
+    reason="trains the demo's VQ-VAE and pi_BC (~11 min): set E3D2_SLOW_TESTS=1",
 )
 
 
 def _stage(stage: str, *flags: str, cwd) -> None:
-    command = [sys.executable, "-m", "e3d2_hf.cli", stage, "--config", str(DEMO / f"{stage}.yaml")]
+    config = str(DEMO / f"{stage}.yaml")
+    command = [sys.executable, "-m", "e3d2_hf.cli", f"train-{stage}", "--config", config]
     result = subprocess.run(
         [*command, *flags, "--report_to", "none"], cwd=cwd, capture_output=True, text=True
     )
