@@ -152,7 +152,7 @@ def test_the_ground_truths_movement_interval_covers_its_pieces_and_qualifies_a_f
     t = np.linspace(0, 2 * np.pi, frames)[:, None]
     sway = [standing(frames) + np.stack([a * np.sin(t), 0 * t, 0 * t], -1) for a in (0, 0.1, 0.6)]
     truth = set_diagnostics(sway)
-    intervals = movement_intervals(sway)
+    intervals = movement_intervals([dance_diagnostics(d) for d in sway])
     low, high = intervals["root_travel"]
     assert set(intervals) == {"joint_speed", "root_relative_speed", "pose_range", "root_travel"}
     assert low < truth["root_travel"] < high
@@ -166,4 +166,4 @@ def test_the_ground_truths_movement_interval_covers_its_pieces_and_qualifies_a_f
     outside = dict(truth, root_travel=1.5 * high)
     (flag,) = diagnostic_flags(outside, truth, intervals=intervals)
     assert "above" in flag and "interval" not in flag
-    assert movement_intervals(sway[:1]) == {}
+    assert movement_intervals([dance_diagnostics(sway[0])]) == {}

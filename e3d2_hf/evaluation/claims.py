@@ -1,8 +1,9 @@
 """Claim sentences a spread supports: "pi_RL beats pi_BC on X" only where the intervals part.
 
 A row is a PPO report row: `eval_score` with `eval_score_sem` (over held-out episodes) and the
-dance metrics with `eval_{metric}_low` / `_high` (95% bootstrap over pieces, bias-corrected). Two 95% intervals
-that do not overlap support a difference; otherwise the sentence says none was shown.
+dance metrics with `eval_{metric}_low` / `_high` (95% bootstrap over pieces, bias-corrected).
+Two 95% intervals that do not overlap support a difference; otherwise the sentence says none
+was shown.
 """
 
 from __future__ import annotations

@@ -15,7 +15,14 @@ import torch
 from ..data.layout import FRAMES_PER_TOKEN, SEAM_TOKENS, WINDOW_TOKENS
 from ..data.skeleton import get_skeleton
 from ..models import DancePolicy, DanceVQVAE
-from .physical import diagnostic_flags, estimate_floor, movement_intervals, set_diagnostics
+from .physical import (
+    dance_diagnostics,
+    diagnostic_flags,
+    estimate_floor,
+    mean_diagnostics,
+    movement_intervals,
+    set_diagnostics,
+)
 from .protocol import INTERVALS, UNDEFINED, Dance, evaluate_dances, ground_truth_features
 
 logger = logging.getLogger(__name__)
@@ -107,12 +114,9 @@ class DanceTable:
         self.init_upper = torch.tensor(init_upper)
         self.init_lower = torch.tensor(init_lower)
         self.floor = estimate_floor(truth, self.skeleton) if truth else 0.0
-        self.ground_truth_diagnostics = (
-            set_diagnostics(truth, self.skeleton, self.floor) if truth else {}
-        )
-        self.ground_truth_intervals = movement_intervals(
-            truth, self.skeleton, self.floor, resamples=BOOTSTRAP_RESAMPLES, seed=seed
-        )
+        per_dance = [dance_diagnostics(j, self.skeleton, self.floor) for j in truth]
+        self.ground_truth_diagnostics = mean_diagnostics(per_dance) if truth else {}
+        self.ground_truth_intervals = movement_intervals(per_dance, BOOTSTRAP_RESAMPLES, seed)
 
     @torch.no_grad()
     def tokens(

@@ -176,7 +176,11 @@ def set_diagnostics(
     fps: float = MOTION_FPS,
 ) -> dict[str, float | None]:
     """The mean of each diagnostic over dances where it is defined (None where it never is)."""
-    per_dance = [dance_diagnostics(j, skeleton, floor, fps) for j in dances]
+    return mean_diagnostics([dance_diagnostics(j, skeleton, floor, fps) for j in dances])
+
+
+def mean_diagnostics(per_dance: list[dict]) -> dict[str, float | None]:
+    """`set_diagnostics` of dances already measured by `dance_diagnostics`."""
     out: dict[str, float | None] = {}
     for key, _, _ in DIAGNOSTICS:
         values = [d[key] for d in per_dance if d[key] is not None]
@@ -186,25 +190,19 @@ def set_diagnostics(
 
 
 def movement_intervals(
-    dances: list[np.ndarray],
-    skeleton: Skeleton = SMPL24,
-    floor: float = 0.0,
-    fps: float = MOTION_FPS,
-    resamples: int = 200,
-    seed: int = 0,
+    per_dance: list[dict], resamples: int = 200, seed: int = 0
 ) -> dict[str, tuple[float, float]]:
-    """95% bootstrap intervals of a set's mean movement figures (`MOVEMENT`) over its dances.
+    """95% bootstrap intervals of a set's mean movement figures (`MOVEMENT`) over its dances,
+    each measured by `dance_diagnostics`.
 
     A few held-out pieces give a noisy target: on the synthetic demo's 8, root travel ranges
     from 0 (no side steps) to 0.09 m per piece, so its mean could have come out 40% lower
     had other songs been held out. Empty for fewer than two dances."""
-    if len(dances) < 2:
+    if len(per_dance) < 2:
         return {}
-    per_dance = np.array(
-        [[dance_diagnostics(j, skeleton, floor, fps)[k] for k in MOVEMENT] for j in dances]
-    )
+    values = np.array([[d[k] for k in MOVEMENT] for d in per_dance])
     rng = np.random.default_rng(seed)
-    means = per_dance[rng.integers(0, len(dances), (resamples, len(dances)))].mean(1)
+    means = values[rng.integers(0, len(values), (resamples, len(values)))].mean(1)
     low, high = np.percentile(means, [2.5, 97.5], axis=0)
     return {k: (float(lo), float(hi)) for k, lo, hi in zip(MOVEMENT, low, high, strict=True)}
 

@@ -97,7 +97,7 @@ def heldout_dance_diagnostics(policy, vqvae, heldout_tokens, clips) -> dict[str,
     out = {}
     for key in MOVEMENT + ("freezing", "jitter", "foot_skating"):
         out[f"heldout_dance_{key}"] = dances[key]
-        out[f"heldout_ground_truth_{key}"] = table.ground_truth_diagnostics.get(key)
+        out[f"heldout_ground_truth_{key}"] = truth.get(key)
     for key, (low, high) in table.ground_truth_intervals.items():
         out[f"heldout_ground_truth_{key}_low"] = low
         out[f"heldout_ground_truth_{key}_high"] = high

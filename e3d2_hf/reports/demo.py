@@ -155,8 +155,7 @@ def _evaluation_blocks(out: Path) -> list[Block]:
             rows.update(data["rows"])
             truth = truth or data.get("ground_truth", {})
             flags.update(data.get("flags", {}))
-            intervals = data.get("ground_truth_intervals") or {}
-            spread = spread or interval_sentence(intervals, data.get("dance_pieces", 0))
+            spread = spread or interval_sentence(data)
     if not rows:
         return []
     blocks = [

@@ -123,9 +123,11 @@ def policy_flags(row: dict, ground_truth: dict, intervals: dict | None = None) -
     return diagnostic_flags(policy, ground_truth, intervals=intervals)
 
 
-def interval_sentence(intervals: dict, pieces: int) -> str | None:
-    """What the ground truth's movement figures owe to the few pieces held out.
-    `intervals`: {`eval_` key: [low, high]}, as `ppo_report.json` keeps them."""
+def interval_sentence(report: dict) -> str | None:
+    """What the ground truth's movement figures owe to the few pieces held out, from a
+    `ppo_report.json` (its `ground_truth_intervals` and `dance_pieces`)."""
+    intervals = report.get("ground_truth_intervals") or {}
+    pieces = report.get("dance_pieces", 0)
     found = [
         f"{title} {intervals[f'eval_{key}'][0]:.3g} to {intervals[f'eval_{key}'][1]:.3g}"
         for key, title, _ in DIAGNOSTICS
@@ -202,8 +204,7 @@ def ppo_report_markdown(report: dict) -> str:
             "Definitions: `e3d2_hf/evaluation/physical.py`. The policies' dances are decoded "
             "without the decoder's boundary jumps, as `e3d2 dance` gives them.",
         ]
-        pieces = report.get("dance_pieces", 0)
-        if sentence := interval_sentence(report.get("ground_truth_intervals") or {}, pieces):
+        if sentence := interval_sentence(report):
             parts.append(sentence)
         for name, flags in report.get("flags", {}).items():
             if flags:
