@@ -12,6 +12,7 @@ from __future__ import annotations
 import importlib
 import json
 import logging
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields
@@ -125,6 +126,8 @@ def build_stages(options: DemoOptions) -> list[Stage]:
     def run_prepare() -> object:
         if options.data == "aistpp" and options.data_path is None:
             raise ValueError("--data aistpp needs --data_path (the AIST++ root with motions/)")
+        size = _synthetic_size(options)
+        synthetic = options.data == "synthetic"
         return prepare(
             PrepareConfig(
                 source=options.data,
@@ -132,7 +135,8 @@ def build_stages(options: DemoOptions) -> list[Stage]:
                 path=options.data_path,
                 music_dir=options.music_dir,
                 overwrite=True,
-                **_synthetic_size(options),
+                **size,
+                num_workers=data_workers(size["num_sequences"]) if synthetic else 1,
             )
         )
 
@@ -197,6 +201,21 @@ def _seeded_stages(options: DemoOptions, root: Path, seed: int, bc: Path) -> lis
             ),
         ),
     ]  # fmt: skip
+
+
+CLIPS_PER_WORKER = 16
+"""A spawned worker pays ~10 s of imports; 16 synthetic clips are ~25 s of features."""
+
+
+def data_workers(num_clips: int) -> int:
+    """Processes for the synthetic data stage: one per 16 clips, at most one per usable CPU.
+
+    librosa's HPSS is single-threaded and takes most of the stage. Each clip is computed
+    alone, so the clips come out the same with any number of workers.
+    """
+    usable = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else None
+    cpus = len(usable) if usable else os.cpu_count() or 1
+    return max(1, min(cpus, num_clips // CLIPS_PER_WORKER))
 
 
 def _synthetic_size(options: DemoOptions) -> dict:
