@@ -247,7 +247,9 @@ def render_demo_dances(out: Path, seconds: float = 8.0) -> dict:
     heldout = load_from_disk(str(out / "bc" / "tokens" / "heldout"))
     clips = load_clip_dataset(out / "data")
     clip_id = str(heldout[0]["id"])
-    clip = clips.filter(lambda c: str(c["id"]) == clip_id, keep_in_memory=True)[0]
+    clip = clips.filter(
+        lambda other: str(other) == clip_id, input_columns="id", keep_in_memory=True
+    )[0]
     dances_dir = out / "dances"
     start_pose = dances_dir / "start_pose.npy"
     claim_output_dir(dances_dir)

@@ -86,7 +86,9 @@ def split_holdout(clips, data: DataArguments):
             )
         order = np.random.default_rng(0).permutation(len(ids))
         held = {ids[i] for i in order[: data.num_holdout_clips]}
-    # in memory: a cache file would be written into the user's dataset folder
-    train = clips.filter(lambda row: row["id"] not in held, keep_in_memory=True)
-    heldout = clips.filter(lambda row: row["id"] in held, keep_in_memory=True)
+    # in memory: a cache file would be written into the user's dataset folder; the ids alone
+    # are read (input_columns), so no clip's joints or music are decoded
+    keep = {"input_columns": "id", "keep_in_memory": True}
+    train = clips.filter(lambda clip_id: clip_id not in held, **keep)
+    heldout = clips.filter(lambda clip_id: clip_id in held, **keep)
     return train, heldout

@@ -21,6 +21,11 @@ class BCConfig(E3D2TrainingArguments):
 
     learning_rate: float = field(default=3e-4, metadata={"help": "Adam learning rate"})
     per_device_train_batch_size: int = field(default=32, metadata={"help": "windows per device"})
+    # evaluation only, so it leaves training alone: at transformers' 8, evaluating every epoch
+    # was a sixth of the demo's BC stage
+    per_device_eval_batch_size: int = field(
+        default=64, metadata={"help": "evaluation windows per device"}
+    )
     num_train_epochs: float = field(default=400.0, metadata={"help": "epochs"})
     lr_milestones: list[int] = field(
         default_factory=lambda: [250, 400], metadata={"help": "epochs at which lr *= lr_gamma"}
