@@ -1,4 +1,5 @@
 import json
+import os
 
 import numpy as np
 import pytest
@@ -11,6 +12,7 @@ from e3d2_hf.data.layout import FRAMES_PER_TOKEN, MOTION_FPS
 from e3d2_hf.data.prepare import PrepareConfig, prepare
 from e3d2_hf.data.readers.synthetic import GENRES, generate_sequences
 from e3d2_hf.data.schema import load_clip_dataset
+from e3d2_hf.demo import data_workers
 
 from .conftest import shared_data
 
@@ -64,6 +66,29 @@ def test_a_failed_prepare_leaves_nothing_behind(tmp_path, monkeypatch, capsys):
     assert code == 2
     assert "synthetic_0001.wav: audio is silent" in capsys.readouterr().err
     assert list(tmp_path.iterdir()) == []
+
+
+def test_worker_processes_write_the_same_clips(synthetic_dir, tmp_path):
+    out = prepare(
+        PrepareConfig(
+            source="synthetic",
+            output_dir=str(tmp_path / "two"),
+            num_sequences=4,
+            duration=8.0,
+            num_workers=2,
+        )
+    )
+    one = load_clip_dataset(synthetic_dir).with_format("numpy")
+    two = load_clip_dataset(out).with_format("numpy")
+    assert list(one["id"]) == list(two["id"])
+    for a, b in zip(one, two, strict=True):
+        for column in ("joints", "music", "music_tokens", "beat_frames"):
+            np.testing.assert_array_equal(a[column], b[column], err_msg=f"{a['id']} {column}")
+
+
+def test_the_demo_spawns_a_data_worker_per_16_clips_up_to_the_cpus(monkeypatch):
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1}, raising=False)
+    assert [data_workers(n) for n in (4, 15, 16, 32, 48, 400)] == [1, 1, 1, 2, 2, 2]
 
 
 def test_synthetic_is_deterministic_from_the_seed():

@@ -176,6 +176,19 @@ def features_from_waveform(audio: np.ndarray, sample_rate: float) -> np.ndarray:
     return features
 
 
+def compile_feature_kernels() -> None:
+    """Extract features of 2 s of noise once, so librosa's numba kernels are compiled, and in
+    numba's on-disk cache, before worker processes start.
+
+    Workers that compile at the same time write the same cache files; a worker that reads a
+    half-written one segfaults, the file stays corrupt, and every later parallel run crashes
+    with it (seen on fresh virtual environments, about one run in three).
+    """
+    sample_rate = sample_rate_for_fps(MOTION_FPS)
+    noise = np.random.default_rng(0).standard_normal(2 * int(sample_rate)).astype(np.float32)
+    features_from_waveform(0.1 * noise, sample_rate)
+
+
 def music_features(
     path: str | os.PathLike,
     fps: float = MOTION_FPS,

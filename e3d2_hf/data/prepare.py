@@ -22,7 +22,7 @@ from ..ranges import check_ranges
 from .download import DANCE_WITH_MELODY, default_download_dir, find_downloaded
 from .kinematics import smpl_joints
 from .layout import MOTION_FPS, TOKEN_FPS
-from .music import music_features
+from .music import compile_feature_kernels, music_features
 from .readers import aistpp, dance_with_melody, synthetic
 from .readers.synthetic import AUDIO_SAMPLE_RATE
 from .schema import build_dataset, make_clip
@@ -104,6 +104,7 @@ def _run(
         # spawned, not forked: a fork of a process whose torch already ran threads can hang
         # (the synthetic generator runs forward kinematics before the pool starts)
         context = multiprocessing.get_context("spawn")
+        compile_feature_kernels()
         with ProcessPoolExecutor(max_workers=num_workers, mp_context=context) as pool:
             return [_advance(bar, row) for row in pool.map(_call, jobs)]
 
