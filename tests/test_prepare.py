@@ -86,6 +86,31 @@ def test_worker_processes_write_the_same_clips(synthetic_dir, tmp_path):
             np.testing.assert_array_equal(a[column], b[column], err_msg=f"{a['id']} {column}")
 
 
+def test_the_numba_kernels_are_compiled_before_any_worker_starts(monkeypatch):
+    # workers compiling at once corrupt numba's on-disk cache (segfaults on fresh venvs)
+    events = []
+    monkeypatch.setattr(prepare_module, "compile_feature_kernels", lambda: events.append("compile"))
+
+    class Pool:
+        def __init__(self, **kwargs):
+            events.append("pool")
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return False
+
+        def map(self, function, jobs):
+            return [function(job) for job in jobs]
+
+    monkeypatch.setattr(prepare_module, "ProcessPoolExecutor", Pool)
+    rows = prepare_module._run([lambda: {"id": "a"}, lambda: {"id": "b"}], 2, desc="t")
+    assert rows == [{"id": "a"}, {"id": "b"}] and events == ["compile", "pool"]
+    assert prepare_module._run([lambda: {"id": "a"}], 1, desc="t") == [{"id": "a"}]
+    assert events == ["compile", "pool"]  # one process: nothing to protect
+
+
 def test_the_demo_spawns_a_data_worker_per_16_clips_up_to_the_cpus(monkeypatch):
     monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1}, raising=False)
     assert [data_workers(n) for n in (4, 15, 16, 32, 48, 400)] == [1, 1, 1, 2, 2, 2]
