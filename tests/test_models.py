@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import os
 import subprocess
 import sys
@@ -393,6 +394,33 @@ def test_vqvae_root_loss_does_not_touch_the_pose_model():
         or not model.lower.encoder.layers[0].weight.grad.any()
     )
     assert model.root_decoder.layers[0].weight.grad.abs().sum() > 0
+
+
+@pytest.mark.parametrize("train_pose, train_root", [(True, True), (False, True), (True, False)])
+def test_vqvae_halves_trained_in_two_threads_get_forward_s_gradients(train_pose, train_root):
+    from concurrent.futures import ThreadPoolExecutor
+
+    torch.manual_seed(0)
+    serial = DanceVQVAE(preset_config("vqvae", "tiny"))
+    threaded = copy.deepcopy(serial)
+    joints = _dance(batch=4)
+    for _ in range(2):  # the first step initialises the codebooks, the second restarts codes
+        torch.manual_seed(1)
+        expected = serial(joints, train_pose, train_root)
+        (expected.loss * 0.5).backward()
+        torch.manual_seed(1)
+        with ThreadPoolExecutor(2) as pool:
+            got = threaded.forward_backward(joints, pool.map, 0.5, train_pose, train_root)
+        assert not got.loss.requires_grad
+        assert torch.equal(got.loss, expected.loss.detach())
+        assert torch.equal(got.reconstruction, expected.reconstruction.detach())
+        assert torch.equal(got.upper_ids, expected.upper_ids)
+        for (name, a), (_, b) in zip(
+            serial.named_parameters(), threaded.named_parameters(), strict=True
+        ):
+            assert torch.equal(a.grad, b.grad), name
+        for (name, a), (_, b) in zip(serial.named_buffers(), threaded.named_buffers(), strict=True):
+            assert torch.equal(a, b), name
 
 
 def test_models_cli_prints_every_preset(capsys):

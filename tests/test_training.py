@@ -34,8 +34,8 @@ def _argv(stage: str, clips: Path, out: Path, *extra: str) -> list[str]:
     ]
 
 
-def _logged_losses(output_dir: Path) -> list[float]:
-    state = json.loads((output_dir / "checkpoint-30" / "trainer_state.json").read_text())
+def _logged_losses(output_dir: Path, step: int = 30) -> list[float]:
+    state = json.loads((output_dir / f"checkpoint-{step}" / "trainer_state.json").read_text())
     return [entry["loss"] for entry in state["log_history"] if "loss" in entry]
 
 
@@ -48,6 +48,62 @@ def test_vqvae_loss_falls_and_model_loads(tiny_vqvae):
     assert final["eval_mpjpe_mm"] > 0 and 0 <= final["bas_reconstructed"] <= 1
     card = (tiny_vqvae / "README.md").read_text()
     assert "library_name: e3d2-hf" in card and "smpl24" in card and "eval_mpjpe_mm" in card
+
+
+def _count_threaded_steps(monkeypatch) -> list[str]:
+    """Each threaded VQ-VAE step appends the name of a thread that ran a half."""
+    import threading
+
+    steps, original = [], DanceVQVAE.forward_backward
+
+    def counted(self, joints, map_halves, *args):
+        names = map_halves(lambda _: threading.current_thread().name, (0, 1))
+        steps.append(sorted(set(names))[0])
+        return original(self, joints, map_halves, *args)
+
+    monkeypatch.setattr(DanceVQVAE, "forward_backward", counted)
+    return steps
+
+
+def test_vqvae_halves_trained_apart_end_as_trained_together(tiny_clips, tmp_path, monkeypatch):
+    """`parallel_body_halves` (the demo's) trains the same weights; thread counts are restored."""
+    threaded_steps = _count_threaded_steps(monkeypatch)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # the threaded halves use one intra-op thread; so does this run
+    try:
+        main_vqvae(_argv("vqvae", tiny_clips, tmp_path / "together", "--max_steps", "12"))
+    finally:
+        torch.set_num_threads(threads)
+    main_vqvae(
+        _argv(
+            "vqvae", tiny_clips, tmp_path / "apart", "--max_steps", "12",
+            "--parallel_body_halves", "true",
+        )
+    )  # fmt: skip
+    assert torch.get_num_threads() == threads
+    assert len(threaded_steps) == 12 and threaded_steps[0].startswith("vqvae-half")
+    together = DanceVQVAE.from_pretrained(tmp_path / "together").state_dict()
+    apart = DanceVQVAE.from_pretrained(tmp_path / "apart").state_dict()
+    assert together.keys() == apart.keys()
+    for name, value in together.items():
+        assert torch.equal(value, apart[name]), name
+    assert _logged_losses(tmp_path / "apart", 10) == _logged_losses(tmp_path / "together", 10)
+
+
+def test_vqvae_halves_train_together_where_threads_do_not_apply(
+    tiny_clips, tmp_path, caplog, monkeypatch
+):
+    threaded_steps = _count_threaded_steps(monkeypatch)
+    with caplog.at_level("WARNING", logger="e3d2_hf.training.vqvae_trainer"):
+        main_vqvae(
+            _argv(
+                "vqvae", tiny_clips, tmp_path / "bf16", "--max_steps", "2", "--bf16", "true",
+                "--parallel_body_halves", "true",
+            )
+        )  # fmt: skip
+    assert "parallel_body_halves is for one CPU process in fp32" in caplog.text
+    assert "mixed precision" in caplog.text and not threaded_steps
+    assert (tmp_path / "bf16" / "model.safetensors").is_file()
 
 
 def test_bc_loss_falls_and_reports_seen_and_unseen_accuracy(tiny_clips, tiny_vqvae, tmp_path):

@@ -24,6 +24,7 @@ The paper preset is Bailando's `SepVQVAER` (65,068,619 parameters both);
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -340,38 +341,85 @@ class DanceVQVAE(DanceVQVAEPreTrainedModel):
         the root velocity and of its first difference), computed on detached
         lower codes so it never changes the pose model.
         """
+        return self._losses(joints, train_pose, train_root, map_halves=_in_turn)
+
+    def forward_backward(
+        self,
+        joints: torch.Tensor,
+        map_halves: Callable,
+        loss_scale: float = 1.0,
+        train_pose: bool = True,
+        train_root: bool = True,
+    ) -> DanceVQVAEOutput:
+        """`forward`, plus the backward of `loss * loss_scale`, with each body half's encoder
+        and its decoder pass with backward run by one call of `map_halves(fn, items)` (a
+        thread pool's `map`: the halves share no weights, so on a CPU two threads of one
+        intra-op thread each train about 1.3x faster than both halves on two).
+
+        The gradients are those of `forward(...).loss.backward()`. The codebooks, whose dead-code
+        restarts draw random numbers, update in between, upper then lower, as in `forward`.
+        """
+        return self._losses(joints, train_pose, train_root, map_halves, loss_scale)
+
+    def _losses(
+        self,
+        joints: torch.Tensor,
+        train_pose: bool,
+        train_root: bool,
+        map_halves: Callable,
+        backward_scale: float | None = None,
+    ) -> DanceVQVAEOutput:
         self._check_joints(joints)
         config = self.config
         upper, lower, velocity = self._split(joints.to(self.dtype))
-        half_losses, recon, ids, commitments = [], [], [], []
-        lower_codes = None
-        for half, target in ((self.upper, upper), (self.lower, lower)):
-            quantised, half_ids, commitment = half.codebook(half.encoder(target.transpose(1, 2)))
-            output = half.decoder(quantised).transpose(1, 2)
-            half_losses.append(
+        halves = ((self.upper, upper), (self.lower, lower))
+        latents = map_halves(lambda pair: pair[0].encoder(pair[1].transpose(1, 2)), halves)
+        quantised = [
+            half.codebook(latent) for (half, _), latent in zip(halves, latents, strict=True)
+        ]
+
+        def decode(index: int) -> tuple[torch.Tensor | None, ...]:
+            (half, target), (codes, _, commitment) = halves[index], quantised[index]
+            output = half.decoder(codes).transpose(1, 2)
+            half_loss = (
                 _motion_l1(output, target, config.velocity_weight, config.acceleration_weight)
                 + config.commitment_weight * commitment
             )
-            recon.append(output)
-            ids.append(half_ids)
-            commitments.append(commitment)
-            lower_codes = quantised
-        pose_loss = 0.5 * (half_losses[0] + half_losses[1])
-        predicted_velocity = self.root_decoder(lower_codes.detach()).transpose(1, 2)
-        root_loss = (
-            _motion_l1(predicted_velocity, velocity, config.root_velocity_diff_weight, 0.0)
-            * config.root_velocity_weight
+            share = 0.5 * half_loss * float(train_pose)  # this half's part of `loss`
+            predicted = root_loss = None
+            if index == 0:  # the root decoder reads the lower codes, and runs with the upper
+                # half, whose pass is otherwise one decoder shorter
+                predicted = self.root_decoder(quantised[1][0].detach()).transpose(1, 2)
+                root_loss = (
+                    _motion_l1(predicted, velocity, config.root_velocity_diff_weight, 0.0)
+                    * config.root_velocity_weight
+                )
+                share = share + root_loss * float(train_root)
+            results = half_loss, output, predicted, root_loss
+            if backward_scale is None:
+                return results
+            (share * backward_scale).backward()
+            return tuple(None if t is None else t.detach() for t in results)
+
+        (upper_loss, upper_out, predicted_velocity, root_loss), (lower_loss, lower_out, *_) = (
+            map_halves(decode, (0, 1))
         )
+        pose_loss = 0.5 * (upper_loss + lower_loss)
         loss = pose_loss * float(train_pose) + root_loss * float(train_root)
         return DanceVQVAEOutput(
             loss=loss,
             pose_loss=pose_loss.detach(),
             root_loss=root_loss.detach(),
-            commitment_loss=(0.5 * (commitments[0] + commitments[1])).detach(),
-            reconstruction=self._merge(recon[0], recon[1], predicted_velocity),
-            upper_ids=ids[0],
-            lower_ids=ids[1],
+            commitment_loss=(0.5 * (quantised[0][2] + quantised[1][2])).detach(),
+            reconstruction=self._merge(upper_out, lower_out, predicted_velocity),
+            upper_ids=quantised[0][1],
+            lower_ids=quantised[1][1],
         )
+
+
+def _in_turn(fn: Callable, items) -> list:
+    """`map_halves` of a plain forward: one half after the other."""
+    return [fn(item) for item in items]
 
 
 def _channels(joints: tuple[int, ...]) -> list[int]:
