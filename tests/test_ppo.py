@@ -539,3 +539,39 @@ def test_ppo_fires_the_trainer_events_and_honours_should_training_stop(tiny_poli
     assert [e for e in stopper.events if e.startswith("step_end")] == ["step_end:1"]
     assert "save:1" in stopper.events  # the stopped run keeps its last policy
     assert sorted(p.name for p in (tmp_path / "early").glob("checkpoint-*")) == ["checkpoint-1"]
+
+
+def test_dance_table_diagnostics_average_several_sampled_dances_per_piece(
+    tiny_policy, tiny_vqvae, tiny_clips
+):
+    """The metrics score one dance per piece, as Bailando; the diagnostics average 3 here."""
+    from e3d2_hf.data.layout import SEAM_TOKENS
+    from e3d2_hf.data.schema import load_clip_dataset
+    from e3d2_hf.evaluation.dance_table import DanceTable
+    from e3d2_hf.evaluation.physical import set_diagnostics
+    from e3d2_hf.models import DanceVQVAE
+
+    policy = DancePolicy.from_pretrained(tiny_policy).eval()
+    vqvae = DanceVQVAE.from_pretrained(tiny_vqvae)
+    heldout, clips = (
+        load_from_disk(str(tiny_policy / "tokens" / "train")),
+        load_clip_dataset(tiny_clips),
+    )
+    one = DanceTable(vqvae, heldout, clips, piece_tokens=8, diagnostic_samples=1)
+    three = DanceTable(vqvae, heldout, clips, piece_tokens=8, diagnostic_samples=3)
+    pieces = len(three.music)
+    first, more = three.tokens(policy), three.tokens(policy, repeats=2, stream=1)
+    assert more[0].shape == (2 * pieces, first[0].shape[1])
+    assert not torch.equal(more[0][:pieces], more[0][pieces:])  # two samples, not one twice
+    dances = three.dances(policy, SEAM_TOKENS, first) + three.dances(policy, SEAM_TOKENS, more)
+    assert [d.name for d in dances] == [f"piece{i}" for i in range(pieces)] * 3
+    expected = set_diagnostics([d.joints for d in dances], three.skeleton, three.floor)
+
+    got_one, got_three = one(policy), three(policy)
+    for key in ("FID_k", "DIV_k", "BAS"):
+        assert got_one[key] == got_three[key]
+    for key in MOVEMENT:
+        assert got_three[key] == pytest.approx(expected[key], rel=1e-12)
+    assert got_one["joint_speed"] != got_three["joint_speed"]
+    with pytest.raises(ValueError, match="diagnostic_samples must be at least 1"):
+        DanceTable(vqvae, heldout, clips, piece_tokens=8, diagnostic_samples=0)

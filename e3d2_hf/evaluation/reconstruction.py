@@ -89,8 +89,7 @@ def heldout_dance_diagnostics(policy, vqvae, heldout_tokens, clips) -> dict[str,
         logger.warning("held-out music is too short for pi_BC's dance diagnostics")
         return {}
     table = DanceTable(vqvae.to(policy.device), heldout_tokens, clips, piece)
-    seamless = table.dances(policy.eval(), SEAM_TOKENS)
-    dances = set_diagnostics([d.joints for d in seamless], table.skeleton, table.floor)
+    dances = table.diagnostics(policy.eval())
     truth = table.ground_truth_diagnostics
     for flag in diagnostic_flags(dances, truth, intervals=table.ground_truth_intervals):
         logger.warning("pi_BC's dances leave the ground truth's range: %s", flag)

@@ -125,7 +125,7 @@ def policy_flags(row: dict, ground_truth: dict, intervals: dict | None = None) -
 
 def interval_sentence(report: dict) -> str | None:
     """What the ground truth's movement figures owe to the few pieces held out, from a
-    `ppo_report.json` (its `ground_truth_intervals` and `dance_pieces`)."""
+    `ppo_report.json` (its `ground_truth_intervals`, `dance_pieces` and `diagnostic_samples`)."""
     intervals = report.get("ground_truth_intervals") or {}
     pieces = report.get("dance_pieces", 0)
     found = [
@@ -135,10 +135,17 @@ def interval_sentence(report: dict) -> str | None:
     ]
     if not found:
         return None
+    samples = report.get("diagnostic_samples", 1)
+    policies = (
+        f" Each policy's figures are means over {samples} sampled dances per piece (the metrics "
+        "score the first): one sample is mostly noise."
+        if samples > 1
+        else ""
+    )
     return (
         f"The ground truth's movement figures are means over {pieces} held-out pieces; their "
         f"95% bootstrap intervals over the pieces: {'; '.join(found)}. A policy outside ±30% "
-        "of the mean but inside this interval may owe the gap to the pieces drawn."
+        f"of the mean but inside this interval may owe the gap to the pieces drawn.{policies}"
     )
 
 
@@ -239,6 +246,7 @@ def write_ppo_report(
         "ground_truth_intervals": {f"eval_{k}": list(v) for k, v in intervals.items()},
         "flags": {name: policy_flags(row, truth, intervals) for name, row in rows.items()},
         "dance_pieces": len(table.music) if table else 0,
+        "diagnostic_samples": table.diagnostic_samples if table else 0,
         "ground_truth_dances": len(table.ground_truth.kinetic) if table else 0,
         "piece_frames": table.music.shape[1] * FRAMES_PER_TOKEN if table else 0,
         "iterations": state.global_step,
