@@ -333,6 +333,8 @@ def test_ppo_stage_writes_a_plain_policy_and_the_report(
         assert isinstance(report["flags"][name], list)
         assert f"| {name} |" in text.split("## Physical")[1]
     assert report["dance_pieces"] >= 2 and report["piece_frames"] == 29 * 8
+    assert report["diagnostic_samples"] == 8
+    assert "Each policy's figures are means over 8 sampled dances per piece" in text
     assert "PPO" in (out / "README.md").read_text()
 
 
