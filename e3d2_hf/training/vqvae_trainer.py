@@ -36,8 +36,8 @@ class VQVAEConfig(E3D2TrainingArguments):
         metadata={
             "help": "train the upper and the lower body's VQ-VAE in two threads of one intra-op "
             "thread each (the same gradients; about 1.3x faster on a 2-core CPU, where a second "
-            "intra-op thread speeds these small convolutions up 14%). One CPU process in fp32 "
-            "only: elsewhere it is ignored, with a warning"
+            "intra-op thread speeds these small convolutions up only 1.14x). One CPU process "
+            "in fp32 only: elsewhere it is ignored, with a warning"
         },
     )
 
