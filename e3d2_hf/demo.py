@@ -204,13 +204,13 @@ def _seeded_stages(options: DemoOptions, root: Path, seed: int, bc: Path) -> lis
 
 
 CLIPS_PER_WORKER = 16
-"""A spawned worker pays ~10 s of imports; 16 synthetic clips are ~25 s of features."""
+"""A spawned worker pays ~10 s of imports; 16 synthetic clips of 16 s take ~13 s to prepare."""
 
 
 def data_workers(num_clips: int) -> int:
     """Processes for the synthetic data stage: one per 16 clips, at most one per usable CPU.
 
-    librosa's HPSS is single-threaded and takes most of the stage. Each clip is computed
+    The music features are single-threaded and take most of the stage. Each clip is computed
     alone, so the clips come out the same with any number of workers.
     """
     usable = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else None

@@ -149,7 +149,7 @@ def features_from_waveform(audio: np.ndarray, sample_rate: float) -> np.ndarray:
         mel_db = librosa.power_to_db(librosa.feature.melspectrogram(y=audio, sr=sr), ref=np.max)
         mfcc = librosa.feature.mfcc(S=mel_db, n_mfcc=MusicLayout.N_MFCC)
         mfcc_delta = librosa.feature.delta(mfcc, width=3)
-        harmonic, percussive = librosa.effects.hpss(audio)
+        harmonic, percussive = hpss(audio)
         n_octaves = 7 if sr == 30720 else 5
         chroma = librosa.feature.chroma_cqt(
             y=harmonic, sr=sr, n_chroma=MusicLayout.N_CHROMA, n_octaves=n_octaves
@@ -174,6 +174,59 @@ def features_from_waveform(audio: np.ndarray, sample_rate: float) -> np.ndarray:
     features = np.concatenate(parts, axis=0).T.astype(np.float32)
     assert features.shape[1] == MusicLayout.DIM
     return features
+
+
+HPSS_KERNEL = 31
+"""librosa's default median-filter width, in frames and in frequency bins."""
+
+
+def median_filter(values: np.ndarray, width: int, axis: int, block: int = 1 << 22) -> np.ndarray:
+    """`scipy.ndimage.median_filter(values, size=width along axis, mode="reflect")` of a 2-D array,
+    equal to it bit for bit and about six times faster: np.partition over sliding windows, in
+    blocks of about `block` window elements so long songs stay small in memory.
+
+    Where the axis is shorter than the window the reflections overlap and scipy is called.
+    """
+    from scipy import ndimage
+
+    axis = axis % values.ndim
+    if values.ndim != 2 or values.shape[axis] < width or width % 2 == 0:
+        size = [1] * values.ndim
+        size[axis] = width
+        return ndimage.median_filter(values, size=size, mode="reflect")
+    half = width // 2
+    pad = [(0, 0), (0, 0)]
+    pad[axis] = (half, half)
+    padded = np.pad(values, pad, mode="symmetric")
+    out = np.empty_like(values)
+    other = 1 - axis
+    step = max(1, block // (width * values.shape[axis]))
+    for start in range(0, values.shape[other], step):
+        part = [slice(None), slice(None)]
+        part[other] = slice(start, start + step)
+        windows = np.lib.stride_tricks.sliding_window_view(padded[tuple(part)], width, axis=axis)
+        out[tuple(part)] = np.partition(windows, half, axis=-1)[..., half]
+    return out
+
+
+def hpss(audio: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """`librosa.effects.hpss(audio)` with its defaults (n_fft 2048, kernel 31, power 2, margin
+    1), equal to it bit for bit; its two median filters, most of the features' time, run as
+    `median_filter`."""
+    import librosa
+
+    stft = librosa.stft(audio)
+    magnitude, phase = librosa.magphase(stft)
+    harmonic = median_filter(magnitude, HPSS_KERNEL, axis=-1)
+    percussive = median_filter(magnitude, HPSS_KERNEL, axis=-2)
+    parts = []
+    for mask in (
+        librosa.util.softmask(harmonic, percussive, power=2.0, split_zeros=True),
+        librosa.util.softmask(percussive, harmonic, power=2.0, split_zeros=True),
+    ):
+        spectrum = (magnitude * mask) * phase
+        parts.append(librosa.istft(spectrum, dtype=audio.dtype, length=audio.shape[-1]))
+    return parts[0], parts[1]
 
 
 def compile_feature_kernels() -> None:
