@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 
@@ -23,6 +25,8 @@ def shared_data(*parts: str) -> Path:
 
 
 TINY = REPO / "recipes" / "configs" / "tiny"
+T = TypeVar("T")
+R = TypeVar("R")
 
 
 @pytest.fixture(scope="session")
@@ -129,3 +133,12 @@ def launch_two_ranks(module: str, function: str, *args: str) -> None:
         [sys.executable, "-c", code, *args], cwd=REPO, env=env, capture_output=True, text=True
     )
     assert run.returncode == 0, run.stderr[-4000:]
+
+
+def side_by_side(function: Callable[[T], R], items: Iterable[T], workers: int = 2) -> list[R]:
+    """`list(map(function, items))`, `workers` at a time, for independent runs in fresh
+    interpreters: each is one thread (OMP_NUM_THREADS=1), so two of them fill both cores."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        return list(pool.map(function, items))

@@ -14,7 +14,6 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,7 +23,7 @@ import soundfile
 import torch
 from safetensors.torch import load_file, save_file
 
-from .conftest import REPO, TINY
+from .conftest import REPO, TINY, side_by_side
 
 E3D2 = "import sys; from e3d2_hf.cli import main; sys.exit(main(sys.argv[1:]))"
 API = """
@@ -507,8 +506,8 @@ def run_case(name: str, case: Case, root: Path, paths: dict) -> tuple[str, Case,
 @pytest.fixture(scope="module")
 def outcomes(paths, tmp_path_factory) -> dict[str, str | None]:
     root = tmp_path_factory.mktemp("bad-input")
-    with ThreadPoolExecutor(max_workers=3) as pool:  # fresh interpreters mostly wait on imports
-        results = list(pool.map(lambda item: run_case(*item, root, paths), CASES.items()))
+    # three at a time: a fresh interpreter also waits on reading its imports
+    results = side_by_side(lambda item: run_case(*item, root, paths), CASES.items(), workers=3)
     return {name: report for name, _, _, report in results}
 
 
@@ -530,13 +529,17 @@ def test_bad_input_is_one_line_exit_2_and_changes_nothing(name, outcomes):
 def test_the_same_seed_gives_the_same_dance_in_fresh_interpreters(paths, tmp_path):
     """Class 7 beyond the trainers (tests/test_crash_and_seed.py): `e3d2 dance` twice."""
     fill = {k: str(v) for k, v in paths.items()}
-    dances = []
-    for run in ("first", "second"):
+
+    def dance(run: str) -> subprocess.CompletedProcess:
         argv = [a.format(**fill) for a in DANCE[:-1]] + [str(tmp_path / run), "--formats", "npz"]
-        result = subprocess.run(
+        return subprocess.run(
             [sys.executable, "-c", E3D2, *argv, "--seed", "7", "--duration", "4"],
             cwd=tmp_path, capture_output=True, text=True, timeout=300,
         )  # fmt: skip
+
+    runs = ("first", "second")
+    dances = []
+    for run, result in zip(runs, side_by_side(dance, runs), strict=True):
         assert result.returncode == 0, result.stderr[-2000:]
         dances.append(np.load(next((tmp_path / run).glob("*.npz"))))
     for key in ("upper_ids", "lower_ids", "joints"):

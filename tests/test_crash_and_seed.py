@@ -1,7 +1,7 @@
 """kill -9 in the middle of a save, then `--resume_from_checkpoint true`; and same seed, same run.
 
 Every trainer runs as a user runs it, `e3d2 <command>` in a fresh interpreter. Run A
-goes through uninterrupted. Run B, the same command with the same seed, is killed
+goes through uninterrupted. Run B, the same command with the same seed, alongside A, is killed
 (SIGKILL) inside the save of its second checkpoint, after the weights are written
 and before the save finished, then resumed with `--resume_from_checkpoint true`:
 
@@ -21,7 +21,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from .conftest import TINY, demos_argv
+from .conftest import TINY, demos_argv, side_by_side
 
 RUN = """
 import os, signal, sys
@@ -57,14 +57,25 @@ sys.exit(main(sys.argv[1:]))
 
 
 def e3d2(argv: list[str], cwd: Path, **env: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-c", RUN, *argv],
-        cwd=cwd,
-        env={**os.environ, **env},
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    return both((argv, env), cwd=cwd)[0]
+
+
+def both(*runs: tuple[list[str], dict[str, str]], cwd: Path) -> list[subprocess.CompletedProcess]:
+    """Each (argv, env) as `e3d2 <argv>` in its own interpreter, side by side: runs A and B
+    share nothing but their inputs."""
+
+    def run(argv_env: tuple[list[str], dict[str, str]]) -> subprocess.CompletedProcess:
+        argv, env = argv_env
+        return subprocess.run(
+            [sys.executable, "-c", RUN, *argv],
+            cwd=cwd,
+            env={**os.environ, **env},
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+
+    return side_by_side(run, runs)
 
 
 def assert_same_weights(a: Path, b: Path) -> None:
@@ -116,12 +127,12 @@ def test_a_save_killed_midway_resumes_from_the_last_complete_checkpoint_to_the_s
         trainer, tiny_clips, tiny_vqvae, tiny_policy, tiny_preferences, tiny_reward
     )
     a, b = tmp_path / "a", tmp_path / "b"
-    run_a = e3d2([command, *argv, "--output_dir", str(a)], tmp_path)
-    assert run_a.returncode == 0, run_a.stderr[-3000:]
-
-    run_b = e3d2(
-        [command, *argv, "--output_dir", str(b)], tmp_path, E3D2_TEST_KILL_AT_STEP=str(killed)
+    run_a, run_b = both(
+        ([command, *argv, "--output_dir", str(a)], {}),
+        ([command, *argv, "--output_dir", str(b)], {"E3D2_TEST_KILL_AT_STEP": str(killed)}),
+        cwd=tmp_path,
     )
+    assert run_a.returncode == 0, run_a.stderr[-3000:]
     assert run_b.returncode == -signal.SIGKILL, run_b.stderr[-3000:]
     torn = b / f"checkpoint-{killed}"
     assert (torn / "model.safetensors").is_file() and not (
@@ -145,15 +156,16 @@ def test_demonstration_collection_killed_in_a_shard_resumes_to_the_same_dataset(
     from datasets import DatasetDict
 
     a, b = tmp_path / "a" / "preferences", tmp_path / "b" / "preferences"
-    run_a = e3d2(["collect-demos", *demos_argv(tiny_policy, a)], tmp_path)
+    run_a, killed = both(
+        (["collect-demos", *demos_argv(tiny_policy, a)], {}),
+        (
+            ["collect-demos", *demos_argv(tiny_policy, b)],
+            {"E3D2_TEST_KILL_IN_SHARD": "shard-00001"},
+        ),
+        cwd=tmp_path,
+    )
     assert run_a.returncode == 0, run_a.stderr[-3000:]
     assert not a.with_name("preferences.shards").exists()  # removed once the dataset is saved
-
-    killed = e3d2(
-        ["collect-demos", *demos_argv(tiny_policy, b)],
-        tmp_path,
-        E3D2_TEST_KILL_IN_SHARD="shard-00001",
-    )
     assert killed.returncode == -signal.SIGKILL, killed.stderr[-3000:]
     assert not b.exists()
     shards = b.with_name("preferences.shards") / "train"

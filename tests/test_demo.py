@@ -7,13 +7,14 @@ import json
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import yaml
 
 from e3d2_hf.demo import DemoOptions, run_demo
 
-from .conftest import REPO, TINY
+from .conftest import REPO, TINY, side_by_side
 
 
 @pytest.fixture(scope="module")
@@ -153,23 +154,49 @@ def python_blocks(markdown: str) -> list[str]:
     return re.findall(r"^```python\n(.*?)^```", markdown, flags=re.M | re.S)
 
 
-@pytest.mark.parametrize("folder", ["vqvae", "bc", "reward", "ppo", "ppo-bailando", "preferences"])
-def test_every_card_snippet_runs_as_written_from_another_directory(demo_dir, folder, tmp_path):
+def run_snippets(snippets: list[tuple[str, Path]]) -> list[subprocess.CompletedProcess]:
+    """Each (code, working directory) in a fresh interpreter, two at a time."""
+
+    def run(snippet: tuple[str, Path]) -> subprocess.CompletedProcess:
+        code, cwd = snippet
+        return subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, cwd=cwd, timeout=300
+        )
+
+    return side_by_side(run, snippets)
+
+
+CARD_FOLDERS = ["vqvae", "bc", "reward", "ppo", "ppo-bailando", "preferences"]
+
+
+@pytest.fixture(scope="module")
+def card_snippets(demo_dir, tmp_path_factory) -> dict[str, list[tuple[str, Path, object]]]:
+    """Every python block of every card, with the demo's folder put in for the placeholder,
+    run from an empty directory of its own: {folder: [(code, directory, result)]}."""
+    snippets = []
+    for folder in CARD_FOLDERS:
+        placeholder = "path/to/preferences" if folder == "preferences" else "path/to/model"
+        cwd = tmp_path_factory.mktemp(f"card-{folder}")
+        for block in python_blocks((demo_dir / folder / "README.md").read_text()):
+            assert placeholder in block or str(demo_dir / folder) in block, (folder, block)
+            snippets.append((folder, block.replace(placeholder, str(demo_dir / folder)), cwd))
+    results = run_snippets([(code, cwd) for _, code, cwd in snippets])
+    runs: dict[str, list] = {folder: [] for folder in CARD_FOLDERS}
+    for (folder, code, cwd), result in zip(snippets, results, strict=True):
+        runs[folder].append((code, cwd, result))
+    return runs
+
+
+@pytest.mark.parametrize("folder", CARD_FOLDERS)
+def test_every_card_snippet_runs_as_written_from_another_directory(demo_dir, folder, card_snippets):
     card = (demo_dir / folder / "README.md").read_text()
     assert card.index("Install the toolkit first") < card.index("```python")
-    blocks = python_blocks(card)
-    assert blocks, f"{folder}/README.md has no python snippet"
-    placeholder = "path/to/preferences" if folder == "preferences" else "path/to/model"
-    for block in blocks:
-        assert placeholder in block or str(demo_dir / folder) in block
-        code = block.replace(placeholder, str(demo_dir / folder))
-        result = subprocess.run(
-            [sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, timeout=300
-        )
+    assert card_snippets[folder], f"{folder}/README.md has no python snippet"
+    for code, cwd, result in card_snippets[folder]:
         assert result.returncode == 0, (
             f"{folder}/README.md snippet failed:\n{code}\n{result.stderr}"
         )
-    assert list(tmp_path.iterdir()) == []
+        assert list(cwd.iterdir()) == []
 
 
 def test_every_readme_snippet_runs_as_written_from_another_directory(demo_dir, tmp_path):
@@ -177,13 +204,13 @@ def test_every_readme_snippet_runs_as_written_from_another_directory(demo_dir, t
     readme = (REPO / "README.md").read_text()
     blocks = python_blocks(readme)
     assert len(blocks) >= 3
-    for block in blocks:
-        code = block.replace('"outputs/demo/', f'"{demo_dir}/').replace(
+    codes = [
+        block.replace('"outputs/demo/', f'"{demo_dir}/').replace(
             '"me/dance-reward"', f'"{demo_dir / "reward"}"'
         )
-        result = subprocess.run(
-            [sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, timeout=300
-        )
+        for block in blocks
+    ]
+    for code, result in zip(codes, run_snippets([(code, tmp_path) for code in codes]), strict=True):
         assert result.returncode == 0, f"README snippet failed:\n{code}\n{result.stderr}"
     assert list(tmp_path.iterdir()) == []
 

@@ -11,7 +11,7 @@ import os
 import subprocess
 import sys
 
-from .conftest import REPO, TINY
+from .conftest import REPO, TINY, side_by_side
 
 CAUSE = "DancePolicyOutput.__init__() got an unexpected keyword argument 'cache'"
 
@@ -92,12 +92,16 @@ def test_a_missing_model_or_tracker_is_one_line_naming_it(tiny_policy, tmp_path)
           "--output_dir", str(tmp_path / "ppo2")],
          "nobody/no-policy: no such local folder, and no model repo of that name on the Hub"),
     ]  # fmt: skip
-    for argv, message in cases:
-        result = subprocess.run(
+
+    def run(argv: list[str]) -> subprocess.CompletedProcess:
+        return subprocess.run(
             [sys.executable, "-m", "e3d2_hf.cli", *argv],
             capture_output=True, text=True, cwd=tmp_path, timeout=300,
             env={**os.environ, "HF_HUB_OFFLINE": "1"},
         )  # fmt: skip
+
+    results = side_by_side(run, [argv for argv, _ in cases])
+    for (_, message), result in zip(cases, results, strict=True):
         assert result.returncode == 2, result.stderr[-2000:]
         lines = result.stderr.strip().splitlines()
         assert "Traceback" not in result.stderr and message in lines[-1], result.stderr[-1500:]

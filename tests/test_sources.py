@@ -10,7 +10,7 @@ import pytest
 
 from e3d2_hf.cards import render_dataset_card, source_dataset
 
-from .conftest import REPO
+from .conftest import REPO, side_by_side
 
 WORKSPACE = "../shared"
 
@@ -56,12 +56,33 @@ def test_no_workspace_path_in_the_package_readme_cards_or_configs():
     assert hits == []
 
 
-@pytest.mark.parametrize(
-    "command",
-    ["", "download", "prepare", "demo", "dance", "evaluate", "train-vqvae", "train-bc", "ppo"],
-)
-def test_no_workspace_path_in_the_cli_help(command, tmp_path):
-    argv = [sys.executable, "-m", "e3d2_hf.cli", *command.split(), "--help"]
-    result = subprocess.run(argv, capture_output=True, text=True, cwd=tmp_path, timeout=120)
+HELP_COMMANDS = [
+    "",
+    "download",
+    "prepare",
+    "demo",
+    "dance",
+    "evaluate",
+    "train-vqvae",
+    "train-bc",
+    "ppo",
+]
+
+
+@pytest.fixture(scope="module")
+def helps(tmp_path_factory) -> dict[str, subprocess.CompletedProcess]:
+    """`e3d2 <command> --help` of each command, each in a fresh interpreter, two at a time."""
+    cwd = tmp_path_factory.mktemp("help")
+
+    def run(command: str) -> subprocess.CompletedProcess:
+        argv = [sys.executable, "-m", "e3d2_hf.cli", *command.split(), "--help"]
+        return subprocess.run(argv, capture_output=True, text=True, cwd=cwd, timeout=120)
+
+    return dict(zip(HELP_COMMANDS, side_by_side(run, HELP_COMMANDS), strict=True))
+
+
+@pytest.mark.parametrize("command", HELP_COMMANDS)
+def test_no_workspace_path_in_the_cli_help(command, helps):
+    result = helps[command]
     assert result.returncode == 0, result.stderr
     assert WORKSPACE not in result.stdout and "shared/data" not in result.stdout
