@@ -142,3 +142,13 @@ def side_by_side(function: Callable[[T], R], items: Iterable[T], workers: int = 
 
     with ThreadPoolExecutor(max_workers=workers) as pool:
         return list(pool.map(function, items))
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Under pytest-xdist, compile librosa's numba kernels once, in the controller, before the
+    workers start: workers that compile them at the same time corrupt numba's on-disk cache and
+    segfault (`e3d2_hf.data.music.compile_feature_kernels`)."""
+    if getattr(config.option, "numprocesses", None) and not hasattr(config, "workerinput"):
+        from e3d2_hf.data.music import compile_feature_kernels
+
+        compile_feature_kernels()
