@@ -12,15 +12,20 @@ BIN := $(VENV)/bin
 
 .PHONY: install demo test lint format lock
 
-install: $(VENV)/.installed
+install: $(VENV)/.installed-dev
 
+# what the demo needs; the tests and linters add the dev extras (gradio, playwright, ruff, ...)
 $(VENV)/.installed: pyproject.toml $(LOCK)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet -c $(LOCK) $(TORCH)  # torch's own dependencies from the lock too
+	$(BIN)/python -m pip install --quiet -c $(LOCK) -e .
+	touch $@
+
+$(VENV)/.installed-dev: $(VENV)/.installed
 	$(BIN)/python -m pip install --quiet -c $(LOCK) -e ".[dev]"
 	touch $@
 
-demo: install
+demo: $(VENV)/.installed
 	$(BIN)/e3d2 demo
 
 # One single-threaded pytest-xdist worker per core (at most 4), a test module per worker at a time
