@@ -6,7 +6,9 @@
 
 The model is the paper's Decision-Transformer scorer sized by a preset, or (`--trunk policy`)
 pi_BC's GPT with a scalar head that starts from pi_BC's log-likelihood. The report holds the
-paper's Table 4: accuracy per epoch, the noise-pair table, mean u per noise level.
+paper's Table 4: accuracy per epoch, the noise-pair table, mean u per noise level; and, where
+the folder of the policy that collected the pairs is on this machine, the demonstrations'
+joint speed per noise level and u's correlation with it.
 """
 
 from __future__ import annotations
@@ -19,10 +21,10 @@ import numpy as np
 from transformers import set_seed
 
 from e3d2_hf.errors import run_recipe
-from e3d2_hf.models import DancePolicy, DanceRewardModel, preset_config
+from e3d2_hf.models import DancePolicy, DanceRewardModel, DanceVQVAE, preset_config
 from e3d2_hf.models.reward.modeling_reward import policy_trunk_config
 from e3d2_hf.reports.reward import reward_report, write_reward_report
-from e3d2_hf.training.common import load_model
+from e3d2_hf.training.common import load_model, locate_vqvae
 from e3d2_hf.training.config_parser import parse_stage_args
 from e3d2_hf.training.preferences import load_preferences
 from e3d2_hf.training.reward_trainer import PreferencePairs, RewardConfig, RewardTrainer
@@ -63,6 +65,19 @@ ARGUMENTS = (RewardDataArguments, RewardConfig)
 def main(argv: list[str] | None = None) -> dict:
     """As `python recipes/reward.py` and `e3d2` run it: parse ARGUMENTS, then `run`."""
     return run(*parse_stage_args(ARGUMENTS, argv))
+
+
+def demonstrations_vqvae(info: dict) -> DanceVQVAE | None:
+    """The VQ-VAE that decodes the demonstrations: the collecting policy's, where both are
+    folders on this machine (a report never reaches for the Hub); else None."""
+    policy = info.get("policy")
+    if not policy or not Path(policy).is_dir():
+        return None
+    setting = DancePolicy.config_class.from_pretrained(policy).vqvae_name_or_path
+    found = locate_vqvae(policy, setting if setting and Path(setting).is_dir() else None)
+    if found is None or not Path(found[0], found[1]).is_dir():
+        return None
+    return load_model(DanceVQVAE, found[0], subfolder=found[1]).eval()
 
 
 def run(data: RewardDataArguments, config: RewardConfig) -> dict:
@@ -114,7 +129,7 @@ def run(data: RewardDataArguments, config: RewardConfig) -> dict:
 
     # 5. train, then the report: accuracy per epoch, the noise-pair table, u per noise level
     trainer.train(resume_from_checkpoint=config.resume_from_checkpoint)
-    report = reward_report(trainer, prefs, eval_sets["test"])
+    report = reward_report(trainer, prefs, eval_sets["test"], demonstrations_vqvae(info))
     report["accuracy_per_epoch"].insert(0, {"epoch": 0.0, **start})
 
     # 6. save with its card, write the report, push

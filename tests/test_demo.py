@@ -43,6 +43,12 @@ def test_demo_writes_every_checkpoint_the_dataset_and_the_report(demo_dir):
     for row in ("| pi_BC |", "| pi_RL (learned reward) |", "| pi_RL (bailando reward) |"):
         assert row in report
     assert "mean u" in report and "chosen \\ rejected" in report
+    # pi_BC's folder carries its VQ-VAE, so the reward stage decoded the demonstrations
+    movement = json.loads((demo_dir / "reward" / "reward_report.json").read_text())[
+        "movement_by_noise"
+    ]
+    assert len(movement) == 5 and all(m["joint_speed"] > 0 for m in movement.values())
+    assert "correlation of u with joint speed" in report and "u correlates" in report
     for name in (
         "reward/reward_accuracy.png",
         "training_curves.png",

@@ -271,3 +271,38 @@ def test_train_reward_with_the_policy_trunk_ranks_noise(tiny_preferences, tiny_p
     assert report["test_metrics"]["accuracy"] > 0.75
     model = DanceRewardModel.from_pretrained(tmp_path / "reward")
     assert model.config.trunk == "policy"
+
+
+def test_movement_by_noise_decodes_each_demonstration_and_correlates_u_with_its_speed(
+    tiny_preferences, tiny_vqvae
+):
+    from e3d2_hf.data.layout import SEAM_TOKENS
+    from e3d2_hf.evaluation.physical import dance_diagnostics
+    from e3d2_hf.models import DanceVQVAE
+    from e3d2_hf.reports.reward import movement_by_noise
+    from e3d2_hf.training.preferences import load_preferences
+
+    prefs, _ = load_preferences(tiny_preferences)
+    demos, segments = prefs["train_demonstrations"], prefs["train_segments"]
+    vqvae = DanceVQVAE.from_pretrained(tiny_vqvae).eval()
+    # each demonstration decoded on its own, from its segment's p_init
+    init = {int(s["segment_id"]): s for s in segments}
+    speeds = []
+    for demo in demos:
+        first = init[int(demo["segment_id"])]
+        upper = torch.tensor([[first["init_upper"], *demo["upper_ids"]]])
+        lower = torch.tensor([[first["init_lower"], *demo["lower_ids"]]])
+        joints = vqvae.decode(upper, lower, SEAM_TOKENS)[0].numpy()
+        speeds.append(dance_diagnostics(joints.reshape(len(joints), -1, 3))["joint_speed"])
+    speeds = np.asarray(speeds)
+    noise = np.asarray(demos["noise"])
+
+    movement = movement_by_noise(-2.0 * speeds + 5.0, demos, segments, vqvae, batch_size=7)
+    assert sorted(movement) == sorted({round(float(n), 6) for n in noise})
+    for level, row in movement.items():
+        at = np.isclose(noise, level)
+        assert row["joint_speed"] == pytest.approx(speeds[at].mean(), rel=1e-5)
+        assert row["score_speed_corr"] == pytest.approx(-1.0, abs=1e-5)
+    # a score that does not vary has no correlation
+    assert all(r["score_speed_corr"] is None for r in movement_by_noise(
+        np.ones(len(demos)), demos, segments, vqvae).values())  # fmt: skip

@@ -382,14 +382,8 @@ def _reward_blocks(out: Path) -> list[Block]:
             "p",
             "Mean total reward u of the training demonstrations per noise level (the paper's Table 4):",
         ),
-        Block(
-            "table",
-            header=("noise ε", "mean u"),
-            rows=tuple(
-                (f"{float(n):g}", _fmt(u))
-                for n, u in sorted(report["mean_u_by_noise"].items(), key=lambda x: float(x[0]))
-            ),
-        ),
+        _mean_u_table(report),
+        *_speed_sentence(report.get("movement_by_noise")),
         Block("p", "Held-out pairwise accuracy by noise pair (row: chosen ε, column: rejected ε):"),
         Block(
             "table",
@@ -401,6 +395,46 @@ def _reward_blocks(out: Path) -> list[Block]:
         ),
     ]
     return blocks
+
+
+def _mean_u_table(report: dict) -> Block:
+    """Mean u per noise level, with the demonstrations' joint speed and u's correlation with
+    it where the reward stage could decode them."""
+    movement = report.get("movement_by_noise") or {}
+    header: tuple[str, ...] = ("noise ε", "mean u")
+    if movement:
+        header += ("joint speed (m/s)", "correlation of u with joint speed")
+    rows = []
+    for n, u in sorted(report["mean_u_by_noise"].items(), key=lambda x: float(x[0])):
+        row: tuple[str, ...] = (f"{float(n):g}", _fmt(u))
+        if movement:
+            m = movement.get(n, {})
+            corr = m.get("score_speed_corr")
+            row += (_fmt(m.get("joint_speed")), "n/a" if corr is None else f"{corr:+.2f}")
+        rows.append(row)
+    return Block("table", header=header, rows=tuple(rows))
+
+
+def _speed_sentence(movement: dict | None) -> list[Block]:
+    """What the least noisy demonstrations' correlation of u with joint speed means for PPO."""
+    if not movement:
+        return []
+    levels = sorted(movement, key=float)
+    least, most = movement[levels[0]], movement[levels[-1]]
+    corr = least.get("score_speed_corr")
+    if corr is None:
+        return []
+    trend = "slower" if corr < 0 else "faster"
+    return [
+        Block(
+            "p",
+            f"The ε={float(levels[0]):g} demonstrations, nearly pi_BC's own dances, move at "
+            f"{least['joint_speed']:.3g} m/s and the ε={float(levels[-1]):g} ones at "
+            f"{most['joint_speed']:.3g} m/s. Among the former, u correlates {corr:+.2f} with "
+            f"joint speed: the reward model ranks {trend} dances of pi_BC higher, and PPO "
+            f"against it moves pi_RL that way (its movement diagnostics above).",
+        )
+    ]
 
 
 def _dance_blocks(out: Path) -> list[Block]:

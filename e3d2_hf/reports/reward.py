@@ -12,15 +12,18 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..models import DanceRewardModel
+from ..data.layout import SEAM_TOKENS
+from ..evaluation.physical import dance_diagnostics
+from ..models import DanceRewardModel, DanceVQVAE
+from ..training.ppo_trainer import correlation
 from ..training.reward_trainer import PreferencePairs, RewardTrainer, accuracy_by_noise_pair
 
 
 @torch.no_grad()
-def mean_score_by_noise(
+def demonstration_scores(
     model: DanceRewardModel, demos, segments, batch_size: int = 256
-) -> dict[float, float]:
-    """Mean total reward u of the demonstrations at each noise level (the paper's Table 4 u column)."""
+) -> np.ndarray:
+    """The total reward u of every demonstration, in the dataset's order."""
     music = {
         int(s): m
         for s, m in zip(
@@ -28,7 +31,7 @@ def mean_score_by_noise(
         )
     }
     rows = demos.with_format("numpy")
-    scores, noises = [], []
+    scores = []
     device = model.device
     for begin in range(0, len(demos), batch_size):
         part = rows[begin : begin + batch_size]
@@ -39,13 +42,74 @@ def mean_score_by_noise(
             torch.from_numpy(np.stack(part["lower_ids"]).astype(np.int64)).to(device),
         )
         scores.append(u.cpu().numpy())
-        noises.append(np.asarray(part["noise"]))
-    scores, noises = np.concatenate(scores), np.concatenate(noises)
-    levels = sorted({round(float(n), 6) for n in noises.tolist()})
+    return np.concatenate(scores)
+
+
+def noise_levels_of(demos) -> tuple[np.ndarray, list[float]]:
+    """Each demonstration's noise level and the sorted levels."""
+    noises = np.asarray(demos["noise"])
+    return noises, sorted({round(float(n), 6) for n in noises.tolist()})
+
+
+def mean_score_by_noise(scores: np.ndarray, demos) -> dict[float, float]:
+    """Mean total reward u of the demonstrations at each noise level (the paper's Table 4 u column)."""
+    noises, levels = noise_levels_of(demos)
     return {n: float(scores[np.isclose(noises, n)].mean()) for n in levels}
 
 
-def reward_report(trainer: RewardTrainer, prefs, test_pairs: PreferencePairs) -> dict:
+@torch.no_grad()
+def movement_by_noise(
+    scores: np.ndarray, demos, segments, vqvae: DanceVQVAE, batch_size: int = 256
+) -> dict[float, dict[str, float | None]]:
+    """Per noise level: the demonstrations' mean joint speed (decoded from p_init and their 29
+    codes without seams, as the policies' diagnostics are) and the correlation of u with it.
+
+    The noise is uniformly random codes, so the noisier demonstrations may move faster than
+    pi_BC's; a reward model that learns this prefers slower dances among pi_BC's own, and PPO
+    against it slows the dance.
+    """
+    init = {
+        int(s): (int(u), int(lo))
+        for s, u, lo in zip(
+            segments["segment_id"], segments["init_upper"], segments["init_lower"], strict=True
+        )
+    }
+    rows = demos.with_format("numpy")
+    skeleton = vqvae.config.skeleton_def
+    speeds = []
+    for begin in range(0, len(demos), batch_size):
+        part = rows[begin : begin + batch_size]
+        first = np.array([init[int(s)] for s in part["segment_id"]], dtype=np.int64)
+        upper = np.concatenate([first[:, :1], np.stack(part["upper_ids"])], axis=1)
+        lower = np.concatenate([first[:, 1:], np.stack(part["lower_ids"])], axis=1)
+        joints = vqvae.decode(
+            torch.from_numpy(upper.astype(np.int64)).to(vqvae.device),
+            torch.from_numpy(lower.astype(np.int64)).to(vqvae.device),
+            SEAM_TOKENS,
+        )
+        joints = joints.float().cpu().numpy()
+        speeds += [
+            dance_diagnostics(j.reshape(len(j), -1, 3), skeleton)["joint_speed"] for j in joints
+        ]
+    speeds = np.asarray(speeds)
+    noises, levels = noise_levels_of(demos)
+    movement = {}
+    for n in levels:
+        at = np.isclose(noises, n)
+        movement[n] = {
+            "joint_speed": float(speeds[at].mean()),
+            "score_speed_corr": correlation(
+                torch.from_numpy(scores[at]), torch.from_numpy(speeds[at])
+            ),
+        }
+    return movement
+
+
+def reward_report(
+    trainer: RewardTrainer, prefs, test_pairs: PreferencePairs, vqvae: DanceVQVAE | None = None
+) -> dict:
+    """Accuracy per epoch, the held-out noise-pair table, u per noise level and, with the
+    VQ-VAE that decodes the demonstrations, their movement per noise level."""
     history = trainer.state.log_history
     per_epoch = [
         {
@@ -66,13 +130,15 @@ def reward_report(trainer: RewardTrainer, prefs, test_pairs: PreferencePairs) ->
     noise = np.asarray(output.label_ids).reshape(-1, 2)
     levels = sorted({round(float(x), 6) for x in np.unique(noise).tolist()})
     model = trainer.accelerator.unwrap_model(trainer.model)
+    demos, segments = prefs["train_demonstrations"], prefs["train_segments"]
+    u = demonstration_scores(model, demos, segments)
+    movement = None if vqvae is None else movement_by_noise(u, demos, segments, vqvae)
     return {
         "accuracy_per_epoch": list(merged.values()),
         "noise_levels": levels,
         "accuracy_by_noise_pair": accuracy_by_noise_pair(scores, noise, levels).tolist(),
-        "mean_u_by_noise": mean_score_by_noise(
-            model, prefs["train_demonstrations"], prefs["train_segments"]
-        ),
+        "mean_u_by_noise": mean_score_by_noise(u, demos),
+        "movement_by_noise": movement,
         "test_metrics": {
             k.removeprefix("test_"): v
             for k, v in output.metrics.items()
@@ -134,5 +200,21 @@ def write_reward_report(report: dict, output_dir: Path) -> None:
         "|---:|---:|",
     ]
     lines += [f"| {float(n):g} | {u:.3f} |" for n, u in sorted(report["mean_u_by_noise"].items())]
+    if movement := report.get("movement_by_noise"):
+        lines += [
+            "",
+            "## Movement of the training demonstrations, and u's correlation with it",
+            "",
+            "| eps | joint speed (m/s) | correlation of u with joint speed |",
+            "|---:|---:|---:|",
+        ]
+        lines += [
+            f"| {float(n):g} | {m['joint_speed']:.3f} | {_corr(m['score_speed_corr'])} |"
+            for n, m in sorted(movement.items(), key=lambda x: float(x[0]))
+        ]
     lines += ["", "![accuracy](reward_accuracy.png)", ""]
     (output_dir / "reward_report.md").write_text("\n".join(lines))
+
+
+def _corr(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:+.2f}"
