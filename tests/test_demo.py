@@ -44,11 +44,14 @@ def test_demo_writes_every_checkpoint_the_dataset_and_the_report(demo_dir):
         assert row in report
     assert "mean u" in report and "chosen \\ rejected" in report
     # pi_BC's folder carries its VQ-VAE, so the reward stage decoded the demonstrations
-    movement = json.loads((demo_dir / "reward" / "reward_report.json").read_text())[
-        "movement_by_noise"
-    ]
-    assert len(movement) == 5 and all(m["joint_speed"] > 0 for m in movement.values())
+    traits = json.loads((demo_dir / "reward" / "reward_report.json").read_text())["traits_by_noise"]
+    assert len(traits) == 5 and all(t["joint_speed"] > 0 for t in traits.values())
+    assert all(0 <= t["repeated_codes"] <= 1 for t in traits.values())
     assert "correlation of u with joint speed" in report and "u correlates" in report
+    # and how often each policy keeps a code on held-out music
+    ppo_rows = json.loads((demo_dir / "ppo" / "ppo_report.json").read_text())["rows"]
+    assert all(0 <= r["eval_repeated_codes"] <= 1 for r in ppo_rows.values())
+    assert f"pi_BC {ppo_rows['pi_BC']['eval_repeated_codes']:.0%}" in report
     for name in (
         "reward/reward_accuracy.png",
         "training_curves.png",

@@ -273,13 +273,24 @@ def test_train_reward_with_the_policy_trunk_ranks_noise(tiny_preferences, tiny_p
     assert model.config.trunk == "policy"
 
 
-def test_movement_by_noise_decodes_each_demonstration_and_correlates_u_with_its_speed(
+def test_repeated_codes_is_the_fraction_of_steps_a_half_keeps_its_code():
+    from e3d2_hf.evaluation.diagnostics import repeated_codes
+
+    upper = [[1, 1, 1, 2, 2], [0, 1, 2, 3, 4]]  # 3 of 4 steps kept; none
+    lower = [[5, 6, 7, 8, 9], [3, 3, 3, 3, 3]]  # none; all 4
+    np.testing.assert_allclose(repeated_codes(upper, lower), [0.375, 0.5])
+    with pytest.raises(ValueError, match="repeated_codes"):
+        repeated_codes([[1, 2]], [[1, 2, 3]])
+
+
+def test_traits_by_noise_decodes_each_demonstration_and_correlates_u_with_each_trait(
     tiny_preferences, tiny_vqvae
 ):
     from e3d2_hf.data.layout import SEAM_TOKENS
+    from e3d2_hf.evaluation.diagnostics import repeated_codes
     from e3d2_hf.evaluation.physical import dance_diagnostics
     from e3d2_hf.models import DanceVQVAE
-    from e3d2_hf.reports.reward import movement_by_noise
+    from e3d2_hf.reports.reward import traits_by_noise
     from e3d2_hf.training.preferences import load_preferences
 
     prefs, _ = load_preferences(tiny_preferences)
@@ -287,22 +298,25 @@ def test_movement_by_noise_decodes_each_demonstration_and_correlates_u_with_its_
     vqvae = DanceVQVAE.from_pretrained(tiny_vqvae).eval()
     # each demonstration decoded on its own, from its segment's p_init
     init = {int(s["segment_id"]): s for s in segments}
-    speeds = []
+    speeds, kept = [], []
     for demo in demos:
         first = init[int(demo["segment_id"])]
         upper = torch.tensor([[first["init_upper"], *demo["upper_ids"]]])
         lower = torch.tensor([[first["init_lower"], *demo["lower_ids"]]])
         joints = vqvae.decode(upper, lower, SEAM_TOKENS)[0].numpy()
         speeds.append(dance_diagnostics(joints.reshape(len(joints), -1, 3))["joint_speed"])
-    speeds = np.asarray(speeds)
+        kept.append(repeated_codes([demo["upper_ids"]], [demo["lower_ids"]])[0])
+    speeds, kept = np.asarray(speeds), np.asarray(kept)
     noise = np.asarray(demos["noise"])
 
-    movement = movement_by_noise(-2.0 * speeds + 5.0, demos, segments, vqvae, batch_size=7)
-    assert sorted(movement) == sorted({round(float(n), 6) for n in noise})
-    for level, row in movement.items():
+    traits = traits_by_noise(-2.0 * speeds + 5.0, demos, segments, vqvae, batch_size=7)
+    assert sorted(traits) == sorted({round(float(n), 6) for n in noise})
+    for level, row in traits.items():
         at = np.isclose(noise, level)
         assert row["joint_speed"] == pytest.approx(speeds[at].mean(), rel=1e-5)
-        assert row["score_speed_corr"] == pytest.approx(-1.0, abs=1e-5)
-    # a score that does not vary has no correlation
-    assert all(r["score_speed_corr"] is None for r in movement_by_noise(
-        np.ones(len(demos)), demos, segments, vqvae).values())  # fmt: skip
+        assert row["score_joint_speed_corr"] == pytest.approx(-1.0, abs=1e-5)
+        assert row["repeated_codes"] == pytest.approx(kept[at].mean())
+    # without a VQ-VAE only the code traits; a score that does not vary has no correlation
+    flat = traits_by_noise(np.ones(len(demos)), demos, segments)
+    assert all(set(r) == {"repeated_codes", "score_repeated_codes_corr"} for r in flat.values())
+    assert all(r["score_repeated_codes_corr"] is None for r in flat.values())

@@ -1,4 +1,5 @@
-"""Policy diagnostics of the paper: next-token accuracy of the two code streams."""
+"""Policy diagnostics on code streams: the paper's next-token accuracy, and how often a dance
+keeps its codes."""
 
 from __future__ import annotations
 
@@ -19,3 +20,19 @@ def token_accuracy(pred_upper, pred_lower, target_upper, target_lower) -> dict[s
         "upper": float(np.mean(up)),
         "lower": float(np.mean(low)),
     }
+
+
+def repeated_codes(upper, lower) -> np.ndarray:
+    """Per dance (rows of (N, steps) code arrays), the fraction of steps at which a body half
+    keeps its previous code, averaged over the two halves.
+
+    pi_BC holds a code about half the time; epsilon-greedy noise draws uniform codes, which
+    repeat about once per codebook size. A reward model learned from such demonstrations can
+    rank by this alone, and PPO against it then holds poses longer.
+    """
+    up, low = np.asarray(upper), np.asarray(lower)
+    if up.shape != low.shape or up.ndim != 2 or up.shape[1] < 2:
+        raise ValueError(
+            f"repeated_codes needs two (N, steps >= 2) arrays, got {up.shape}, {low.shape}"
+        )
+    return ((np.diff(up, axis=1) == 0).mean(1) + (np.diff(low, axis=1) == 0).mean(1)) / 2

@@ -29,7 +29,9 @@ from .ppo import (
     is_pi_bc,
     likelihood_sentence,
     plot_ppo_curves,
+    repetition_sentence,
 )
+from .reward import TRAITS
 
 CURVES = (
     # (stage folder, log key, panel title)
@@ -196,6 +198,8 @@ def _evaluation_blocks(out: Path) -> list[Block]:
             )
         )
         if sentence := likelihood_sentence(bc):
+            blocks.append(Block("p", sentence))
+        if sentence := repetition_sentence(rows):
             blocks.append(Block("p", sentence))
         for name, reference in comparisons(rows):
             if lines := compare(name, rows[name], reference, rows[reference]):
@@ -383,7 +387,7 @@ def _reward_blocks(out: Path) -> list[Block]:
             "Mean total reward u of the training demonstrations per noise level (the paper's Table 4):",
         ),
         _mean_u_table(report),
-        *_speed_sentence(report.get("movement_by_noise")),
+        *_repetition_sentence(report.get("traits_by_noise")),
         Block("p", "Held-out pairwise accuracy by noise pair (row: chosen ε, column: rejected ε):"),
         Block(
             "table",
@@ -398,41 +402,43 @@ def _reward_blocks(out: Path) -> list[Block]:
 
 
 def _mean_u_table(report: dict) -> Block:
-    """Mean u per noise level, with the demonstrations' joint speed and u's correlation with
-    it where the reward stage could decode them."""
-    movement = report.get("movement_by_noise") or {}
+    """Mean u per noise level, with the demonstrations' traits (`reports.reward.TRAITS`) and
+    u's correlation with each."""
+    by_noise = report.get("traits_by_noise") or {}
+    present = next(iter(by_noise.values()), {})
+    traits = [(k, t) for k, t in TRAITS if k in present]
     header: tuple[str, ...] = ("noise ε", "mean u")
-    if movement:
-        header += ("joint speed (m/s)", "correlation of u with joint speed")
+    for _, title in traits:
+        header += (title, f"correlation of u with {title.split(' (')[0]}")
     rows = []
     for n, u in sorted(report["mean_u_by_noise"].items(), key=lambda x: float(x[0])):
         row: tuple[str, ...] = (f"{float(n):g}", _fmt(u))
-        if movement:
-            m = movement.get(n, {})
-            corr = m.get("score_speed_corr")
-            row += (_fmt(m.get("joint_speed")), "n/a" if corr is None else f"{corr:+.2f}")
+        for key, _ in traits:
+            m = by_noise.get(n, {})
+            corr = m.get(f"score_{key}_corr")
+            row += (_fmt(m.get(key)), "n/a" if corr is None else f"{corr:+.2f}")
         rows.append(row)
     return Block("table", header=header, rows=tuple(rows))
 
 
-def _speed_sentence(movement: dict | None) -> list[Block]:
-    """What the least noisy demonstrations' correlation of u with joint speed means for PPO."""
-    if not movement:
+def _repetition_sentence(by_noise: dict | None) -> list[Block]:
+    """How far u follows code repetition among the least noisy demonstrations."""
+    if not by_noise:
         return []
-    levels = sorted(movement, key=float)
-    least, most = movement[levels[0]], movement[levels[-1]]
-    corr = least.get("score_speed_corr")
+    levels = sorted(by_noise, key=float)
+    least, most = by_noise[levels[0]], by_noise[levels[-1]]
+    corr = least.get("score_repeated_codes_corr")
     if corr is None:
         return []
-    trend = "slower" if corr < 0 else "faster"
     return [
         Block(
             "p",
-            f"The ε={float(levels[0]):g} demonstrations, nearly pi_BC's own dances, move at "
-            f"{least['joint_speed']:.3g} m/s and the ε={float(levels[-1]):g} ones at "
-            f"{most['joint_speed']:.3g} m/s. Among the former, u correlates {corr:+.2f} with "
-            f"joint speed: the reward model ranks {trend} dances of pi_BC higher, and PPO "
-            f"against it moves pi_RL that way (its movement diagnostics above).",
+            f"The ε={float(levels[0]):g} demonstrations, nearly pi_BC's own dances, keep a body "
+            f"half's code at {least['repeated_codes']:.0%} of steps; the ε={float(levels[-1]):g} "
+            f"ones, uniform random codes, at {most['repeated_codes']:.0%}. Among the former, u "
+            f"correlates {corr:+.2f} with that fraction: a reward model that ranks by it favours "
+            "held poses, which PPO can raise without dancing better (each policy's fraction on "
+            "held-out music is stated under the policies' table above).",
         )
     ]
 

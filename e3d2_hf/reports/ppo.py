@@ -184,10 +184,28 @@ def likelihood_sentence(row: dict) -> str | None:
     )
 
 
+def repetition_sentence(rows: dict[str, dict]) -> str | None:
+    """How often each policy keeps a body half's code in its held-out episodes."""
+    found = {
+        n: r["eval_repeated_codes"]
+        for n, r in rows.items()
+        if r.get("eval_repeated_codes") is not None
+    }
+    if not found:
+        return None
+    each = "; ".join(f"{name} {value:.0%}" for name, value in found.items())
+    return (
+        f"Steps at which a body half keeps its previous code, over the same held-out episodes: "
+        f"{each}. Holding a code holds a pose: a policy that holds more moves less."
+    )
+
+
 def ppo_report_markdown(report: dict) -> str:
     """ppo_report.md: the metrics table, the diagnostics beside the ground truth's, the flags."""
     parts = ["# PPO report", ppo_table(report["rows"])]
     if sentence := likelihood_sentence(report["rows"].get("pi_BC", {})):
+        parts.append(sentence)
+    if sentence := repetition_sentence(report["rows"]):
         parts.append(sentence)
     baseline = report["rows"].get("pi_BC")
     for name, row in report["rows"].items():

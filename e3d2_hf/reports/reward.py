@@ -13,10 +13,14 @@ import numpy as np
 import torch
 
 from ..data.layout import SEAM_TOKENS
+from ..evaluation.diagnostics import repeated_codes
 from ..evaluation.physical import dance_diagnostics
 from ..models import DanceRewardModel, DanceVQVAE
 from ..training.ppo_trainer import correlation
 from ..training.reward_trainer import PreferencePairs, RewardTrainer, accuracy_by_noise_pair
+
+TRAITS = (("repeated_codes", "repeated codes"), ("joint_speed", "joint speed (m/s)"))
+"""The demonstrations' traits per noise level: key in `traits_by_noise`, title."""
 
 
 @torch.no_grad()
@@ -58,58 +62,66 @@ def mean_score_by_noise(scores: np.ndarray, demos) -> dict[float, float]:
 
 
 @torch.no_grad()
-def movement_by_noise(
-    scores: np.ndarray, demos, segments, vqvae: DanceVQVAE, batch_size: int = 256
+def traits_by_noise(
+    scores: np.ndarray, demos, segments, vqvae: DanceVQVAE | None = None, batch_size: int = 256
 ) -> dict[float, dict[str, float | None]]:
-    """Per noise level: the demonstrations' mean joint speed (decoded from p_init and their 29
-    codes without seams, as the policies' diagnostics are) and the correlation of u with it.
+    """Per noise level: how often the demonstrations keep a code (`repeated_codes`) and, with
+    the VQ-VAE, their mean joint speed (decoded from p_init and their 29 codes without seams,
+    as the policies' diagnostics are); and the correlation of u with each.
 
-    The noise is uniformly random codes, so the noisier demonstrations may move faster than
-    pi_BC's; a reward model that learns this prefers slower dances among pi_BC's own, and PPO
-    against it slows the dance.
+    A trait of the noise that u follows among the least noisy demonstrations, nearly pi_BC's
+    own dances, is what PPO against the reward model can raise without dancing better.
     """
-    init = {
-        int(s): (int(u), int(lo))
-        for s, u, lo in zip(
-            segments["segment_id"], segments["init_upper"], segments["init_lower"], strict=True
-        )
-    }
     rows = demos.with_format("numpy")
-    skeleton = vqvae.config.skeleton_def
-    speeds = []
-    for begin in range(0, len(demos), batch_size):
-        part = rows[begin : begin + batch_size]
-        first = np.array([init[int(s)] for s in part["segment_id"]], dtype=np.int64)
-        upper = np.concatenate([first[:, :1], np.stack(part["upper_ids"])], axis=1)
-        lower = np.concatenate([first[:, 1:], np.stack(part["lower_ids"])], axis=1)
-        joints = vqvae.decode(
-            torch.from_numpy(upper.astype(np.int64)).to(vqvae.device),
-            torch.from_numpy(lower.astype(np.int64)).to(vqvae.device),
-            SEAM_TOKENS,
-        )
-        joints = joints.float().cpu().numpy()
-        speeds += [
-            dance_diagnostics(j.reshape(len(j), -1, 3), skeleton)["joint_speed"] for j in joints
+    upper, lower = np.stack(rows["upper_ids"]), np.stack(rows["lower_ids"])
+    traits = {"repeated_codes": repeated_codes(upper, lower)}
+    if vqvae is not None:
+        init = {
+            int(s): (int(u), int(lo))
+            for s, u, lo in zip(
+                segments["segment_id"], segments["init_upper"], segments["init_lower"], strict=True
+            )
+        }
+        first = np.array([init[int(s)] for s in rows["segment_id"]], dtype=np.int64)
+        codes = [
+            np.concatenate([first[:, i : i + 1], ids], axis=1)
+            for i, ids in enumerate((upper, lower))
         ]
-    speeds = np.asarray(speeds)
+        speeds = []
+        for begin in range(0, len(demos), batch_size):
+            joints = vqvae.decode(
+                *(
+                    torch.from_numpy(c[begin : begin + batch_size].astype(np.int64)).to(
+                        vqvae.device
+                    )
+                    for c in codes
+                ),
+                SEAM_TOKENS,
+            )
+            speeds += [
+                dance_diagnostics(j.reshape(len(j), -1, 3), vqvae.config.skeleton_def)[
+                    "joint_speed"
+                ]
+                for j in joints.float().cpu().numpy()
+            ]
+        traits["joint_speed"] = np.asarray(speeds)
     noises, levels = noise_levels_of(demos)
-    movement = {}
+    by_noise = {}
     for n in levels:
         at = np.isclose(noises, n)
-        movement[n] = {
-            "joint_speed": float(speeds[at].mean()),
-            "score_speed_corr": correlation(
-                torch.from_numpy(scores[at]), torch.from_numpy(speeds[at])
-            ),
-        }
-    return movement
+        u = torch.from_numpy(scores[at])
+        by_noise[n] = {}
+        for name, values in traits.items():
+            by_noise[n][name] = float(values[at].mean())
+            by_noise[n][f"score_{name}_corr"] = correlation(u, torch.from_numpy(values[at]))
+    return by_noise
 
 
 def reward_report(
     trainer: RewardTrainer, prefs, test_pairs: PreferencePairs, vqvae: DanceVQVAE | None = None
 ) -> dict:
-    """Accuracy per epoch, the held-out noise-pair table, u per noise level and, with the
-    VQ-VAE that decodes the demonstrations, their movement per noise level."""
+    """Accuracy per epoch, the held-out noise-pair table, u per noise level, and how often the
+    demonstrations keep a code and (with the VQ-VAE that decodes them) how fast they move."""
     history = trainer.state.log_history
     per_epoch = [
         {
@@ -132,13 +144,13 @@ def reward_report(
     model = trainer.accelerator.unwrap_model(trainer.model)
     demos, segments = prefs["train_demonstrations"], prefs["train_segments"]
     u = demonstration_scores(model, demos, segments)
-    movement = None if vqvae is None else movement_by_noise(u, demos, segments, vqvae)
+    traits = traits_by_noise(u, demos, segments, vqvae)
     return {
         "accuracy_per_epoch": list(merged.values()),
         "noise_levels": levels,
         "accuracy_by_noise_pair": accuracy_by_noise_pair(scores, noise, levels).tolist(),
         "mean_u_by_noise": mean_score_by_noise(u, demos),
-        "movement_by_noise": movement,
+        "traits_by_noise": traits,
         "test_metrics": {
             k.removeprefix("test_"): v
             for k, v in output.metrics.items()
@@ -200,18 +212,18 @@ def write_reward_report(report: dict, output_dir: Path) -> None:
         "|---:|---:|",
     ]
     lines += [f"| {float(n):g} | {u:.3f} |" for n, u in sorted(report["mean_u_by_noise"].items())]
-    if movement := report.get("movement_by_noise"):
+    if by_noise := report.get("traits_by_noise"):
+        traits = [(k, t) for k, t in TRAITS if k in next(iter(by_noise.values()))]
         lines += [
             "",
-            "## Movement of the training demonstrations, and u's correlation with it",
+            "## The training demonstrations' traits, and u's correlation with them",
             "",
-            "| eps | joint speed (m/s) | correlation of u with joint speed |",
-            "|---:|---:|---:|",
+            "| eps | " + " | ".join(f"{t} | correlation of u with {t}" for _, t in traits) + " |",
+            "|---:|" + "---:|" * (2 * len(traits)),
         ]
-        lines += [
-            f"| {float(n):g} | {m['joint_speed']:.3f} | {_corr(m['score_speed_corr'])} |"
-            for n, m in sorted(movement.items(), key=lambda x: float(x[0]))
-        ]
+        for n, m in sorted(by_noise.items(), key=lambda x: float(x[0])):
+            cells = [f"{m[k]:.3f} | {_corr(m[f'score_{k}_corr'])}" for k, _ in traits]
+            lines.append(f"| {float(n):g} | " + " | ".join(cells) + " |")
     lines += ["", "![accuracy](reward_accuracy.png)", ""]
     (output_dir / "reward_report.md").write_text("\n".join(lines))
 

@@ -33,6 +33,7 @@ from transformers.trainer_callback import ExportableState
 from trl.trainer.utils import disable_dropout_in_model
 
 from ..errors import E3D2Error
+from ..evaluation.diagnostics import repeated_codes
 from ..models import DancePolicy
 from ..models.config_checks import check_same_interface
 from ..models.policy.modeling_policy import action_log_probs, shift_actions
@@ -570,6 +571,9 @@ class PPOTrainer(E3D2Trainer):
                     "eval_score_sem": sem,
                     "eval_kl": float(kl.mean()),
                     "eval_score_ref_logp_corr": correlation(score, episodes.ref_logp.sum(-1)),
+                    "eval_repeated_codes": float(
+                        repeated_codes(episodes.upper.cpu(), episodes.lower.cpu()).mean()
+                    ),
                 }
             )
         if self.evaluate_fn is not None and self.is_world_process_zero():
