@@ -90,6 +90,7 @@ OPTION_RANGES: dict[str, dict[str, float]] = {
     "num_train_pairs": {"min": 1},
     "num_test_pairs": {"min": 1},
     "shard_segments": {"min": 1},
+    "match_repeated_codes": {"above": 0},
     "orientation_weight": {"min": 0},
     "eval_dance_tokens": {"min": 0},
     # the other commands

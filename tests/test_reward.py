@@ -8,7 +8,7 @@ import tempfile
 import numpy as np
 import pytest
 import torch
-from datasets import load_from_disk
+from datasets import Dataset, load_from_disk
 from e3d2_hf.recipes.demos import main as main_demos
 from e3d2_hf.recipes.reward import main as main_reward
 
@@ -109,6 +109,46 @@ def test_pairs_need_two_noise_levels(tiny_tokens):
     )
     with pytest.raises(ValueError, match="same noise level"):
         make_pairs(demos, segments, 10, seed=0)
+
+
+def test_pairs_matched_on_repeated_codes_differ_by_at_most_the_tolerance(tiny_tokens):
+    from e3d2_hf.evaluation.diagnostics import repeated_codes
+
+    segments = music_segments(tiny_tokens)
+    rows = []
+    assert len(segments) >= 60
+    for i in range(60):  # runs of 1 to 15 codes (repetition 0 to 0.93) at each of two noise levels
+        upper = [k // (1 + i // 4) % 32 for k in range(29)]
+        rows.append({"segment_id": i, "noise": [0.02, 1.0][i % 2], "upper_ids": upper,
+                     "lower_ids": upper[::-1]})  # fmt: skip
+    demos = demonstrations.Dataset.from_list(rows, features=demonstrations.demonstration_features())
+    kept = repeated_codes(np.stack(demos["upper_ids"]), np.stack(demos["lower_ids"]))
+    pairs = make_pairs(demos, segments, 200, seed=0, match_repeated_codes=0.05)
+    assert len(pairs) == 200
+    for pair in pairs:
+        c, r = pair["chosen_segment_id"], pair["rejected_segment_id"]
+        assert pair["chosen_noise"] < pair["rejected_noise"]
+        assert abs(kept[c] - kept[r]) <= 0.05
+    # at random (the paper), the same demonstrations give pairs far apart in repetition
+    loose = make_pairs(demos, segments, 200, seed=0)
+    assert (
+        max(abs(kept[p["chosen_segment_id"]] - kept[p["rejected_segment_id"]]) for p in loose) > 0.3
+    )
+
+
+def test_an_unmatchable_repetition_tolerance_is_named():
+    segments = Dataset.from_list([{"segment_id": 0, "music_id": "m"}])  # only the music id is read
+    held, moving = [7] * 29, list(range(29))  # keeps every code; keeps none
+    demos = demonstrations.Dataset.from_list(
+        [{"segment_id": 0, "noise": 0.02, "upper_ids": held, "lower_ids": held},
+         {"segment_id": 0, "noise": 1.0, "upper_ids": moving, "lower_ids": moving}],
+        features=demonstrations.demonstration_features(),
+    )  # fmt: skip
+    with pytest.raises(ValueError, match="match_repeated_codes 0.5: 4 of 4 pairs"):
+        make_pairs(demos, segments, 4, seed=0, match_repeated_codes=0.5)
+    for bad in (0.0, 1.5):
+        with pytest.raises(ValueError, match="match_repeated_codes"):
+            DemonstrationConfig(match_repeated_codes=bad)
 
 
 def test_equal_noise_pairs_are_refused(tiny_preferences):

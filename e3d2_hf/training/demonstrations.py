@@ -38,6 +38,7 @@ from datasets import (
 from tqdm.auto import tqdm
 
 from ..data.layout import WINDOW_TOKENS, MusicLayout
+from ..evaluation.diagnostics import repeated_codes
 from ..models import DancePolicy
 from ..outputs import atomic_output_dir, check_replaceable, claim_output_dir, remove_owned
 from ..ranges import check_ranges
@@ -60,6 +61,15 @@ class DemonstrationConfig:
     rollout_batch_size: int = 64
     shard_segments: int = 256
     seed: int = 0
+    match_repeated_codes: float | None = field(
+        default=None,
+        metadata={
+            "help": "not in the paper (which pairs at random): pair only demonstrations whose "
+            "fractions of steps that keep a body half's code differ by at most this. Noise "
+            "draws uniform codes, which almost never repeat while pi_BC keeps about half of "
+            "its codes, so a reward model can rank by repetition alone and PPO then holds poses"
+        },
+    )
 
     def __post_init__(self) -> None:
         check_ranges(self)
@@ -70,6 +80,11 @@ class DemonstrationConfig:
         if self.segment_stride < 1 or self.shard_segments < 1 or self.rollout_batch_size < 1:
             raise ValueError(
                 "segment_stride, shard_segments and rollout_batch_size must be positive"
+            )
+        if self.match_repeated_codes is not None and self.match_repeated_codes > 1:
+            raise ValueError(
+                f"match_repeated_codes is a difference of fractions, at most 1; got "
+                f"{self.match_repeated_codes:g}"
             )
 
 
@@ -215,24 +230,55 @@ def collect_demonstrations(
     )
 
 
-def make_pairs(demos: Dataset, segments: Dataset, num_pairs: int, seed: int) -> Dataset:
-    """Random pairs of demonstrations with different noise levels; the lower noise is `chosen`."""
+MATCH_ROUNDS = 10_000
+"""Redraws of a pair before `make_pairs` gives up on matching its repetition."""
+
+
+def make_pairs(
+    demos: Dataset,
+    segments: Dataset,
+    num_pairs: int,
+    seed: int,
+    match_repeated_codes: float | None = None,
+) -> Dataset:
+    """Random pairs of demonstrations with different noise levels; the lower noise is `chosen`.
+
+    With `match_repeated_codes`, only pairs whose `repeated_codes` differ by at most that are
+    kept (DemonstrationConfig says why); without it the draws are the paper's random pairs.
+    """
     if num_pairs < 1:
         raise ValueError(f"num_pairs must be positive, got {num_pairs}")
     noise = np.asarray(demos["noise"], dtype=np.float32)
     if len(np.unique(noise)) < 2:
         raise ValueError("all demonstrations have the same noise level: no pair can be ranked")
+    rows = demos.with_format("numpy")
+    kept = None
+    if match_repeated_codes is not None:
+        kept = repeated_codes(np.stack(rows["upper_ids"]), np.stack(rows["lower_ids"]))
     music_of = dict(zip(segments["segment_id"], segments["music_id"], strict=True))
     rng = np.random.default_rng(seed)
     first = rng.integers(len(demos), size=num_pairs)
     second = rng.integers(len(demos), size=num_pairs)
-    same = noise[first] == noise[second]
-    while same.any():
-        second[same] = rng.integers(len(demos), size=int(same.sum()))
-        same = noise[first] == noise[second]
+
+    def unpairable(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        bad = noise[a] == noise[b]
+        return bad if kept is None else bad | (np.abs(kept[a] - kept[b]) > match_repeated_codes)
+
+    bad = unpairable(first, second)
+    rounds = 0
+    while bad.any():
+        rounds += 1
+        if kept is not None and rounds > MATCH_ROUNDS:
+            raise ValueError(
+                f"match_repeated_codes {match_repeated_codes:g}: {int(bad.sum())} of {num_pairs} "
+                f"pairs found no partner in {MATCH_ROUNDS} draws; allow a larger difference"
+            )
+        second[bad] = rng.integers(len(demos), size=int(bad.sum()))
+        if kept is not None and rounds % 50 == 0:  # a demonstration may have no partner at all
+            first[bad] = rng.integers(len(demos), size=int(bad.sum()))
+        bad = unpairable(first, second)
     chosen = np.where(noise[first] < noise[second], first, second)
     rejected = np.where(noise[first] < noise[second], second, first)
-    rows = demos.with_format("numpy")
     columns: dict[str, list] = {name: [] for name in pair_features()}
     for c, r in zip(chosen.tolist(), rejected.tolist(), strict=True):
         for who, index in (("chosen", c), ("rejected", r)):
@@ -274,10 +320,15 @@ def build_preference_dataset(
     test_demos = collect_demonstrations(
         policy, test_segments, work / "test", config, "demonstrations (held-out music)"
     )
+    match = config.match_repeated_codes
     dataset = DatasetDict(
         {
-            "train": make_pairs(train_demos, train_segments, config.num_train_pairs, config.seed),
-            "test": make_pairs(test_demos, test_segments, config.num_test_pairs, config.seed + 1),
+            "train": make_pairs(
+                train_demos, train_segments, config.num_train_pairs, config.seed, match
+            ),
+            "test": make_pairs(
+                test_demos, test_segments, config.num_test_pairs, config.seed + 1, match
+            ),
             "train_segments": train_segments,
             "test_segments": test_segments,
             "train_demonstrations": train_demos,
