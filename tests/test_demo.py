@@ -287,3 +287,23 @@ def test_the_report_states_each_policys_spread_over_seeds_and_claims_by_pairs(tm
         "the ground truth's 0.9 (inside its 95% interval over the pieces, 0.45 to 1.3)." in text
     )
     assert "0.9600 ± 0.01 (each: 0.9500, 0.9600, 0.9700)" in text
+
+
+@pytest.mark.parametrize(
+    "corr, meaning",
+    [(0.43, "favours held poses"), (-0.31, "favours changing codes"), (0.05, "hardly follows")],
+)
+def test_the_repetition_sentence_reads_the_correlations_sign(corr, meaning):
+    from e3d2_hf.reports.demo import _repetition_sentence
+
+    by_noise = {
+        "1.0": {"repeated_codes": 0.01, "score_repeated_codes_corr": 0.0},
+        "0.02": {"repeated_codes": 0.48, "score_repeated_codes_corr": corr},
+    }
+    (block,) = _repetition_sentence(by_noise)
+    assert "ε=0.02 demonstrations" in block.text and "at 48% of steps" in block.text
+    assert f"correlates {corr:+.2f}" in block.text and meaning in block.text
+    assert (
+        _repetition_sentence({"0.02": {"repeated_codes": 0.5, "score_repeated_codes_corr": None}})
+        == []
+    )

@@ -401,6 +401,10 @@ def _reward_blocks(out: Path) -> list[Block]:
     return blocks
 
 
+FOLLOWS = 0.1
+"""A correlation of u with a trait beyond ±this is read as the reward model following it."""
+
+
 def _mean_u_table(report: dict) -> Block:
     """Mean u per noise level, with the demonstrations' traits (`reports.reward.TRAITS`) and
     u's correlation with each."""
@@ -430,15 +434,22 @@ def _repetition_sentence(by_noise: dict | None) -> list[Block]:
     corr = least.get("score_repeated_codes_corr")
     if corr is None:
         return []
+    if corr > FOLLOWS:
+        meaning = (
+            "the reward model favours held poses, which PPO can raise without dancing better "
+            "(each policy's fraction on held-out music is stated under the policies' table above)"
+        )
+    elif corr < -FOLLOWS:
+        meaning = "the reward model favours changing codes"
+    else:
+        meaning = "the reward model hardly follows it"
     return [
         Block(
             "p",
             f"The ε={float(levels[0]):g} demonstrations, nearly pi_BC's own dances, keep a body "
             f"half's code at {least['repeated_codes']:.0%} of steps; the ε={float(levels[-1]):g} "
             f"ones, uniform random codes, at {most['repeated_codes']:.0%}. Among the former, u "
-            f"correlates {corr:+.2f} with that fraction: a reward model that ranks by it favours "
-            "held poses, which PPO can raise without dancing better (each policy's fraction on "
-            "held-out music is stated under the policies' table above).",
+            f"correlates {corr:+.2f} with that fraction: {meaning}.",
         )
     ]
 
