@@ -6,9 +6,9 @@
 
 The model is the paper's Decision-Transformer scorer sized by a preset, or (`--trunk policy`)
 pi_BC's GPT with a scalar head that starts from pi_BC's log-likelihood. The report holds the
-paper's Table 4: accuracy per epoch, the noise-pair table, mean u per noise level; and, where
-the folder of the policy that collected the pairs is on this machine, the demonstrations'
-joint speed per noise level and u's correlation with it.
+paper's Table 4: accuracy per epoch, the noise-pair table, mean u per noise level; and per
+noise level how often the demonstrations keep a code and (where the folder of the policy that
+collected them is on this machine) their joint speed, with u's correlation with each.
 """
 
 from __future__ import annotations

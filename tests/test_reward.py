@@ -356,6 +356,13 @@ def test_traits_by_noise_decodes_each_demonstration_and_correlates_u_with_each_t
         assert row["joint_speed"] == pytest.approx(speeds[at].mean(), rel=1e-5)
         assert row["score_joint_speed_corr"] == pytest.approx(-1.0, abs=1e-5)
         assert row["repeated_codes"] == pytest.approx(kept[at].mean())
+    # past `max_decoded` a random subset is decoded: each level's speed is a mean of its own
+    some = traits_by_noise(-2.0 * speeds + 5.0, demos, segments, vqvae, max_decoded=30)
+    for level, row in some.items():
+        at = np.isclose(noise, level)
+        assert speeds[at].min() - 1e-6 <= row["joint_speed"] <= speeds[at].max() + 1e-6
+        assert row["repeated_codes"] == pytest.approx(kept[at].mean())  # always all of them
+    assert [r["joint_speed"] for r in some.values()] != [r["joint_speed"] for r in traits.values()]
     # without a VQ-VAE only the code traits; a score that does not vary has no correlation
     flat = traits_by_noise(np.ones(len(demos)), demos, segments)
     assert all(set(r) == {"repeated_codes", "score_repeated_codes_corr"} for r in flat.values())

@@ -61,59 +61,75 @@ def mean_score_by_noise(scores: np.ndarray, demos) -> dict[float, float]:
     return {n: float(scores[np.isclose(noises, n)].mean()) for n in levels}
 
 
+DECODED_DEMONSTRATIONS = 10_000
+"""At most this many demonstrations, drawn at random, are decoded for their joint speed: the
+paper's 170,000 would take hours of a paper-size VQ-VAE on a CPU."""
+
+
 @torch.no_grad()
+def decoded_joint_speeds(
+    vqvae: DanceVQVAE, upper: np.ndarray, lower: np.ndarray, batch_size: int = 256
+) -> np.ndarray:
+    """Mean joint speed of each (steps,) code pair row decoded without seams, as the policies'
+    diagnostics decode dances."""
+    upper, lower = (torch.from_numpy(c.astype(np.int64)).to(vqvae.device) for c in (upper, lower))
+    skeleton = vqvae.config.skeleton_def
+    speeds = []
+    for begin in range(0, len(upper), batch_size):
+        end = begin + batch_size
+        joints = vqvae.decode(upper[begin:end], lower[begin:end], SEAM_TOKENS).float().cpu()
+        speeds += [
+            dance_diagnostics(j.reshape(len(j), -1, 3).numpy(), skeleton)["joint_speed"]
+            for j in joints
+        ]
+    return np.asarray(speeds)
+
+
 def traits_by_noise(
-    scores: np.ndarray, demos, segments, vqvae: DanceVQVAE | None = None, batch_size: int = 256
+    scores: np.ndarray,
+    demos,
+    segments,
+    vqvae: DanceVQVAE | None = None,
+    batch_size: int = 256,
+    max_decoded: int = DECODED_DEMONSTRATIONS,
 ) -> dict[float, dict[str, float | None]]:
     """Per noise level: how often the demonstrations keep a code (`repeated_codes`) and, with
-    the VQ-VAE, their mean joint speed (decoded from p_init and their 29 codes without seams,
-    as the policies' diagnostics are); and the correlation of u with each.
+    the VQ-VAE, their mean joint speed (p_init and their 29 codes decoded; of `max_decoded`
+    of them at most, drawn at random); and the correlation of u with each.
 
     A trait of the noise that u follows among the least noisy demonstrations, nearly pi_BC's
     own dances, is what PPO against the reward model can raise without dancing better.
     """
     rows = demos.with_format("numpy")
     upper, lower = np.stack(rows["upper_ids"]), np.stack(rows["lower_ids"])
-    traits = {"repeated_codes": repeated_codes(upper, lower)}
+    noises, levels = noise_levels_of(demos)
+    everyone = np.arange(len(demos))
+    traits = {"repeated_codes": (everyone, repeated_codes(upper, lower))}
     if vqvae is not None:
+        decoded = everyone
+        if len(decoded) > max_decoded:
+            decoded = np.sort(np.random.default_rng(0).choice(everyone, max_decoded, False))
         init = {
             int(s): (int(u), int(lo))
             for s, u, lo in zip(
                 segments["segment_id"], segments["init_upper"], segments["init_lower"], strict=True
             )
         }
-        first = np.array([init[int(s)] for s in rows["segment_id"]], dtype=np.int64)
-        codes = [
-            np.concatenate([first[:, i : i + 1], ids], axis=1)
-            for i, ids in enumerate((upper, lower))
-        ]
-        speeds = []
-        for begin in range(0, len(demos), batch_size):
-            joints = vqvae.decode(
-                *(
-                    torch.from_numpy(c[begin : begin + batch_size].astype(np.int64)).to(
-                        vqvae.device
-                    )
-                    for c in codes
-                ),
-                SEAM_TOKENS,
-            )
-            speeds += [
-                dance_diagnostics(j.reshape(len(j), -1, 3), vqvae.config.skeleton_def)[
-                    "joint_speed"
-                ]
-                for j in joints.float().cpu().numpy()
-            ]
-        traits["joint_speed"] = np.asarray(speeds)
-    noises, levels = noise_levels_of(demos)
-    by_noise = {}
-    for n in levels:
-        at = np.isclose(noises, n)
-        u = torch.from_numpy(scores[at])
-        by_noise[n] = {}
-        for name, values in traits.items():
-            by_noise[n][name] = float(values[at].mean())
-            by_noise[n][f"score_{name}_corr"] = correlation(u, torch.from_numpy(values[at]))
+        first = np.array([init[int(s)] for s in rows["segment_id"][decoded]], dtype=np.int64)
+        speeds = decoded_joint_speeds(
+            vqvae,
+            np.concatenate([first[:, :1], upper[decoded]], axis=1),
+            np.concatenate([first[:, 1:], lower[decoded]], axis=1),
+            batch_size,
+        )
+        traits["joint_speed"] = (decoded, speeds)
+    by_noise: dict[float, dict[str, float | None]] = {n: {} for n in levels}
+    for name, (which, values) in traits.items():
+        for n in levels:
+            at = np.isclose(noises[which], n)
+            u, trait = torch.from_numpy(scores[which][at]), torch.from_numpy(values[at])
+            by_noise[n][name] = float(values[at].mean()) if at.any() else None
+            by_noise[n][f"score_{name}_corr"] = correlation(u, trait)
     return by_noise
 
 
@@ -144,7 +160,7 @@ def reward_report(
     model = trainer.accelerator.unwrap_model(trainer.model)
     demos, segments = prefs["train_demonstrations"], prefs["train_segments"]
     u = demonstration_scores(model, demos, segments)
-    traits = traits_by_noise(u, demos, segments, vqvae)
+    traits = traits_by_noise(u, demos, segments, None if vqvae is None else vqvae.to(model.device))
     return {
         "accuracy_per_epoch": list(merged.values()),
         "noise_levels": levels,
@@ -222,7 +238,7 @@ def write_reward_report(report: dict, output_dir: Path) -> None:
             "|---:|" + "---:|" * (2 * len(traits)),
         ]
         for n, m in sorted(by_noise.items(), key=lambda x: float(x[0])):
-            cells = [f"{m[k]:.3f} | {_corr(m[f'score_{k}_corr'])}" for k, _ in traits]
+            cells = [f"{_value(m[k])} | {_corr(m[f'score_{k}_corr'])}" for k, _ in traits]
             lines.append(f"| {float(n):g} | " + " | ".join(cells) + " |")
     lines += ["", "![accuracy](reward_accuracy.png)", ""]
     (output_dir / "reward_report.md").write_text("\n".join(lines))
@@ -230,3 +246,7 @@ def write_reward_report(report: dict, output_dir: Path) -> None:
 
 def _corr(value: float | None) -> str:
     return "n/a" if value is None else f"{value:+.2f}"
+
+
+def _value(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.3f}"
