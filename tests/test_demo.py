@@ -302,6 +302,7 @@ def test_the_repetition_sentence_reads_the_correlations_sign(corr, meaning):
     }
     (block,) = _repetition_sentence(by_noise)
     assert "ε=0.02 demonstrations" in block.text and "at 48% of steps" in block.text
+    assert "the ε=1 ones, uniform random codes, at 1%" in block.text
     assert f"correlates {corr:+.2f}" in block.text and meaning in block.text
     assert (
         _repetition_sentence({"0.02": {"repeated_codes": 0.5, "score_repeated_codes_corr": None}})

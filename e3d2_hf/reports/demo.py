@@ -443,13 +443,16 @@ def _repetition_sentence(by_noise: dict | None) -> list[Block]:
         meaning = "the reward model favours changing codes"
     else:
         meaning = "the reward model hardly follows it"
+    noisiest = f"the ε={float(levels[-1]):g} ones"
+    if float(levels[-1]) == 1.0:
+        noisiest += ", uniform random codes,"
     return [
         Block(
             "p",
             f"The ε={float(levels[0]):g} demonstrations, nearly pi_BC's own dances, keep a body "
-            f"half's code at {least['repeated_codes']:.0%} of steps; the ε={float(levels[-1]):g} "
-            f"ones, uniform random codes, at {most['repeated_codes']:.0%}. Among the former, u "
-            f"correlates {corr:+.2f} with that fraction: {meaning}.",
+            f"half's code at {least['repeated_codes']:.0%} of steps; {noisiest} at "
+            f"{most['repeated_codes']:.0%}. Among the former, u correlates {corr:+.2f} with that "
+            f"fraction: {meaning}.",
         )
     ]
 
