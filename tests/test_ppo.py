@@ -159,7 +159,7 @@ def test_pi_bc_at_another_temperature_is_measured_as_pi_rl_is(tiny_policy, tmp_p
 
 
 def test_correlation_of_the_score_with_pi_bc_likelihood():
-    from e3d2_hf.training.ppo_trainer import correlation
+    from e3d2_hf.evaluation.diagnostics import correlation
 
     x = torch.tensor([1.0, 2.0, 4.0, 8.0])
     assert correlation(x, 3 * x - 5) == pytest.approx(1.0)

@@ -1,9 +1,10 @@
-"""Policy diagnostics on code streams: the paper's next-token accuracy, and how often a dance
-keeps its codes."""
+"""Policy diagnostics on code streams: the paper's next-token accuracy, how often a dance keeps
+its codes, and the correlations the reports read."""
 
 from __future__ import annotations
 
 import numpy as np
+import torch
 
 
 def token_accuracy(pred_upper, pred_lower, target_upper, target_lower) -> dict[str, float]:
@@ -36,3 +37,12 @@ def repeated_codes(upper, lower) -> np.ndarray:
             f"repeated_codes needs two (N, steps >= 2) arrays, got {up.shape}, {low.shape}"
         )
     return ((np.diff(up, axis=1) == 0).mean(1) + (np.diff(low, axis=1) == 0).mean(1)) / 2
+
+
+def correlation(x: torch.Tensor, y: torch.Tensor) -> float | None:
+    """Pearson correlation of two (N,) tensors; None where either is constant or N < 3.
+    Of the reward-model score with pi_BC's log-likelihood (near 1, maximising the score sharpens
+    pi_BC) or with a trait of the dances (what the score rewards besides quality)."""
+    if len(x) < 3 or float(x.std()) == 0 or float(y.std()) == 0:
+        return None
+    return float(torch.corrcoef(torch.stack([x.float(), y.float()]))[0, 1])

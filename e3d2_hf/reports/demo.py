@@ -31,7 +31,7 @@ from .ppo import (
     plot_ppo_curves,
     repetition_sentence,
 )
-from .reward import TRAITS
+from .reward import TRAITS, format_correlation
 
 CURVES = (
     # (stage folder, log key, panel title)
@@ -420,7 +420,7 @@ def _mean_u_table(report: dict) -> Block:
         for key, _ in traits:
             m = by_noise.get(n, {})
             corr = m.get(f"score_{key}_corr")
-            row += (_fmt(m.get(key)), "n/a" if corr is None else f"{corr:+.2f}")
+            row += (_fmt(m.get(key)), format_correlation(corr))
         rows.append(row)
     return Block("table", header=header, rows=tuple(rows))
 

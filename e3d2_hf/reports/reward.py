@@ -13,10 +13,9 @@ import numpy as np
 import torch
 
 from ..data.layout import SEAM_TOKENS
-from ..evaluation.diagnostics import repeated_codes
+from ..evaluation.diagnostics import correlation, repeated_codes
 from ..evaluation.physical import dance_diagnostics
 from ..models import DanceRewardModel, DanceVQVAE
-from ..training.ppo_trainer import correlation
 from ..training.reward_trainer import PreferencePairs, RewardTrainer, accuracy_by_noise_pair
 
 TRAITS = (("repeated_codes", "repeated codes"), ("joint_speed", "joint speed (m/s)"))
@@ -238,13 +237,16 @@ def write_reward_report(report: dict, output_dir: Path) -> None:
             "|---:|" + "---:|" * (2 * len(traits)),
         ]
         for n, m in sorted(by_noise.items(), key=lambda x: float(x[0])):
-            cells = [f"{_value(m[k])} | {_corr(m[f'score_{k}_corr'])}" for k, _ in traits]
+            cells = [
+                f"{_value(m[k])} | {format_correlation(m[f'score_{k}_corr'])}" for k, _ in traits
+            ]
             lines.append(f"| {float(n):g} | " + " | ".join(cells) + " |")
     lines += ["", "![accuracy](reward_accuracy.png)", ""]
     (output_dir / "reward_report.md").write_text("\n".join(lines))
 
 
-def _corr(value: float | None) -> str:
+def format_correlation(value: float | None) -> str:
+    """A correlation as the reports print it: signed, two decimals; `n/a` where undefined."""
     return "n/a" if value is None else f"{value:+.2f}"
 
 

@@ -33,7 +33,7 @@ from transformers.trainer_callback import ExportableState
 from trl.trainer.utils import disable_dropout_in_model
 
 from ..errors import E3D2Error
-from ..evaluation.diagnostics import repeated_codes
+from ..evaluation.diagnostics import correlation, repeated_codes
 from ..models import DancePolicy
 from ..models.config_checks import check_same_interface
 from ..models.policy.modeling_policy import action_log_probs, shift_actions
@@ -215,14 +215,6 @@ def ppo_losses(
         "value_clipfrac": value_clipfrac,
     }
     return pg_losses.mean(), 0.5 * value_error.mean(), stats
-
-
-def correlation(x: torch.Tensor, y: torch.Tensor) -> float | None:
-    """Pearson correlation of two (N,) tensors; None where either is constant or N < 3.
-    Of the score with pi_BC's log-likelihood: near 1, maximising the score sharpens pi_BC."""
-    if len(x) < 3 or float(x.std()) == 0 or float(y.std()) == 0:
-        return None
-    return float(torch.corrcoef(torch.stack([x.float(), y.float()]))[0, 1])
 
 
 def explained_variance(values: torch.Tensor, returns: torch.Tensor) -> float:
