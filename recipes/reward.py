@@ -8,7 +8,8 @@ The model is the paper's Decision-Transformer scorer sized by a preset, or (`--t
 pi_BC's GPT with a scalar head that starts from pi_BC's log-likelihood. The report holds the
 paper's Table 4: accuracy per epoch, the noise-pair table, mean u per noise level; and per
 noise level how often the demonstrations keep a code and (where the folder of the policy that
-collected them is on this machine) their joint speed, with u's correlation with each.
+collected them is on this machine) their joint and root speeds, with u's correlation with each;
+the same for the ground truth's own episodes of that policy's songs.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from e3d2_hf.training.common import load_model, locate_vqvae
 from e3d2_hf.training.config_parser import parse_stage_args
 from e3d2_hf.training.preferences import load_preferences
 from e3d2_hf.training.reward_trainer import PreferencePairs, RewardConfig, RewardTrainer
+from e3d2_hf.training.tokenize import load_token_splits
 
 
 @dataclass
@@ -65,6 +67,16 @@ ARGUMENTS = (RewardDataArguments, RewardConfig)
 def main(argv: list[str] | None = None) -> dict:
     """As `python recipes/reward.py` and `e3d2` run it: parse ARGUMENTS, then `run`."""
     return run(*parse_stage_args(ARGUMENTS, argv))
+
+
+def demonstrations_tokens(info: dict) -> dict | None:
+    """The collecting policy's tokenised training and held-out songs, where its folder is on
+    this machine: the ground truth the report scores beside the demonstrations."""
+    policy = info.get("policy")
+    if not policy or not (Path(policy) / "tokens").is_dir():
+        return None
+    train, heldout = load_token_splits(Path(policy) / "tokens")
+    return {"training songs": train, "held-out songs": heldout}
 
 
 def demonstrations_vqvae(info: dict) -> DanceVQVAE | None:
@@ -129,7 +141,9 @@ def run(data: RewardDataArguments, config: RewardConfig) -> dict:
 
     # 5. train, then the report: accuracy per epoch, the noise-pair table, u per noise level
     trainer.train(resume_from_checkpoint=config.resume_from_checkpoint)
-    report = reward_report(trainer, prefs, eval_sets["test"], demonstrations_vqvae(info))
+    report = reward_report(
+        trainer, prefs, eval_sets["test"], demonstrations_vqvae(info), demonstrations_tokens(info)
+    )
     report["accuracy_per_epoch"].insert(0, {"epoch": 0.0, **start})
 
     # 6. save with its card, write the report, push

@@ -48,6 +48,11 @@ def test_demo_writes_every_checkpoint_the_dataset_and_the_report(demo_dir):
     assert len(traits) == 5 and all(t["joint_speed"] > 0 for t in traits.values())
     assert all(0 <= t["repeated_codes"] <= 1 for t in traits.values())
     assert "correlation of u with joint speed" in report and "u correlates" in report
+    # and the ground truth's own episodes of pi_BC's songs, scored beside them
+    truth = json.loads((demo_dir / "reward" / "reward_report.json").read_text())["ground_truth"]
+    assert set(truth) == {"training songs", "held-out songs"}
+    assert all(t["episodes"] > 0 and t["root_speed"] > 0 for t in truth.values())
+    assert "| ground truth, held-out songs |" in report
     # and how often each policy keeps a code on held-out music
     ppo_rows = json.loads((demo_dir / "ppo" / "ppo_report.json").read_text())["rows"]
     assert all(0 <= r["eval_repeated_codes"] <= 1 for r in ppo_rows.values())

@@ -328,7 +328,7 @@ def test_traits_by_noise_decodes_each_demonstration_and_correlates_u_with_each_t
 ):
     from e3d2_hf.data.layout import SEAM_TOKENS
     from e3d2_hf.evaluation.diagnostics import repeated_codes
-    from e3d2_hf.evaluation.physical import dance_diagnostics
+    from e3d2_hf.evaluation.physical import dance_diagnostics, root_speed
     from e3d2_hf.models import DanceVQVAE
     from e3d2_hf.reports.reward import traits_by_noise
     from e3d2_hf.training.preferences import load_preferences
@@ -338,15 +338,18 @@ def test_traits_by_noise_decodes_each_demonstration_and_correlates_u_with_each_t
     vqvae = DanceVQVAE.from_pretrained(tiny_vqvae).eval()
     # each demonstration decoded on its own, from its segment's p_init
     init = {int(s["segment_id"]): s for s in segments}
-    speeds, kept = [], []
+    speeds, roots, kept = [], [], []
     for demo in demos:
         first = init[int(demo["segment_id"])]
         upper = torch.tensor([[first["init_upper"], *demo["upper_ids"]]])
         lower = torch.tensor([[first["init_lower"], *demo["lower_ids"]]])
         joints = vqvae.decode(upper, lower, SEAM_TOKENS)[0].numpy()
-        speeds.append(dance_diagnostics(joints.reshape(len(joints), -1, 3))["joint_speed"])
+        joints = joints.reshape(len(joints), -1, 3)
+        speeds.append(dance_diagnostics(joints)["joint_speed"])
+        roots.append(root_speed(joints))
         kept.append(repeated_codes([demo["upper_ids"]], [demo["lower_ids"]])[0])
-    speeds, kept = np.asarray(speeds), np.asarray(kept)
+    speeds, roots, kept = np.asarray(speeds), np.asarray(roots), np.asarray(kept)
+    assert roots.std() > 0  # the demonstrations cross the floor at different speeds
     noise = np.asarray(demos["noise"])
 
     traits = traits_by_noise(-2.0 * speeds + 5.0, demos, segments, vqvae, batch_size=7)
@@ -355,6 +358,9 @@ def test_traits_by_noise_decodes_each_demonstration_and_correlates_u_with_each_t
         at = np.isclose(noise, level)
         assert row["joint_speed"] == pytest.approx(speeds[at].mean(), rel=1e-5)
         assert row["score_joint_speed_corr"] == pytest.approx(-1.0, abs=1e-5)
+        assert row["root_speed"] == pytest.approx(roots[at].mean(), rel=1e-5)
+        expected = np.corrcoef(speeds[at], roots[at])[0, 1]
+        assert row["score_root_speed_corr"] == pytest.approx(-expected, abs=1e-4)
         assert row["repeated_codes"] == pytest.approx(kept[at].mean())
     # past `max_decoded` a random subset is decoded: each level's speed is a mean of its own
     some = traits_by_noise(-2.0 * speeds + 5.0, demos, segments, vqvae, max_decoded=30)
@@ -367,3 +373,45 @@ def test_traits_by_noise_decodes_each_demonstration_and_correlates_u_with_each_t
     flat = traits_by_noise(np.ones(len(demos)), demos, segments)
     assert all(set(r) == {"repeated_codes", "score_repeated_codes_corr"} for r in flat.values())
     assert all(r["score_repeated_codes_corr"] is None for r in flat.values())
+
+
+def test_ground_truth_traits_score_the_datas_own_episodes(tiny_tokens, tiny_reward, tiny_vqvae):
+    """The report scores the data's own 29-step episodes, cut where `music_segments` cuts them
+    and danced with the ground truth's codes, and correlates u with their traits."""
+    from e3d2_hf.data.layout import SEAM_TOKENS, WINDOW_TOKENS
+    from e3d2_hf.evaluation.physical import root_speed
+    from e3d2_hf.models import DanceVQVAE
+    from e3d2_hf.reports.reward import ground_truth_episodes, ground_truth_traits
+
+    music, upper, lower, first = ground_truth_episodes(tiny_tokens)
+    segments = music_segments(tiny_tokens, 0, WINDOW_TOKENS - 1).with_format("numpy")
+    assert len(music) == len(segments) > 3
+    np.testing.assert_array_equal(music, np.stack(segments["music_features"]))
+    np.testing.assert_array_equal(
+        first, np.stack([segments["init_upper"], segments["init_lower"]], 1)
+    )
+    clips = {str(c["id"]): c for c in tiny_tokens}
+    for i in (0, len(segments) - 1):
+        clip, start = clips[str(segments[i]["music_id"])], int(segments[i]["start"])
+        assert upper[i].tolist() == clip["upper_ids"][start + 1 : start + WINDOW_TOKENS]
+        assert lower[i].tolist() == clip["lower_ids"][start + 1 : start + WINDOW_TOKENS]
+
+    model = DanceRewardModel.from_pretrained(tiny_reward).eval()
+    vqvae = DanceVQVAE.from_pretrained(tiny_vqvae).eval()
+    got = ground_truth_traits(model, tiny_tokens, vqvae, batch_size=3)
+    with torch.no_grad():
+        u = model.score(torch.from_numpy(music), torch.from_numpy(upper), torch.from_numpy(lower))
+    u = u.numpy()
+    roots = []
+    for i in range(len(music)):
+        codes = [torch.tensor([[first[i, k], *c[i]]]) for k, c in enumerate((upper, lower))]
+        joints = vqvae.decode(*codes, SEAM_TOKENS)[0].numpy()
+        roots.append(root_speed(joints.reshape(len(joints), -1, 3)))
+    assert got["episodes"] == len(music)
+    assert got["mean_u"] == pytest.approx(float(u.mean()), rel=1e-5)
+    assert got["root_speed"] == pytest.approx(float(np.mean(roots)), rel=1e-5)
+    assert got["score_root_speed_corr"] == pytest.approx(np.corrcoef(u, roots)[0, 1], abs=1e-4)
+    assert {"joint_speed", "repeated_codes", "score_repeated_codes_corr"} <= set(got)
+    # clips too short for one episode give no row
+    short = tiny_tokens.map(lambda c: {**c, "num_tokens": 5, "upper_ids": c["upper_ids"][:5]})
+    assert ground_truth_traits(model, short, vqvae) is None

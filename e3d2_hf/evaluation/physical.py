@@ -159,6 +159,15 @@ def dance_diagnostics(
     }
 
 
+def root_speed(joints: np.ndarray, skeleton: Skeleton = SMPL24, fps: float = MOTION_FPS) -> float:
+    """Mean horizontal speed of the root over the frames (m/s): how fast a dance crosses the
+    floor, which `root_travel` (a spread of positions) only shows over long dances."""
+    p = _check(joints, skeleton)
+    _, flat = _axes(skeleton)
+    root = p[:, skeleton.root][:, flat]
+    return float(np.linalg.norm(np.diff(root, axis=0), axis=-1).mean() * fps)
+
+
 def pieces(dances: list[np.ndarray], frames: int) -> list[np.ndarray]:
     """Consecutive `frames`-long pieces of each dance (a shorter dance stays whole), so the
     ground truth is measured on the same duration as generated dances."""

@@ -384,10 +384,12 @@ def _reward_blocks(out: Path) -> list[Block]:
     blocks += [
         Block(
             "p",
-            "Mean total reward u of the training demonstrations per noise level (the paper's Table 4):",
+            "Mean total reward u of the training demonstrations per noise level (the paper's "
+            "Table 4), and of the ground truth's own 29-step episodes:",
         ),
         _mean_u_table(report),
         *_repetition_sentence(report.get("traits_by_noise")),
+        *_ground_truth_sentence(report.get("ground_truth")),
         Block("p", "Held-out pairwise accuracy by noise pair (row: chosen ε, column: rejected ε):"),
         Block(
             "table",
@@ -422,7 +424,36 @@ def _mean_u_table(report: dict) -> Block:
             corr = m.get(f"score_{key}_corr")
             row += (_fmt(m.get(key)), format_correlation(corr))
         rows.append(row)
+    for songs, m in (report.get("ground_truth") or {}).items():
+        row = (f"ground truth, {songs}", _fmt(m["mean_u"]))
+        for key, _ in traits:
+            row += (_fmt(m.get(key)), format_correlation(m.get(f"score_{key}_corr")))
+        rows.append(row)
     return Block("table", header=header, rows=tuple(rows))
+
+
+def _ground_truth_sentence(truth: dict | None) -> list[Block]:
+    """Which of the data's own traits u punishes over its held-out episodes."""
+    m = (truth or {}).get("held-out songs")
+    if not m:
+        return []
+    falls = [
+        (title.split(" (")[0], m[f"score_{key}_corr"])
+        for key, title in TRAITS
+        if key != "repeated_codes" and (m.get(f"score_{key}_corr") or 0.0) < -FOLLOWS
+    ]
+    if not falls:
+        return []
+    named = " and ".join(f"{corr:+.2f} with {title}" for title, corr in falls)
+    return [
+        Block(
+            "p",
+            f"Over the ground truth's own episodes of the held-out songs (rows 'ground truth'), "
+            f"u correlates {named}: the reward model scores the data's own moves lower the more "
+            "they move, so PPO against it can raise u by moving less than the data (the "
+            "movement figures under the policies' table).",
+        )
+    ]
 
 
 def _repetition_sentence(by_noise: dict | None) -> list[Block]:

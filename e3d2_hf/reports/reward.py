@@ -12,17 +12,42 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..data.layout import SEAM_TOKENS
+from ..data.layout import SEAM_TOKENS, WINDOW_TOKENS
 from ..evaluation.diagnostics import correlation, repeated_codes
-from ..evaluation.physical import dance_diagnostics
+from ..evaluation.physical import dance_diagnostics, root_speed
 from ..models import DanceRewardModel, DanceVQVAE
 from ..training.reward_trainer import PreferencePairs, RewardTrainer, accuracy_by_noise_pair
 
-TRAITS = (("repeated_codes", "repeated codes"), ("joint_speed", "joint speed (m/s)"))
-"""The demonstrations' traits per noise level: key in `traits_by_noise`, title."""
+TRAITS = (
+    ("repeated_codes", "repeated codes"),
+    ("joint_speed", "joint speed (m/s)"),
+    ("root_speed", "root speed (m/s)"),
+)
+"""The episodes' traits: key in `traits_by_noise` and `ground_truth_traits`, title."""
 
 
 @torch.no_grad()
+def episode_scores(
+    model: DanceRewardModel,
+    music: np.ndarray,
+    upper: np.ndarray,
+    lower: np.ndarray,
+    batch_size: int = 256,
+) -> np.ndarray:
+    """The total reward u of each episode: music (N, steps, D), codes (N, steps)."""
+    device = model.device
+    scores = []
+    for begin in range(0, len(music), batch_size):
+        part = slice(begin, begin + batch_size)
+        u = model.score(
+            torch.from_numpy(np.asarray(music[part], dtype=np.float32)).to(device),
+            torch.from_numpy(np.asarray(upper[part], dtype=np.int64)).to(device),
+            torch.from_numpy(np.asarray(lower[part], dtype=np.int64)).to(device),
+        )
+        scores.append(u.cpu().numpy())
+    return np.concatenate(scores) if scores else np.zeros(0, dtype=np.float32)
+
+
 def demonstration_scores(
     model: DanceRewardModel, demos, segments, batch_size: int = 256
 ) -> np.ndarray:
@@ -34,18 +59,13 @@ def demonstration_scores(
         )
     }
     rows = demos.with_format("numpy")
-    scores = []
-    device = model.device
-    for begin in range(0, len(demos), batch_size):
-        part = rows[begin : begin + batch_size]
-        m = torch.from_numpy(np.stack([music[int(s)] for s in part["segment_id"]])).to(device)
-        u = model.score(
-            m,
-            torch.from_numpy(np.stack(part["upper_ids"]).astype(np.int64)).to(device),
-            torch.from_numpy(np.stack(part["lower_ids"]).astype(np.int64)).to(device),
-        )
-        scores.append(u.cpu().numpy())
-    return np.concatenate(scores)
+    return episode_scores(
+        model,
+        np.stack([music[int(s)] for s in rows["segment_id"]]),
+        np.stack(rows["upper_ids"]),
+        np.stack(rows["lower_ids"]),
+        batch_size,
+    )
 
 
 def noise_levels_of(demos) -> tuple[np.ndarray, list[float]]:
@@ -61,27 +81,68 @@ def mean_score_by_noise(scores: np.ndarray, demos) -> dict[float, float]:
 
 
 DECODED_DEMONSTRATIONS = 10_000
-"""At most this many demonstrations, drawn at random, are decoded for their joint speed: the
-paper's 170,000 would take hours of a paper-size VQ-VAE on a CPU."""
+"""At most this many episodes, drawn at random, are decoded for their speeds: the paper's
+170,000 demonstrations would take hours of a paper-size VQ-VAE on a CPU."""
 
 
 @torch.no_grad()
-def decoded_joint_speeds(
+def decoded_speeds(
     vqvae: DanceVQVAE, upper: np.ndarray, lower: np.ndarray, batch_size: int = 256
-) -> np.ndarray:
-    """Mean joint speed of each (steps,) code pair row decoded without seams, as the policies'
-    diagnostics decode dances."""
+) -> dict[str, np.ndarray]:
+    """Mean joint speed and root speed (`evaluation.physical`) of each (steps,) code pair row
+    decoded without seams, as the policies' diagnostics decode dances."""
     upper, lower = (torch.from_numpy(c.astype(np.int64)).to(vqvae.device) for c in (upper, lower))
     skeleton = vqvae.config.skeleton_def
-    speeds = []
+    speeds: dict[str, list[float]] = {"joint_speed": [], "root_speed": []}
     for begin in range(0, len(upper), batch_size):
         end = begin + batch_size
         joints = vqvae.decode(upper[begin:end], lower[begin:end], SEAM_TOKENS).float().cpu()
-        speeds += [
-            dance_diagnostics(j.reshape(len(j), -1, 3).numpy(), skeleton)["joint_speed"]
-            for j in joints
-        ]
-    return np.asarray(speeds)
+        for j in joints:
+            j = j.reshape(len(j), -1, 3).numpy()
+            speeds["joint_speed"].append(dance_diagnostics(j, skeleton)["joint_speed"])
+            speeds["root_speed"].append(root_speed(j, skeleton))
+    return {k: np.asarray(v) for k, v in speeds.items()}
+
+
+def episode_traits(
+    upper: np.ndarray,
+    lower: np.ndarray,
+    first: np.ndarray,
+    vqvae: DanceVQVAE | None = None,
+    batch_size: int = 256,
+    max_decoded: int = DECODED_DEMONSTRATIONS,
+) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Each trait of the episodes (codes (N, steps), p_init's codes `first` (N, 2)) as (rows
+    measured, values): code repetition of every row; with the VQ-VAE, the speeds of p_init and
+    the codes decoded, for `max_decoded` rows at most, drawn at random."""
+    everyone = np.arange(len(upper))
+    traits = {"repeated_codes": (everyone, repeated_codes(upper, lower))}
+    if vqvae is not None:
+        decoded = everyone
+        if len(decoded) > max_decoded:
+            decoded = np.sort(np.random.default_rng(0).choice(everyone, max_decoded, False))
+        speeds = decoded_speeds(
+            vqvae,
+            np.concatenate([first[decoded, :1], upper[decoded]], axis=1),
+            np.concatenate([first[decoded, 1:], lower[decoded]], axis=1),
+            batch_size,
+        )
+        traits.update({name: (decoded, values) for name, values in speeds.items()})
+    return traits
+
+
+def summarise_traits(
+    scores: np.ndarray, traits: dict[str, tuple[np.ndarray, np.ndarray]], rows: np.ndarray
+) -> dict[str, float | None]:
+    """Each trait's mean over the episodes where `rows` (a mask over all episodes) holds, and
+    u's correlation with it there (None where undefined)."""
+    out: dict[str, float | None] = {}
+    for name, (which, values) in traits.items():
+        at = rows[which]
+        u, trait = torch.from_numpy(scores[which][at]), torch.from_numpy(values[at])
+        out[name] = float(values[at].mean()) if at.any() else None
+        out[f"score_{name}_corr"] = correlation(u, trait)
+    return out
 
 
 def traits_by_noise(
@@ -93,50 +154,84 @@ def traits_by_noise(
     max_decoded: int = DECODED_DEMONSTRATIONS,
 ) -> dict[float, dict[str, float | None]]:
     """Per noise level: how often the demonstrations keep a code (`repeated_codes`) and, with
-    the VQ-VAE, their mean joint speed (p_init and their 29 codes decoded; of `max_decoded`
-    of them at most, drawn at random); and the correlation of u with each.
+    the VQ-VAE, their mean joint and root speeds (`episode_traits`); and u's correlation with
+    each.
 
     A trait of the noise that u follows among the least noisy demonstrations, nearly pi_BC's
     own dances, is what PPO against the reward model can raise without dancing better.
     """
     rows = demos.with_format("numpy")
     upper, lower = np.stack(rows["upper_ids"]), np.stack(rows["lower_ids"])
-    noises, levels = noise_levels_of(demos)
-    everyone = np.arange(len(demos))
-    traits = {"repeated_codes": (everyone, repeated_codes(upper, lower))}
-    if vqvae is not None:
-        decoded = everyone
-        if len(decoded) > max_decoded:
-            decoded = np.sort(np.random.default_rng(0).choice(everyone, max_decoded, False))
-        init = {
-            int(s): (int(u), int(lo))
-            for s, u, lo in zip(
-                segments["segment_id"], segments["init_upper"], segments["init_lower"], strict=True
-            )
-        }
-        first = np.array([init[int(s)] for s in rows["segment_id"][decoded]], dtype=np.int64)
-        speeds = decoded_joint_speeds(
-            vqvae,
-            np.concatenate([first[:, :1], upper[decoded]], axis=1),
-            np.concatenate([first[:, 1:], lower[decoded]], axis=1),
-            batch_size,
+    init = {
+        int(s): (int(u), int(lo))
+        for s, u, lo in zip(
+            segments["segment_id"], segments["init_upper"], segments["init_lower"], strict=True
         )
-        traits["joint_speed"] = (decoded, speeds)
-    by_noise: dict[float, dict[str, float | None]] = {n: {} for n in levels}
-    for name, (which, values) in traits.items():
-        for n in levels:
-            at = np.isclose(noises[which], n)
-            u, trait = torch.from_numpy(scores[which][at]), torch.from_numpy(values[at])
-            by_noise[n][name] = float(values[at].mean()) if at.any() else None
-            by_noise[n][f"score_{name}_corr"] = correlation(u, trait)
-    return by_noise
+    }
+    first = np.array([init[int(s)] for s in rows["segment_id"]], dtype=np.int64)
+    traits = episode_traits(upper, lower, first, vqvae, batch_size, max_decoded)
+    noises, levels = noise_levels_of(demos)
+    return {n: summarise_traits(scores, traits, np.isclose(noises, n)) for n in levels}
+
+
+def ground_truth_episodes(
+    tokens, stride: int = WINDOW_TOKENS - 1
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The dataset's own episodes: the windows `training.demonstrations.music_segments` cuts
+    (every `stride` tokens of each tokenised clip), with the codes the ground truth danced
+    there. Returns music (N, 29, D), upper and lower (N, 29), p_init's codes (N, 2)."""
+    music, upper, lower, first = [], [], [], []
+    for clip in tokens.with_format("numpy"):
+        features = np.asarray(clip["music_tokens"], dtype=np.float32)
+        up, lo = np.asarray(clip["upper_ids"]), np.asarray(clip["lower_ids"])
+        for start in range(0, min(len(features), len(up)) - WINDOW_TOKENS + 1, stride):
+            music.append(features[start + 1 : start + WINDOW_TOKENS])
+            upper.append(up[start + 1 : start + WINDOW_TOKENS])
+            lower.append(lo[start + 1 : start + WINDOW_TOKENS])
+            first.append((up[start], lo[start]))
+    if not music:
+        codes = np.zeros((0, WINDOW_TOKENS - 1), np.int64)
+        return np.zeros((0, WINDOW_TOKENS - 1, 0), np.float32), codes, codes, np.zeros((0, 2))
+    return np.stack(music), np.stack(upper), np.stack(lower), np.asarray(first, dtype=np.int64)
+
+
+def ground_truth_traits(
+    model: DanceRewardModel,
+    tokens,
+    vqvae: DanceVQVAE | None = None,
+    batch_size: int = 256,
+    max_decoded: int = DECODED_DEMONSTRATIONS,
+) -> dict[str, float | int | None] | None:
+    """u of the ground truth's own episodes (`ground_truth_episodes`), their traits, and u's
+    correlation with each; None for clips too short for an episode.
+
+    The demonstrations rank pi_BC's samples by noise; nothing tells the reward model what the
+    data itself does. Where u falls with a trait over the data's own moves, PPO against it
+    trades that trait away."""
+    music, upper, lower, first = ground_truth_episodes(tokens)
+    if not len(music):
+        return None
+    scores = episode_scores(model, music, upper, lower, batch_size)
+    traits = episode_traits(upper, lower, first, vqvae, batch_size, max_decoded)
+    everyone = np.ones(len(scores), dtype=bool)
+    return {
+        "episodes": len(scores),
+        "mean_u": float(scores.mean()),
+        **summarise_traits(scores, traits, everyone),
+    }
 
 
 def reward_report(
-    trainer: RewardTrainer, prefs, test_pairs: PreferencePairs, vqvae: DanceVQVAE | None = None
+    trainer: RewardTrainer,
+    prefs,
+    test_pairs: PreferencePairs,
+    vqvae: DanceVQVAE | None = None,
+    ground_truth: dict | None = None,
 ) -> dict:
     """Accuracy per epoch, the held-out noise-pair table, u per noise level, and how often the
-    demonstrations keep a code and (with the VQ-VAE that decodes them) how fast they move."""
+    demonstrations keep a code and (with the VQ-VAE that decodes them) how fast they move; with
+    `ground_truth` ({"training songs": tokens, "held-out songs": tokens}, pi_BC's), the same
+    for the data's own episodes (`ground_truth_traits`)."""
     history = trainer.state.log_history
     per_epoch = [
         {
@@ -159,13 +254,20 @@ def reward_report(
     model = trainer.accelerator.unwrap_model(trainer.model)
     demos, segments = prefs["train_demonstrations"], prefs["train_segments"]
     u = demonstration_scores(model, demos, segments)
-    traits = traits_by_noise(u, demos, segments, None if vqvae is None else vqvae.to(model.device))
+    vqvae = None if vqvae is None else vqvae.to(model.device)
+    traits = traits_by_noise(u, demos, segments, vqvae)
+    truth = {
+        songs: found
+        for songs, tokens in (ground_truth or {}).items()
+        if (found := ground_truth_traits(model, tokens, vqvae)) is not None
+    }
     return {
         "accuracy_per_epoch": list(merged.values()),
         "noise_levels": levels,
         "accuracy_by_noise_pair": accuracy_by_noise_pair(scores, noise, levels).tolist(),
         "mean_u_by_noise": mean_score_by_noise(u, demos),
         "traits_by_noise": traits,
+        "ground_truth": truth,
         "test_metrics": {
             k.removeprefix("test_"): v
             for k, v in output.metrics.items()
@@ -241,6 +343,25 @@ def write_reward_report(report: dict, output_dir: Path) -> None:
                 f"{_value(m[k])} | {format_correlation(m[f'score_{k}_corr'])}" for k, _ in traits
             ]
             lines.append(f"| {float(n):g} | " + " | ".join(cells) + " |")
+    if truth := report.get("ground_truth"):
+        traits = [(k, t) for k, t in TRAITS if k in next(iter(truth.values()))]
+        lines += [
+            "",
+            "## The ground truth's own episodes (pi_BC's tokenised songs), and u's correlation"
+            " with their traits",
+            "",
+            "| songs | episodes | mean u | "
+            + " | ".join(f"{t} | correlation of u with {t}" for _, t in traits)
+            + " |",
+            "|---|---:|---:|" + "---:|" * (2 * len(traits)),
+        ]
+        for songs, m in truth.items():
+            cells = [
+                f"{_value(m[k])} | {format_correlation(m[f'score_{k}_corr'])}" for k, _ in traits
+            ]
+            lines.append(
+                f"| {songs} | {m['episodes']} | {m['mean_u']:.3f} | " + " | ".join(cells) + " |"
+            )
     lines += ["", "![accuracy](reward_accuracy.png)", ""]
     (output_dir / "reward_report.md").write_text("\n".join(lines))
 
