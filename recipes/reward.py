@@ -145,6 +145,9 @@ def run(data: RewardDataArguments, config: RewardConfig) -> dict:
         trainer, prefs, eval_sets["test"], demonstrations_vqvae(info), demonstrations_tokens(info)
     )
     report["accuracy_per_epoch"].insert(0, {"epoch": 0.0, **start})
+    report["ground_truth_demonstrations"] = bool(
+        info.get("config", {}).get("ground_truth_demonstrations", False)
+    )
 
     # 6. save with its card, write the report, push
     noise_levels = info.get("config", {}).get("noise_levels", report["noise_levels"])

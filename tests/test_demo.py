@@ -305,11 +305,15 @@ def test_the_repetition_sentence_reads_the_correlations_sign(corr, meaning):
         "1.0": {"repeated_codes": 0.01, "score_repeated_codes_corr": 0.0},
         "0.02": {"repeated_codes": 0.48, "score_repeated_codes_corr": corr},
     }
-    (block,) = _repetition_sentence(by_noise)
+    (block,) = _repetition_sentence({"traits_by_noise": by_noise})
     assert "ε=0.02 demonstrations" in block.text and "at 48% of steps" in block.text
     assert "the ε=1 ones, uniform random codes, at 1%" in block.text
     assert f"correlates {corr:+.2f}" in block.text and meaning in block.text
-    assert (
-        _repetition_sentence({"0.02": {"repeated_codes": 0.5, "score_repeated_codes_corr": None}})
-        == []
-    )
+    # the data's own episodes at noise 0 are not pi_BC's least noisy rollouts
+    truth = {"0.0": {"repeated_codes": 0.57, "score_repeated_codes_corr": -0.9}}
+    report = {"traits_by_noise": {**by_noise, **truth}, "ground_truth_demonstrations": True}
+    assert _repetition_sentence(report) == [block]
+    (at_zero,) = _repetition_sentence({"traits_by_noise": {**by_noise, **truth}})
+    assert "ε=0 demonstrations" in at_zero.text  # without the flag, 0 is a rollout level
+    none = {"0.02": {"repeated_codes": 0.5, "score_repeated_codes_corr": None}, "1.0": {}}
+    assert _repetition_sentence({"traits_by_noise": none}) == []

@@ -415,3 +415,39 @@ def test_ground_truth_traits_score_the_datas_own_episodes(tiny_tokens, tiny_rewa
     # clips too short for one episode give no row
     short = tiny_tokens.map(lambda c: {**c, "num_tokens": 5, "upper_ids": c["upper_ids"][:5]})
     assert ground_truth_traits(model, short, vqvae) is None
+
+
+def test_ground_truth_demonstrations_rank_the_datas_own_codes_above_every_rollout(
+    tiny_policy, tiny_preferences, tmp_path
+):
+    """`--ground_truth_demonstrations true` (not in the paper) adds each segment's ground-truth
+    codes at noise 0; the rollouts stay the paper's, and the reports name the level."""
+    out = tmp_path / "preferences"
+    main_demos(demos_argv(tiny_policy, out, "--ground_truth_demonstrations", "true"))
+    prefs, paper = load_from_disk(str(out)), load_from_disk(str(tiny_preferences))
+    tokens = load_from_disk(str(tiny_policy / "tokens" / "train")).with_format("numpy")
+    clips = {str(c["id"]): c for c in tokens}
+    demos = prefs["train_demonstrations"]
+    truth = demos.filter(lambda d: d["noise"] == 0.0)
+    segments = prefs["train_segments"]
+    assert sorted(truth["segment_id"]) == sorted(segments["segment_id"])
+    by_id = {int(s["segment_id"]): s for s in segments}
+    for demo in truth.select(range(0, len(truth), max(len(truth) // 5, 1))):
+        segment = by_id[int(demo["segment_id"])]
+        clip, start = clips[segment["music_id"]], int(segment["start"])
+        assert demo["upper_ids"] == clip["upper_ids"][start + 1 : start + 30].tolist()
+        assert demo["lower_ids"] == clip["lower_ids"][start + 1 : start + 30].tolist()
+    rollouts = demos.filter(lambda d: d["noise"] > 0.0)
+    assert rollouts["upper_ids"] == paper["train_demonstrations"]["upper_ids"]
+    zero = [p for p in prefs["train"] if 0.0 in (p["chosen_noise"], p["rejected_noise"])]
+    assert zero and all(p["chosen_noise"] == 0.0 for p in zero)
+    assert any(p["chosen_noise"] == 0.0 for p in prefs["test"])
+
+    report = main_reward(
+        ["--config", str(TINY / "reward.yaml"), "--preferences_dir", str(out),
+         "--output_dir", str(tmp_path / "reward"), "--disable_tqdm", "true"]
+    )  # fmt: skip
+    assert report["ground_truth_demonstrations"] is True
+    assert "| 0 (ground truth) |" in (tmp_path / "reward" / "reward_report.md").read_text()
+    with pytest.raises(ValueError, match="noise levels must all be above 0"):
+        DemonstrationConfig(noise_levels=[0.0, 0.5], ground_truth_demonstrations=True)

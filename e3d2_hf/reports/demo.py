@@ -31,7 +31,7 @@ from .ppo import (
     plot_ppo_curves,
     repetition_sentence,
 )
-from .reward import TRAITS, format_correlation
+from .reward import TRAITS, format_correlation, noise_label, rollout_levels
 
 CURVES = (
     # (stage folder, log key, panel title)
@@ -388,7 +388,7 @@ def _reward_blocks(out: Path) -> list[Block]:
             "Table 4), and of the ground truth's own 29-step episodes:",
         ),
         _mean_u_table(report),
-        *_repetition_sentence(report.get("traits_by_noise")),
+        *_repetition_sentence(report),
         *_ground_truth_sentence(report.get("ground_truth")),
         Block("p", "Held-out pairwise accuracy by noise pair (row: chosen ε, column: rejected ε):"),
         Block(
@@ -418,7 +418,7 @@ def _mean_u_table(report: dict) -> Block:
         header += (title, f"correlation of u with {title.split(' (')[0]}")
     rows = []
     for n, u in sorted(report["mean_u_by_noise"].items(), key=lambda x: float(x[0])):
-        row: tuple[str, ...] = (f"{float(n):g}", _fmt(u))
+        row: tuple[str, ...] = (noise_label(n, report), _fmt(u))
         for key, _ in traits:
             m = by_noise.get(n, {})
             corr = m.get(f"score_{key}_corr")
@@ -456,11 +456,12 @@ def _ground_truth_sentence(truth: dict | None) -> list[Block]:
     ]
 
 
-def _repetition_sentence(by_noise: dict | None) -> list[Block]:
-    """How far u follows code repetition among the least noisy demonstrations."""
-    if not by_noise:
+def _repetition_sentence(report: dict) -> list[Block]:
+    """How far u follows code repetition among the least noisy rollouts of pi_BC."""
+    by_noise = report.get("traits_by_noise")
+    levels = rollout_levels(report)
+    if not by_noise or len(levels) < 2:
         return []
-    levels = sorted(by_noise, key=float)
     least, most = by_noise[levels[0]], by_noise[levels[-1]]
     corr = least.get("score_repeated_codes_corr")
     if corr is None:

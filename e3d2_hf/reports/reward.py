@@ -16,6 +16,11 @@ from ..data.layout import SEAM_TOKENS, WINDOW_TOKENS
 from ..evaluation.diagnostics import correlation, repeated_codes
 from ..evaluation.physical import dance_diagnostics, root_speed
 from ..models import DanceRewardModel, DanceVQVAE
+from ..training.demonstrations import (
+    GROUND_TRUTH_NOISE,
+    ground_truth_demonstrations,
+    music_segments,
+)
 from ..training.reward_trainer import PreferencePairs, RewardTrainer, accuracy_by_noise_pair
 
 TRAITS = (
@@ -177,22 +182,23 @@ def traits_by_noise(
 def ground_truth_episodes(
     tokens, stride: int = WINDOW_TOKENS - 1
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """The dataset's own episodes: the windows `training.demonstrations.music_segments` cuts
-    (every `stride` tokens of each tokenised clip), with the codes the ground truth danced
-    there. Returns music (N, 29, D), upper and lower (N, 29), p_init's codes (N, 2)."""
-    music, upper, lower, first = [], [], [], []
-    for clip in tokens.with_format("numpy"):
-        features = np.asarray(clip["music_tokens"], dtype=np.float32)
-        up, lo = np.asarray(clip["upper_ids"]), np.asarray(clip["lower_ids"])
-        for start in range(0, min(len(features), len(up)) - WINDOW_TOKENS + 1, stride):
-            music.append(features[start + 1 : start + WINDOW_TOKENS])
-            upper.append(up[start + 1 : start + WINDOW_TOKENS])
-            lower.append(lo[start + 1 : start + WINDOW_TOKENS])
-            first.append((up[start], lo[start]))
-    if not music:
+    """The dataset's own episodes: the windows `music_segments` cuts every `stride` tokens of
+    each tokenised clip, with the codes the ground truth danced there
+    (`ground_truth_demonstrations`). Returns music (N, 29, D), upper and lower (N, 29), p_init's
+    codes (N, 2); empty where no clip is long enough."""
+    try:
+        segments = music_segments(tokens, 0, stride)
+    except ValueError:  # no clip has a whole window
         codes = np.zeros((0, WINDOW_TOKENS - 1), np.int64)
         return np.zeros((0, WINDOW_TOKENS - 1, 0), np.float32), codes, codes, np.zeros((0, 2))
-    return np.stack(music), np.stack(upper), np.stack(lower), np.asarray(first, dtype=np.int64)
+    demos = ground_truth_demonstrations(tokens, segments).with_format("numpy")
+    segments = segments.with_format("numpy")
+    return (
+        np.stack(segments["music_features"]),
+        np.stack(demos["upper_ids"]).astype(np.int64),
+        np.stack(demos["lower_ids"]).astype(np.int64),
+        np.stack([segments["init_upper"], segments["init_lower"]], axis=1).astype(np.int64),
+    )
 
 
 def ground_truth_traits(
@@ -328,7 +334,10 @@ def write_reward_report(report: dict, output_dir: Path) -> None:
         "| eps | mean u |",
         "|---:|---:|",
     ]
-    lines += [f"| {float(n):g} | {u:.3f} |" for n, u in sorted(report["mean_u_by_noise"].items())]
+    lines += [
+        f"| {noise_label(n, report)} | {u:.3f} |"
+        for n, u in sorted(report["mean_u_by_noise"].items(), key=lambda x: float(x[0]))
+    ]
     if by_noise := report.get("traits_by_noise"):
         traits = [(k, t) for k, t in TRAITS if k in next(iter(by_noise.values()))]
         lines += [
@@ -342,7 +351,7 @@ def write_reward_report(report: dict, output_dir: Path) -> None:
             cells = [
                 f"{_value(m[k])} | {format_correlation(m[f'score_{k}_corr'])}" for k, _ in traits
             ]
-            lines.append(f"| {float(n):g} | " + " | ".join(cells) + " |")
+            lines.append(f"| {noise_label(n, report)} | " + " | ".join(cells) + " |")
     if truth := report.get("ground_truth"):
         traits = [(k, t) for k, t in TRAITS if k in next(iter(truth.values()))]
         lines += [
@@ -364,6 +373,23 @@ def write_reward_report(report: dict, output_dir: Path) -> None:
             )
     lines += ["", "![accuracy](reward_accuracy.png)", ""]
     (output_dir / "reward_report.md").write_text("\n".join(lines))
+
+
+def noise_label(noise: float, report: dict) -> str:
+    """A noise level as the tables print it; 0 names the data's own episodes where the pairs
+    hold them (`DemonstrationConfig.ground_truth_demonstrations`)."""
+    if report.get("ground_truth_demonstrations") and float(noise) == GROUND_TRUTH_NOISE:
+        return f"{float(noise):g} (ground truth)"
+    return f"{float(noise):g}"
+
+
+def rollout_levels(report: dict) -> list:
+    """The noise levels of pi_BC's rollouts (the ground truth's left out), lowest first, as
+    keys of `traits_by_noise`."""
+    levels = sorted(report.get("traits_by_noise") or {}, key=float)
+    if report.get("ground_truth_demonstrations"):
+        levels = [n for n in levels if float(n) != GROUND_TRUTH_NOISE]
+    return levels
 
 
 def format_correlation(value: float | None) -> str:

@@ -70,6 +70,16 @@ class DemonstrationConfig:
             "its codes, so a reward model can rank by repetition alone and PPO then holds poses"
         },
     )
+    ground_truth_demonstrations: bool = field(
+        default=False,
+        metadata={
+            "help": "not in the paper (which ranks pi_BC's rollouts only): add the data's own "
+            "codes on each segment as demonstrations at noise 0, ranked above every rollout, "
+            "so the reward model learns what the data does. Without them the synthetic "
+            "demo's reward model scores the data's own moves lower the faster they cross the "
+            "floor, and PPO shortens root travel"
+        },
+    )
 
     def __post_init__(self) -> None:
         check_ranges(self)
@@ -80,6 +90,11 @@ class DemonstrationConfig:
         if self.segment_stride < 1 or self.shard_segments < 1 or self.rollout_batch_size < 1:
             raise ValueError(
                 "segment_stride, shard_segments and rollout_batch_size must be positive"
+            )
+        if self.ground_truth_demonstrations and min(self.noise_levels) <= 0.0:
+            raise ValueError(
+                "ground_truth_demonstrations ranks the data at noise 0, above every rollout: "
+                f"the noise levels must all be above 0, got {self.noise_levels}"
             )
         if self.match_repeated_codes is not None and self.match_repeated_codes > 1:
             raise ValueError(
@@ -146,6 +161,28 @@ def music_segments(tokens, first_segment_id: int = 0, stride: int = 1) -> Datase
     if not rows:
         raise ValueError(f"no clip has {WINDOW_TOKENS} tokens: no music segment to roll out on")
     return Dataset.from_list(rows, features=segment_features())
+
+
+GROUND_TRUTH_NOISE = 0.0
+"""The noise level of `ground_truth_demonstrations`: below every rollout's."""
+
+
+def ground_truth_demonstrations(tokens, segments: Dataset) -> Dataset:
+    """The data's own dance on each segment (cut by `music_segments` from `tokens`): the codes
+    the ground truth danced after p_init, as demonstrations at noise `GROUND_TRUTH_NOISE`."""
+    clips = {str(c["id"]): c for c in tokens.with_format("numpy")}
+    rows = segments.select_columns(["segment_id", "music_id", "start"]).with_format("numpy")
+    columns: dict[str, list] = {k: [] for k in ("segment_id", "noise", "upper_ids", "lower_ids")}
+    for segment_id, music_id, start in zip(
+        rows["segment_id"], rows["music_id"], rows["start"], strict=True
+    ):
+        clip = clips[str(music_id)]
+        window = slice(int(start) + 1, int(start) + WINDOW_TOKENS)
+        columns["segment_id"].append(int(segment_id))
+        columns["noise"].append(GROUND_TRUTH_NOISE)
+        columns["upper_ids"].append(np.asarray(clip["upper_ids"][window], dtype=np.int32))
+        columns["lower_ids"].append(np.asarray(clip["lower_ids"][window], dtype=np.int32))
+    return Dataset.from_dict(columns, features=demonstration_features())
 
 
 @torch.no_grad()
@@ -320,6 +357,13 @@ def build_preference_dataset(
     test_demos = collect_demonstrations(
         policy, test_segments, work / "test", config, "demonstrations (held-out music)"
     )
+    if config.ground_truth_demonstrations:
+        train_demos = concatenate_datasets(
+            [train_demos, ground_truth_demonstrations(train_tokens, train_segments)]
+        )
+        test_demos = concatenate_datasets(
+            [test_demos, ground_truth_demonstrations(test_tokens, test_segments)]
+        )
     match = config.match_repeated_codes
     dataset = DatasetDict(
         {
