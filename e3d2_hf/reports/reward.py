@@ -1,4 +1,5 @@
-"""The reward model's report: accuracy per epoch, the noise-pair table, u per noise level.
+"""The reward model's report: accuracy per epoch, the noise-pair table, u per noise level,
+the demonstrations' traits per noise level and the ground truth's own episodes beside them.
 
 `reward_report.json` / `reward_report.md` / `reward_accuracy.png` in the reward model's folder
 (the paper's Table 4 and its accuracy curves); the demo report reads the same JSON.
