@@ -183,5 +183,22 @@ def render_dataset_card(
         "split_table": f"| split | rows |\n|---|---:|\n{rows}",
         "token_fps": f"{TOKEN_FPS:g}",
         "source_data": source_data_section(source),
+        "pairing": _pairing_sentence(config),
     }
     return DatasetCard.from_template(card_data, template_path=str(path), **values)
+
+
+def _pairing_sentence(config: dict[str, Any]) -> str:
+    """What the collection did beyond the paper's random pairs of rollouts, as card sentences."""
+    sentences = []
+    if config.get("ground_truth_demonstrations"):
+        sentences.append(
+            "The data's own codes on every segment were added as demonstrations at noise 0, "
+            "ranked above every rollout (`ground_truth_demonstrations`, not in the paper)."
+        )
+    if (tolerance := config.get("match_repeated_codes")) is not None:
+        sentences.append(
+            "Only demonstrations whose fractions of steps that keep a body half's code differ by "
+            f"at most {tolerance:g} were paired (`match_repeated_codes`, not in the paper)."
+        )
+    return " ".join(sentences)

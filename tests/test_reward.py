@@ -442,6 +442,13 @@ def test_ground_truth_demonstrations_rank_the_datas_own_codes_above_every_rollou
     zero = [p for p in prefs["train"] if 0.0 in (p["chosen_noise"], p["rejected_noise"])]
     assert zero and all(p["chosen_noise"] == 0.0 for p in zero)
     assert any(p["chosen_noise"] == 0.0 for p in prefs["test"])
+    card = (out / "README.md").read_text()
+    assert "own codes on every segment were added as demonstrations at noise 0" in card
+    assert "noise 0" not in (tiny_preferences / "README.md").read_text()
+    from e3d2_hf.cards import _pairing_sentence
+
+    assert "differ by at most 0.05 were paired" in _pairing_sentence({"match_repeated_codes": 0.05})
+    assert _pairing_sentence({"match_repeated_codes": None}) == ""
 
     report = main_reward(
         ["--config", str(TINY / "reward.yaml"), "--preferences_dir", str(out),
