@@ -142,12 +142,10 @@ def run(data: RewardDataArguments, config: RewardConfig) -> dict:
     # 5. train, then the report: accuracy per epoch, the noise-pair table, u per noise level
     trainer.train(resume_from_checkpoint=config.resume_from_checkpoint)
     report = reward_report(
-        trainer, prefs, eval_sets["test"], demonstrations_vqvae(info), demonstrations_tokens(info)
-    )
+        trainer, prefs, eval_sets["test"], demonstrations_vqvae(info), demonstrations_tokens(info),
+        ranked_ground_truth=bool(info.get("config", {}).get("ground_truth_demonstrations")),
+    )  # fmt: skip
     report["accuracy_per_epoch"].insert(0, {"epoch": 0.0, **start})
-    report["ground_truth_demonstrations"] = bool(
-        info.get("config", {}).get("ground_truth_demonstrations", False)
-    )
 
     # 6. save with its card, write the report, push
     noise_levels = info.get("config", {}).get("noise_levels", report["noise_levels"])

@@ -31,7 +31,15 @@ from .ppo import (
     plot_ppo_curves,
     repetition_sentence,
 )
-from .reward import TRAITS, format_correlation, noise_label, rollout_levels
+from .reward import (
+    TRAITS,
+    noise_label,
+    present_traits,
+    rollout_levels,
+    trait_cells,
+    trait_header,
+    trait_name,
+)
 
 CURVES = (
     # (stage folder, log key, panel title)
@@ -411,24 +419,16 @@ def _mean_u_table(report: dict) -> Block:
     """Mean u per noise level, with the demonstrations' traits (`reports.reward.TRAITS`) and
     u's correlation with each."""
     by_noise = report.get("traits_by_noise") or {}
-    present = next(iter(by_noise.values()), {})
-    traits = [(k, t) for k, t in TRAITS if k in present]
-    header: tuple[str, ...] = ("noise ε", "mean u")
-    for _, title in traits:
-        header += (title, f"correlation of u with {title.split(' (')[0]}")
-    rows = []
-    for n, u in sorted(report["mean_u_by_noise"].items(), key=lambda x: float(x[0])):
-        row: tuple[str, ...] = (noise_label(n, report), _fmt(u))
-        for key, _ in traits:
-            m = by_noise.get(n, {})
-            corr = m.get(f"score_{key}_corr")
-            row += (_fmt(m.get(key)), format_correlation(corr))
-        rows.append(row)
-    for songs, m in (report.get("ground_truth") or {}).items():
-        row = (f"ground truth, {songs}", _fmt(m["mean_u"]))
-        for key, _ in traits:
-            row += (_fmt(m.get(key)), format_correlation(m.get(f"score_{key}_corr")))
-        rows.append(row)
+    traits = present_traits(by_noise.values())
+    rows = [
+        (noise_label(n, report), _fmt(u), *trait_cells(by_noise.get(n, {}), traits, _fmt))
+        for n, u in sorted(report["mean_u_by_noise"].items(), key=lambda x: float(x[0]))
+    ]
+    rows += [
+        (f"ground truth, {songs}", _fmt(m["mean_u"]), *trait_cells(m, traits, _fmt))
+        for songs, m in (report.get("ground_truth") or {}).items()
+    ]
+    header = ("noise ε", "mean u", *trait_header(traits))
     return Block("table", header=header, rows=tuple(rows))
 
 
@@ -438,7 +438,7 @@ def _ground_truth_sentence(truth: dict | None) -> list[Block]:
     if not m:
         return []
     falls = [
-        (title.split(" (")[0], m[f"score_{key}_corr"])
+        (trait_name(title), m[f"score_{key}_corr"])
         for key, title in TRAITS
         if key != "repeated_codes" and (m.get(f"score_{key}_corr") or 0.0) < -FOLLOWS
     ]

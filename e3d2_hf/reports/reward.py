@@ -234,11 +234,13 @@ def reward_report(
     test_pairs: PreferencePairs,
     vqvae: DanceVQVAE | None = None,
     ground_truth: dict | None = None,
+    ranked_ground_truth: bool = False,
 ) -> dict:
     """Accuracy per epoch, the held-out noise-pair table, u per noise level, and how often the
     demonstrations keep a code and (with the VQ-VAE that decodes them) how fast they move; with
     `ground_truth` ({"training songs": tokens, "held-out songs": tokens}, pi_BC's), the same
-    for the data's own episodes (`ground_truth_traits`)."""
+    for the data's own episodes (`ground_truth_traits`). `ranked_ground_truth`: the pairs rank
+    the data's own codes at noise 0 (`DemonstrationConfig.ground_truth_demonstrations`)."""
     history = trainer.state.log_history
     per_epoch = [
         {
@@ -275,6 +277,7 @@ def reward_report(
         "mean_u_by_noise": mean_score_by_noise(u, demos),
         "traits_by_noise": traits,
         "ground_truth": truth,
+        "ground_truth_demonstrations": ranked_ground_truth,
         "test_metrics": {
             k.removeprefix("test_"): v
             for k, v in output.metrics.items()
@@ -340,40 +343,60 @@ def write_reward_report(report: dict, output_dir: Path) -> None:
         for n, u in sorted(report["mean_u_by_noise"].items(), key=lambda x: float(x[0]))
     ]
     if by_noise := report.get("traits_by_noise"):
-        traits = [(k, t) for k, t in TRAITS if k in next(iter(by_noise.values()))]
+        traits = present_traits(by_noise.values())
         lines += [
             "",
             "## The training demonstrations' traits, and u's correlation with them",
             "",
-            "| eps | " + " | ".join(f"{t} | correlation of u with {t}" for _, t in traits) + " |",
+            "| eps | " + " | ".join(trait_header(traits)) + " |",
             "|---:|" + "---:|" * (2 * len(traits)),
         ]
         for n, m in sorted(by_noise.items(), key=lambda x: float(x[0])):
-            cells = [
-                f"{_value(m[k])} | {format_correlation(m[f'score_{k}_corr'])}" for k, _ in traits
-            ]
+            cells = trait_cells(m, traits, _value)
             lines.append(f"| {noise_label(n, report)} | " + " | ".join(cells) + " |")
     if truth := report.get("ground_truth"):
-        traits = [(k, t) for k, t in TRAITS if k in next(iter(truth.values()))]
+        traits = present_traits(truth.values())
         lines += [
             "",
             "## The ground truth's own episodes (pi_BC's tokenised songs), and u's correlation"
             " with their traits",
             "",
-            "| songs | episodes | mean u | "
-            + " | ".join(f"{t} | correlation of u with {t}" for _, t in traits)
-            + " |",
+            "| songs | episodes | mean u | " + " | ".join(trait_header(traits)) + " |",
             "|---|---:|---:|" + "---:|" * (2 * len(traits)),
         ]
         for songs, m in truth.items():
-            cells = [
-                f"{_value(m[k])} | {format_correlation(m[f'score_{k}_corr'])}" for k, _ in traits
-            ]
+            cells = trait_cells(m, traits, _value)
             lines.append(
                 f"| {songs} | {m['episodes']} | {m['mean_u']:.3f} | " + " | ".join(cells) + " |"
             )
     lines += ["", "![accuracy](reward_accuracy.png)", ""]
     (output_dir / "reward_report.md").write_text("\n".join(lines))
+
+
+def trait_name(title: str) -> str:
+    """A trait's title without its unit: "joint speed (m/s)" -> "joint speed"."""
+    return title.split(" (")[0]
+
+
+def present_traits(rows) -> list[tuple[str, str]]:
+    """The `TRAITS` (key, title) measured in the first of `rows` (entries of `traits_by_noise`
+    or `ground_truth`): the speeds only where a VQ-VAE decoded the episodes."""
+    first = next(iter(rows), {})
+    return [(key, title) for key, title in TRAITS if key in first]
+
+
+def trait_header(traits: list[tuple[str, str]]) -> list[str]:
+    """Two columns per trait: its mean, and u's correlation with it."""
+    return [c for _, t in traits for c in (t, f"correlation of u with {trait_name(t)}")]
+
+
+def trait_cells(row: dict, traits: list[tuple[str, str]], fmt) -> list[str]:
+    """`row`'s cells under `trait_header`: each trait's mean by `fmt`, then u's correlation."""
+    return [
+        cell
+        for key, _ in traits
+        for cell in (fmt(row.get(key)), format_correlation(row.get(f"score_{key}_corr")))
+    ]
 
 
 def noise_label(noise: float, report: dict) -> str:
