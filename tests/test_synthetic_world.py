@@ -88,7 +88,9 @@ def test_the_body_travels_over_its_feet_so_the_legs_tell_the_roots_motion(world)
     """Bailando decodes the root's velocity from the lower-body codes, which see the joints
     relative to the root: a body sliding on its feet would hide its travel from them. Here a
     foot on the ground stays put while the root moves (the grounded feet's velocity regressed
-    on the root's has slope < 0.2; the sliding body of before had 1.05), and the root travels."""
+    on the root's has slope < 0.2; the sliding body of before had 1.05), and every dance
+    travels over the floor (the dances before swayed in place: 0 to 0.09 m, which let a reward
+    model read a still root as a clean dance)."""
     root_steps, foot_steps = [], []
     for dance in world[0][:16]:
         joints = dance.joints
@@ -101,4 +103,4 @@ def test_the_body_travels_over_its_feet_so_the_legs_tell_the_roots_motion(world)
     x, y = np.concatenate(root_steps).ravel(), np.concatenate(foot_steps).ravel()
     assert len(x) > 10_000 and (x @ y) / (x @ x) < 0.2
     travel = [dance_diagnostics(d.joints)["root_travel"] for d in world[0][:16]]
-    assert np.mean(travel) > 0.02
+    assert min(travel) > 0.04 and np.mean(travel) > 0.07

@@ -204,9 +204,9 @@ def movement_intervals(
     """95% bootstrap intervals of a set's mean movement figures (`MOVEMENT`) over its dances,
     each measured by `dance_diagnostics`.
 
-    A few held-out pieces give a noisy target: on the synthetic demo's 8, root travel ranges
-    from 0 (no side steps) to 0.09 m per piece, so its mean could have come out 40% lower
-    had other songs been held out. Empty for fewer than two dances."""
+    A few held-out pieces give a noisy target: Dance with Melody's 5 travel 0.84 m on average,
+    with a 95% interval of 0.54 to 1.16 m, so the mean could have come out a third lower had
+    other songs been held out. Empty for fewer than two dances."""
     if len(per_dance) < 2:
         return {}
     values = np.array([[d[k] for k in MOVEMENT] for d in per_dance])

@@ -6,8 +6,9 @@ c(t) = cos(pi (t - t0) / P) (P = beat period), whose time derivative vanishes
 exactly on the beats. Joint speed therefore has its minima on the beats, so
 the motion beats of the BAS metric sit on the music beats. Each genre has its
 own tempo range, sound and set of moves; moves change every few beats with a
-cross-fade that is also still on the beats. When a move shifts the body, the legs
-carry it over feet that stay on the ground.
+cross-fade that is also still on the beats. Every dance also travels, as real dances do:
+one foot lands per beat on a path that goes out and back across the floor. When the body
+travels or a move shifts it, the legs carry it over feet that stay on the ground.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ class Genre:
     moves: tuple[str, ...]
     snare: bool
     hat_subdivision: int
+    reach: float  # how far (m) the dance travels from where it starts, out and back
 
 
 GENRES: dict[str, Genre] = {
@@ -48,6 +50,7 @@ GENRES: dict[str, Genre] = {
             ("knee_bounce", "arm_pump", "side_step", "squat", "jump"),
             False,
             2,
+            0.4,
         ),
         Genre(
             "wave",
@@ -57,6 +60,7 @@ GENRES: dict[str, Genre] = {
             ("arm_wave", "torso_sway", "knee_bounce", "bow", "arms_up"),
             False,
             3,
+            0.25,
         ),
         Genre(
             "step",
@@ -66,6 +70,7 @@ GENRES: dict[str, Genre] = {
             ("side_step", "kick_step", "arm_pump", "knee_lift", "jump"),
             True,
             2,
+            0.5,
         ),
         Genre(
             "spin",
@@ -75,6 +80,7 @@ GENRES: dict[str, Genre] = {
             ("turn", "arm_wave", "torso_sway", "arms_up", "bow"),
             True,
             4,
+            0.3,
         ),
     )
 }
@@ -256,16 +262,74 @@ def synthesize_dance(
         step = np.floor(np.maximum(beat_pos, 0.0))
         heading = heading + 0.5 * np.pi * (step + _ease(np.maximum(beat_pos, 0.0) - step)) * 0.5
     poses[:, J["pelvis"], 1] += heading
-    poses = _planted(poses, trans)
+    floor, plants, lift = _footwork(
+        beat_pos, genre.reach, np.random.default_rng(rng.integers(1 << 31))
+    )
+    for s_, leg in (("left", 0), ("right", 1)):
+        poses[:, J[f"{s_}_hip"], 0] -= 0.5 * lift[:, leg]
+        poses[:, J[f"{s_}_knee"], 0] += 1.0 * lift[:, leg]
+        poses[:, J[f"{s_}_ankle"], 0] -= 0.3 * lift[:, leg]
+    trans[:, [0, 2]] += floor
+    poses = _planted(poses, trans, plants)
     return poses, _grounded(poses, trans)
 
 
-def _planted(poses: np.ndarray, trans: np.ndarray, damping: float = 1e-4) -> np.ndarray:
-    """The hip rotations that keep each ankle where it was while the moves shift the body
-    sideways or forward (`trans` x and z): the body travels over its feet instead of
-    sliding on them. The legs' pose then tells the root's motion, which is what Bailando's
-    root decoder reads from the lower-body codes. One damped Gauss-Newton step per frame
-    on each hip's x and z rotation (the shifts are small: within about 3 mm)."""
+def _footwork(
+    beat_pos: np.ndarray, reach: float, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Travel over the floor in steps on the beats: the root's horizontal path (T, 2, x and
+    z), where each foot stands (T, 2 legs, x and z) and how high each swinging leg is lifted
+    (T, 2 legs, 0..1).
+
+    One foot lands per beat, on the next of a series of floor spots that go out and back
+    along one direction every 8 beats and along the other every 16; the root stays midway
+    between the feet, so it moves, and the feet swing, only between beats (still on them)."""
+    angle = rng.uniform(-np.pi, np.pi)
+    along = np.array([np.cos(angle), np.sin(angle)])
+    across = np.array([-along[1], along[0]])
+    wide, side, phase = reach * rng.uniform(0.6, 1.0), reach * rng.uniform(0.0, 0.6), rng.uniform()
+    beats = np.maximum(beat_pos, 0.0)
+    k = np.floor(beats).astype(int)
+    spots_at = np.arange(-1, k.max() + 2)
+
+    def tri(x: np.ndarray) -> np.ndarray:
+        return 1.0 - np.abs(1.0 - 2.0 * (x % 1.0))
+
+    spots = (
+        wide * tri(spots_at / 8)[:, None] * along
+        + side * tri(spots_at / 16 + phase)[:, None] * across
+    )
+    before, now, after = spots[k], spots[k + 1], spots[k + 2]  # spots of beats k - 1, k, k + 1
+    ease = _ease(beats - k)[:, None]
+    floor = 0.5 * (before + now) + ease * 0.5 * (after - before)
+    # the swinging foot leaves the floor before it moves and lands before it stops
+    carried = _ease((beats - k - 0.2) / 0.6)[:, None]
+    swinging = before + carried * (after - before)
+    left_swings = (k % 2 == 0)[:, None]
+    plants = np.stack(
+        [np.where(left_swings, swinging, now), np.where(left_swings, now, swinging)], 1
+    )
+    stride = np.linalg.norm(after - before, axis=-1)
+    height = np.minimum(1.0, stride / 0.03) * np.sin(np.pi * (beats - k)) ** 2
+    lift = np.stack(
+        [np.where(left_swings[:, 0], height, 0.0), np.where(left_swings[:, 0], 0.0, height)], 1
+    )
+    return floor, plants, lift
+
+
+def _planted(
+    poses: np.ndarray,
+    trans: np.ndarray,
+    plants: np.ndarray,
+    damping: float = 1e-2,
+    iterations: int = 3,
+    max_turn: float = 0.15,
+) -> np.ndarray:
+    """The hip rotations that keep each ankle on its spot of the floor (`plants`, T x 2 legs x
+    (x, z), where `_footwork` put it) while the body travels and the moves shift it (`trans`
+    x and z): the body moves over its feet instead of sliding on them. The legs' pose then
+    tells the root's motion, which is what Bailando's root decoder reads from the lower-body
+    codes. A few damped Gauss-Newton steps per frame on each hip's x and z rotation."""
     import torch
 
     from ..kinematics import forward_kinematics
@@ -277,19 +341,25 @@ def _planted(poses: np.ndarray, trans: np.ndarray, damping: float = 1e-4) -> np.
         joints = forward_kinematics(torch.as_tensor(p), origin).numpy()
         return joints[:, [ankle for _, ankle in legs]][..., [0, 2]]
 
-    base, out, eps = ankles(poses), poses.copy(), 1e-4
-    target = -trans[:, [0, 2], None]  # relative to the root, an ankle moves against it
-    for leg, (hip, _) in enumerate(legs):
-        columns = []
-        for axis in (0, 2):
-            nudged = poses.copy()
-            nudged[:, hip, axis] += eps
-            columns.append((ankles(nudged)[:, leg] - base[:, leg]) / eps)
-        jac = np.stack(columns, -1)  # (T, 2, 2)
-        jt = np.swapaxes(jac, 1, 2)
-        step = np.linalg.solve(jt @ jac + damping * np.eye(2), jt @ target)[..., 0]
-        out[:, hip, 0] += step[:, 0]
-        out[:, hip, 2] += step[:, 1]
+    # relative to the root, an ankle moves against the root's shift and with its own spot
+    wanted = ankles(poses) + plants - trans[:, None, [0, 2]]
+    out, eps = poses.copy(), 1e-4
+    for _ in range(iterations):
+        base = ankles(out)
+        for leg, (hip, _) in enumerate(legs):
+            columns = []
+            for axis in (0, 2):
+                nudged = out.copy()
+                nudged[:, hip, axis] += eps
+                columns.append((ankles(nudged)[:, leg] - base[:, leg]) / eps)
+            jac = np.stack(columns, -1)  # (T, 2, 2)
+            jt = np.swapaxes(jac, 1, 2)
+            miss = (wanted[:, leg] - base[:, leg])[..., None]
+            step = np.linalg.solve(jt @ jac + damping * np.eye(2), jt @ miss)[..., 0]
+            # a deep squat's bent leg makes the solve ill-conditioned: small steps only
+            step = np.clip(step, -max_turn, max_turn)
+            out[:, hip, 0] += step[:, 0]
+            out[:, hip, 2] += step[:, 1]
     return out
 
 
