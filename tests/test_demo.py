@@ -296,7 +296,12 @@ def test_the_report_states_each_policys_spread_over_seeds_and_claims_by_pairs(tm
 
 @pytest.mark.parametrize(
     "corr, meaning",
-    [(0.43, "favours held poses"), (-0.31, "favours changing codes"), (0.05, "hardly follows")],
+    [
+        (0.43, "favours held poses"),
+        (-0.31, "favours changing codes"),
+        (0.16, "hardly follows"),
+        (0.05, "hardly follows"),
+    ],
 )
 def test_the_repetition_sentence_reads_the_correlations_sign(corr, meaning):
     from e3d2_hf.reports.demo import _repetition_sentence
@@ -317,3 +322,19 @@ def test_the_repetition_sentence_reads_the_correlations_sign(corr, meaning):
     assert "ε=0 demonstrations" in at_zero.text  # without the flag, 0 is a rollout level
     none = {"0.02": {"repeated_codes": 0.5, "score_repeated_codes_corr": None}, "1.0": {}}
     assert _repetition_sentence({"traits_by_noise": none}) == []
+
+
+def test_the_ground_truth_sentence_names_only_the_moves_u_clearly_punishes():
+    from e3d2_hf.reports.demo import _ground_truth_sentence
+
+    held_out = {
+        "score_repeated_codes_corr": 0.8,
+        "score_joint_speed_corr": -0.35,
+        "score_root_speed_corr": -0.23,
+    }
+    (block,) = _ground_truth_sentence({"held-out songs": held_out})
+    assert "u correlates -0.35 with joint speed:" in block.text
+    assert "root speed" not in block.text and "repeated" not in block.text
+    weak = {**held_out, "score_joint_speed_corr": -0.2}
+    assert _ground_truth_sentence({"held-out songs": weak}) == []
+    assert _ground_truth_sentence({"training songs": held_out}) == []

@@ -411,8 +411,10 @@ def _reward_blocks(out: Path) -> list[Block]:
     return blocks
 
 
-FOLLOWS = 0.1
-"""A correlation of u with a trait beyond ±this is read as the reward model following it."""
+FOLLOWS = 0.3
+"""A correlation of u with a trait beyond ±this (a moderate one) is read as the reward model
+following it: at 0.16 a trait explains under 3% of u's spread, too little to say the reward
+model favours it."""
 
 
 def _mean_u_table(report: dict) -> Block:
