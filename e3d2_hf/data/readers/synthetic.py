@@ -277,9 +277,9 @@ def synthesize_dance(
 def _footwork(
     beat_pos: np.ndarray, reach: float, rng: np.random.Generator
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Travel over the floor in steps on the beats: the root's horizontal path (T, 2, x and
-    z), where each foot stands (T, 2 legs, x and z) and how high each swinging leg is lifted
-    (T, 2 legs, 0..1).
+    """Travel over the floor in steps on the beats: the root's horizontal path (T, x and z),
+    where each foot stands (T, 2 legs, x and z) and how high each swinging leg is lifted
+    (T, 2 legs, 0..1: the hip, knee and ankle bend by up to 0.5, 1.0 and 0.3 rad).
 
     One foot lands per beat, on the next of a series of floor spots that go out and back
     along one direction every 8 beats and along the other every 16; the root stays midway
