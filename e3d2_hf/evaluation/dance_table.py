@@ -33,8 +33,8 @@ BOOTSTRAP_RESAMPLES = 200
 DIAGNOSTIC_SAMPLES = 8
 """Dances sampled per piece for the physical diagnostics. One sample is mostly noise: on the
 synthetic demo's 8 held-out pieces (before its dances traveled), pi_BC's root travel ranged
-from 46% below to 42% above the ground truth's over 8 sampling seeds (mean: 15% below). The metrics keep Bailando's one dance
-per piece, the first of these."""
+from 46% below to 42% above the ground truth's over 8 sampling seeds (mean: 15% below). The
+metrics keep Bailando's one dance per piece, the first of these."""
 
 
 def generate_dances(

@@ -305,16 +305,11 @@ def _footwork(
     # the swinging foot leaves the floor before it moves and lands before it stops
     carried = _ease((beats - k - 0.2) / 0.6)[:, None]
     swinging = before + carried * (after - before)
-    left_swings = (k % 2 == 0)[:, None]
-    plants = np.stack(
-        [np.where(left_swings, swinging, now), np.where(left_swings, now, swinging)], 1
-    )
+    swings = np.stack([k % 2 == 0, k % 2 == 1], 1)  # (T, 2 legs): the left leg on even beats
+    plants = np.where(swings[..., None], swinging[:, None], now[:, None])
     stride = np.linalg.norm(after - before, axis=-1)
     height = np.minimum(1.0, stride / 0.03) * np.sin(np.pi * (beats - k)) ** 2
-    lift = np.stack(
-        [np.where(left_swings[:, 0], height, 0.0), np.where(left_swings[:, 0], 0.0, height)], 1
-    )
-    return floor, plants, lift
+    return floor, plants, swings * height[:, None]
 
 
 def _planted(
