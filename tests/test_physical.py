@@ -71,6 +71,17 @@ def test_a_floating_root_floats_and_never_touches_the_ground():
     assert dance_diagnostics(standing() + np.array([0, 0.3, 0]), floor=0.3)["floating"] == 0
 
 
+def test_feet_a_rounding_off_the_floor_stand_on_it():
+    """Planted feet that sit 1e-9 m off the floor (float32 rounding) neither sink nor float;
+    a micrometre and more counts."""
+    for offset in (-1e-9, 7e-10):
+        d = dance_diagnostics(standing() + np.array([0, offset, 0]))
+        assert d["penetration"] == 0 and d["floating"] == 0, offset
+    assert dance_diagnostics(standing() - np.array([0, 2e-6, 0]))["penetration"] == pytest.approx(
+        2e-6
+    )
+
+
 def test_contact_is_decided_by_the_lowest_joint_of_each_foot():
     motion = standing()
     lifted = motion.copy()

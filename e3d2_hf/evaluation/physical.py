@@ -17,7 +17,8 @@ Definitions (per dance; a set's value is the mean over its dances):
 - `foot_skating`: mean horizontal speed of a foot over the steps it touches the ground at
   both ends (lowest foot joint within `CONTACT_HEIGHT` of the floor) (m/s); undefined when
   no foot ever touches it.
-- `penetration`: mean depth of the lowest joint below the floor (m).
+- `penetration`: mean depth of the lowest joint below the floor (m); depths and heights
+  under `HEIGHT_RESOLUTION` count as 0.
 - `floating`: mean height of the lowest joint above the floor (m).
 - `max_step`: the largest displacement of any joint between two frames (m): seams show here.
 - `pfc`: EDGE's Physical Foot Contact score (Tseng et al. 2023, `eval/eval_pfc.py`), see `pfc`.
@@ -34,6 +35,9 @@ CONTACT_HEIGHT = 0.05
 """A foot touches the ground when its lowest joint is this close to the floor (m)."""
 FREEZE_SPEED = 0.1
 """A frame step is frozen when the mean joint speed is below this (m/s)."""
+HEIGHT_RESOLUTION = 1e-6
+"""Heights above or below the floor under this are rounding (m): float32 positions a metre or two
+from the origin resolve about 1e-7 m, so feet the data plants on its floor sit 1e-9 m off it."""
 EDGE_FPS = 30
 """EDGE scores 30-FPS motion; its foot speed is a per-frame displacement, so the rate matters."""
 PFC_SCALE = 10_000
@@ -131,6 +135,7 @@ def dance_diagnostics(
     relative = p[:, others] - p[:, skeleton.root : skeleton.root + 1]
     root = p[:, skeleton.root, flat]
     lowest = p[..., up].min(1) - floor
+    lowest[np.abs(lowest) < HEIGHT_RESOLUTION] = 0.0
 
     skating = []
     for foot in skeleton.feet:
