@@ -144,7 +144,7 @@ def run(args: PPOArguments, config: PPOConfig) -> dict:
     report_path = Path(config.output_dir) / "ppo_report.json"
     rows = previous_rows(report_path) if config.resume_from_checkpoint else {}
     if "pi_BC" not in rows:
-        rows["pi_BC"] = trainer.evaluate()
+        rows["pi_BC"] = trainer.evaluate(reference=True)
     for temperature in args.reference_temperatures:
         name = reference_row(temperature)
         rows[name] = rows.get(name) or trainer.evaluate_reference(temperature)

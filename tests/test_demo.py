@@ -294,6 +294,21 @@ def test_the_report_states_each_policys_spread_over_seeds_and_claims_by_pairs(tm
     assert "0.9600 ± 0.01 (each: 0.9500, 0.9600, 0.9700)" in text
 
 
+def test_the_reports_say_why_each_n_a_is_undefined():
+    from e3d2_hf.reports.ppo import ppo_report_markdown
+
+    why = "the ground truth never varies in feature(s) #4 (move belly-chest-rwrist), ..."
+    rows = {
+        "pi_BC": {"eval_score": 1.0, "eval_FID_g": None, "eval_DIV_g": None, "eval_BAS": None,
+                  "eval_undefined": {"FID_g": why, "DIV_g": why, "BAS": "no beats"}},
+        "pi_RL (learned reward)": {"eval_score": 2.0, "eval_FID_g": 3.0},
+    }  # fmt: skip
+    text = ppo_report_markdown({"rows": rows})
+    assert "| pi_BC | 1 | n/a |" in text
+    assert f"FID_g, DIV_g of pi_BC n/a: {why}." in text and "BAS of pi_BC n/a: no beats." in text
+    assert "of pi_RL (learned reward) n/a" not in text
+
+
 @pytest.mark.parametrize(
     "corr, meaning",
     [

@@ -300,7 +300,8 @@ def test_a_frozen_ground_truth_gives_n_a_with_the_reason_never_a_huge_number(tmp
     assert main([*argv, "--output-dir", str(out)]) == 0
     printed = capsys.readouterr().out
     assert "| ours | n/a | n/a | n/a | n/a | n/a |" in printed
-    assert "never vary" in printed and "no music beats" in printed
+    assert "never varies in feature(s) #0 (pelvis horizontal KE)" in printed
+    assert "no music beats" in printed
     row = json.loads((out / "metrics.json").read_text())["ours"]
     assert all(row[m] is None for m in ("FID_k", "FID_g", "DIV_k", "DIV_g", "BAS"))
     assert set(row["undefined"]) == {"FID_k", "FID_g", "DIV_k", "DIV_g", "BAS"}
@@ -316,6 +317,32 @@ def test_undefined_metrics_leave_the_defined_ones_as_the_reference_computes_them
     assert result["undefined"]["BAS"] == "no music beats are known for the generated dances"
     for metric in ("FID_k", "DIV_k"):
         assert result[metric] == reference[metric] and np.isfinite(result[metric])
+
+
+def test_an_undefined_metric_names_the_features_the_ground_truth_never_varies_in():
+    """A rigid ground truth never fires the chest-stretch features #4 and #5; a decoded dance
+    whose spine stretches 1 cm in one frame does, so FID_g and DIV_g are undefined, and the
+    reason names the features, the share of dances that leave them and by how much."""
+    gt = synthetic_dances(6, frames=600, seed=1)
+    features = ground_truth_features(gt, cache_dir=False)
+    assert {4, 5} <= set(np.flatnonzero(features.geometric.std(0) < 1e-8))
+    dances = gt[:4]  # the ground truth's own dances: only the stretch departs
+    stretched = dances[0].copy()
+    chest = [9, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23]  # the chest and all above it
+    stretched[300:, chest] += (stretched[300, 9] - stretched[300, 3]) * 0.05  # 1 cm, then held
+    generated = [Dance(j, np.arange(20, 600, 33)) for j in [stretched, *dances[1:]]]
+    result = evaluate_dances(generated, features)
+    assert result["FID_g"] is None and result["DIV_g"] is None
+    assert np.isfinite(result["FID_k"]) and np.isfinite(result["BAS"])
+    reason = result["undefined"]["FID_g"]
+    assert reason.startswith(
+        "the ground truth never varies in feature(s) #4 (move belly-chest-rwrist), "
+        "#5 (move belly-chest-lwrist), which 25% of the generated dances leave (furthest: #"
+    )
+    frame = 1 / 599  # one frame step of 599 fires the feature
+    assert f", by {frame:.3g}): the protocol divides by that zero spread" in reason
+    unstretched = evaluate_dances(generated[1:], features)
+    assert np.isfinite(unstretched["FID_g"]) and "undefined" not in unstretched
 
 
 # The fields of the Motius music-to-dance leaderboard (ZeyuLing/Motius,

@@ -71,8 +71,6 @@ def test_ppo_runs_in_bf16(reward, tiny_policy, tiny_vqvae, tiny_clips, tmp_path)
          "--reward", reward, "--num_train_epochs", "2", "--output_dir", str(tmp_path / "ppo"),
          *BF16]
     )  # fmt: skip
-    # pi_BC against itself: the cached rollout and the full forward round differently in bf16
-    # (measured -0.0033 nats per episode here; fp32 gives < 1e-4)
-    assert rows["pi_BC"]["eval_kl"] == pytest.approx(0.0, abs=1e-2)
+    assert rows["pi_BC"]["eval_kl"] == 0.0  # against itself: its own log-probs, not a 2nd pass
     for row in rows.values():
         assert math.isfinite(row["eval_score"]) and math.isfinite(row["eval_kl"])

@@ -73,8 +73,8 @@ def piece_tokens_for(heldout_tokens, wanted: int) -> int:
 class DanceTable:
     """The dance table of a policy on held-out music: pieces of every held-out clip.
 
-    Calling it with a policy returns the five metrics (None where undefined; the dances
-    decoded as Bailando decodes them) and the diagnostics of `evaluation.physical` (of the
+    Calling it with a policy returns the five metrics (None where undefined, the reasons under
+    `undefined`; the dances decoded as Bailando decodes them) and the diagnostics of `evaluation.physical` (of the
     same codes decoded without seams, as `e3d2 dance` gives them, averaged over
     `diagnostic_samples` dances per piece); `ground_truth_diagnostics`
     holds the ground truth's on the same pieces of music, `ground_truth_intervals` the 95%
@@ -190,7 +190,7 @@ class DanceTable:
         )
         for metric, (low, high) in metrics.pop(INTERVALS, {}).items():
             metrics[f"{metric}_low"], metrics[f"{metric}_high"] = low, high
-        for metric, reason in metrics.pop(UNDEFINED, {}).items():
+        for metric, reason in metrics.get(UNDEFINED, {}).items():
             if metric not in self.reported:
                 self.reported.add(metric)
                 logger.warning("%s is n/a on this held-out music: %s", metric, reason)

@@ -70,6 +70,12 @@ FEATURES: tuple[tuple[str, tuple[str, ...], object], ...] = (
 )
 
 
+def feature_name(index: int) -> str:
+    """Feature `index` (0-based, as in `FEATURES`) as its test and joints: 'move belly-chest-rwrist'."""
+    kind, joints, _ = FEATURES[index]
+    return f"{kind} {'-'.join(dict.fromkeys(joints))}"
+
+
 def _dot(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return (a * b).sum(-1)
 

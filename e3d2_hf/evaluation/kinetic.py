@@ -15,6 +15,15 @@ import numpy as np
 from ..data.layout import MOTION_FPS
 
 SLIDING_WINDOW = 2
+COMPONENTS = ("horizontal KE", "vertical KE", "energy expenditure")
+"""The three kinetic features of each joint, in their order."""
+
+
+def feature_name(index: int, joint_names: tuple[str, ...] | None = None) -> str:
+    """Feature `index` of the joint-major layout: 'left_wrist vertical KE' ('joint 20 …' without
+    names)."""
+    joint = joint_names[index // 3] if joint_names else f"joint {index // 3}"
+    return f"{joint} {COMPONENTS[index % 3]}"
 
 
 def _window_sum(

@@ -25,7 +25,9 @@ from ..errors import DataFileError
 from ..outputs import claim_output_dir
 from .beat_align import beat_align_score
 from .distribution import average_pairwise_distance, frechet_distance, normalise
+from .geometric import feature_name as geometric_name
 from .geometric import geometric_features
+from .kinetic import feature_name as kinetic_name
 from .kinetic import kinetic_features
 from .physical import diagnostics_table, estimate_floor, pieces, set_diagnostics
 
@@ -140,6 +142,26 @@ def _departing_constants(generated: np.ndarray, ground_truth: np.ndarray) -> np.
     return np.flatnonzero(constant & departs)
 
 
+def _constant_reason(kind: str, constant: np.ndarray, gen: np.ndarray, gt: np.ndarray) -> str:
+    """Which ground-truth features never vary, and how far the generated dances leave them."""
+    if kind == "g":
+        names = [geometric_name(i) for i in constant]
+    else:
+        smpl = gen.shape[1] == 3 * SMPL_JOINTS
+        names = [kinetic_name(i, SMPL24.joint_names if smpl else None) for i in constant]
+    shown = ", ".join(f"#{i} ({n})" for i, n in zip(constant[:3], names, strict=False))
+    more = f" and {constant.size - 3} more" if constant.size > 3 else ""
+    departure = np.abs(gen[:, constant] - gt[0, constant])  # (dances, features)
+    share = float((departure > CONSTANT_FEATURE_STD).any(1).mean())
+    worst = int(np.argmax(departure.max(0)))
+    return (
+        f"the ground truth never varies in feature(s) {shown}{more}, which {share:.0%} of the "
+        f"generated dances leave (furthest: #{constant[worst]}, by "
+        f"{departure[:, worst].max():.3g}): the protocol divides by that zero spread, so every "
+        "distance would be meaningless"
+    )
+
+
 def undefined_reasons(generated: FeatureSet, ground_truth: FeatureSet, has_beats: bool) -> dict:
     """{metric: why it is undefined for these inputs}; metrics not named are well defined."""
     reasons: dict[str, str] = {}
@@ -152,11 +174,7 @@ def undefined_reasons(generated: FeatureSet, ground_truth: FeatureSet, has_beats
         elif len(gt) < 2:
             reason = f"{len(gt)} ground-truth dance: its feature spread is undefined"
         elif (constant := _departing_constants(gen, gt)).size:
-            reason = (
-                f"{constant.size} ground-truth feature(s) never vary (e.g. #{constant[0]}) but "
-                "the generated dances' do: normalised by a zero spread, every distance is "
-                "meaningless"
-            )
+            reason = _constant_reason(kind, constant, gen, gt)
         else:
             continue
         reasons[f"FID_{kind}"] = reasons[f"DIV_{kind}"] = reason

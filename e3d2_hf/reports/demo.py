@@ -30,6 +30,7 @@ from .ppo import (
     likelihood_sentence,
     plot_ppo_curves,
     repetition_sentence,
+    undefined_sentences,
 )
 from .reward import (
     TRAITS,
@@ -179,7 +180,14 @@ def _evaluation_blocks(out: Path) -> list[Block]:
             ),
         ),
     ]
-    if any(row.get(f"eval_{m}", 0) is None for row in rows.values() for m in COLUMNS):
+    if reasons := undefined_sentences(rows):
+        blocks.append(
+            Block(
+                "p", "n/a: the metric is undefined on this held-out music, so no number is shown."
+            )
+        )
+        blocks += [Block("p", sentence) for sentence in reasons]
+    elif any(row.get(f"eval_{m}", 0) is None for row in rows.values() for m in COLUMNS):
         blocks.append(
             Block(
                 "p",

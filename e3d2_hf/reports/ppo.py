@@ -200,9 +200,24 @@ def repetition_sentence(rows: dict[str, dict]) -> str | None:
     )
 
 
+def undefined_sentences(rows: dict[str, dict]) -> list[str]:
+    """Why a row's metrics are n/a, one sentence per row and reason (rows written before the
+    reasons were kept have none)."""
+    sentences = []
+    for name, row in rows.items():
+        metrics_by_reason: dict[str, list[str]] = {}
+        for metric, reason in (row.get("eval_undefined") or {}).items():
+            metrics_by_reason.setdefault(reason, []).append(metric)
+        sentences += [
+            f"{', '.join(metrics)} of {name} n/a: {reason}."
+            for reason, metrics in metrics_by_reason.items()
+        ]
+    return sentences
+
+
 def ppo_report_markdown(report: dict) -> str:
     """ppo_report.md: the metrics table, the diagnostics beside the ground truth's, the flags."""
-    parts = ["# PPO report", ppo_table(report["rows"])]
+    parts = ["# PPO report", ppo_table(report["rows"]), *undefined_sentences(report["rows"])]
     if sentence := likelihood_sentence(report["rows"].get("pi_BC", {})):
         parts.append(sentence)
     if sentence := repetition_sentence(report["rows"]):
@@ -246,7 +261,7 @@ def previous_rows(path: Path) -> dict:
 
 def finite_metrics(row: dict) -> dict:
     """A row's defined metrics, for a model card (an undefined one is left out, not NaN)."""
-    return {k: v for k, v in row.items() if v is not None and np.isfinite(v)}
+    return {k: v for k, v in row.items() if isinstance(v, int | float) and np.isfinite(v)}
 
 
 def write_ppo_report(

@@ -359,9 +359,12 @@ class PPOTrainer(E3D2Trainer):
     ) -> Episodes:
         """Episodes of `segments` danced by `policy` (default: pi_RL) at `temperature` (default:
         the config's); under `bf16: true` in autocast, with log-probs, values and u in fp32.
-        `ref_logp` is pi_BC's at the config's temperature: the KL's reference."""
+        `ref_logp` is pi_BC's at the config's temperature: the KL's reference. When `policy` is
+        pi_BC at that temperature, `ref_logp` is the rollout's own log-probs, so its KL to itself
+        is exactly 0 (a second forward pass would round differently and print 1e-7 nats)."""
         policy = policy or self.accelerator.unwrap_model(self.model)
         temperature = temperature or self.args.temperature
+        is_reference = policy is self.ref_policy and temperature == self.args.temperature
         policy.eval()
         device = self.args.device
         data = segments.with_format("torch")
@@ -379,10 +382,13 @@ class PPOTrainer(E3D2Trainer):
                 )  # fmt: skip
                 self._timings["rollout"] += time.perf_counter() - started
                 started = time.perf_counter()
-                ref_logp, _, _ = self.ref_policy.evaluate_actions(
-                    music, init_upper, init_lower,
-                    episode.upper_ids, episode.lower_ids, self.args.temperature,
-                )  # fmt: skip
+                if is_reference:
+                    ref_logp = episode.log_probs
+                else:
+                    ref_logp, _, _ = self.ref_policy.evaluate_actions(
+                        music, init_upper, init_lower,
+                        episode.upper_ids, episode.lower_ids, self.args.temperature,
+                    )  # fmt: skip
                 self._timings["reference"] += time.perf_counter() - started
                 started = time.perf_counter()
                 score = reward_fn(
@@ -531,12 +537,15 @@ class PPOTrainer(E3D2Trainer):
 
     # --- evaluation on held-out music -----------------------------------------------------------
     @torch.no_grad()
-    def evaluate(self, *args, **kwargs) -> dict[str, float]:
-        policy = self.accelerator.unwrap_model(self.model)
+    def evaluate(self, *args, reference: bool = False, **kwargs) -> dict[str, float]:
+        """pi_RL's held-out metrics (the frozen pi_BC's with `reference`: its KL to itself is
+        exactly 0), logged to the trackers."""
+        policy = self.ref_policy if reference else self.accelerator.unwrap_model(self.model)
         metrics = self.held_out_metrics(policy, self.args.temperature)
-        self.log({k: v for k, v in metrics.items() if v is not None})  # None: undefined metric
+        numbers = {k: v for k, v in metrics.items() if isinstance(v, int | float)}  # not n/a
+        self.log(numbers)
         self.control = self.callback_handler.on_evaluate(
-            self.args, self.state, self.control, metrics=metrics
+            self.args, self.state, self.control, metrics=numbers
         )
         return metrics
 
@@ -546,8 +555,9 @@ class PPOTrainer(E3D2Trainer):
         sharpening (or flattening) pi_BC alone does to the score, the KL and the dances."""
         return self.held_out_metrics(self.ref_policy, temperature)
 
-    def held_out_metrics(self, policy: DancePolicy, temperature: float) -> dict[str, float | None]:
-        """Score, its standard error and KL to pi_BC of held-out episodes, and the dance table."""
+    def held_out_metrics(self, policy: DancePolicy, temperature: float) -> dict:
+        """Score, its standard error and KL to pi_BC of held-out episodes, and the dance table
+        (an undefined metric is None, its reason under `eval_undefined`)."""
         metrics: dict[str, float | None] = {}
         if self.eval_dataset is not None and len(self.eval_dataset):
             n = min(self.args.eval_episodes, len(self.eval_dataset))
