@@ -134,8 +134,9 @@ def _departing_constants(generated: np.ndarray, ground_truth: np.ndarray) -> np.
     """Features the ground truth never varies in and the generated dances leave.
 
     One where every generated dance holds the ground truth's value too is well defined: the
-    reference normalises both to exactly 0 there (AIST++'s rigid bodies never trigger the
-    two chest-stretch features 4 and 5, for one), so it adds nothing to a distance.
+    reference normalises both to exactly 0 there (a ground truth whose upper back never snaps
+    straight never fires the chest-stretch features 4 and 5, for one), so it adds nothing to
+    a distance.
     """
     constant = ground_truth.std(0) < CONSTANT_FEATURE_STD
     departs = np.abs(generated - ground_truth.mean(0)).max(0) > CONSTANT_FEATURE_STD
