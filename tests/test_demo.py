@@ -307,6 +307,13 @@ def test_the_reports_say_why_each_n_a_is_undefined():
     assert "| pi_BC | 1 | n/a |" in text
     assert f"FID_g, DIV_g of pi_BC n/a: {why}." in text and "BAS of pi_BC n/a: no beats." in text
     assert "of pi_RL (learned reward) n/a" not in text
+    skeleton = {"FID_g": "SMPL-24 only", "DIV_g": "SMPL-24 only"}
+    rows = {name: {"eval_FID_g": None, "eval_undefined": skeleton} for name in ("a", "b", "c")}
+    rows["c"] = {"eval_FID_g": None, "eval_undefined": {"FID_g": "other"}}
+    text = ppo_report_markdown({"rows": rows})
+    assert "FID_g, DIV_g of a, b n/a: SMPL-24 only." in text and "FID_g of c n/a: other." in text
+    rows["c"]["eval_undefined"] = skeleton
+    assert "FID_g, DIV_g of every row n/a: SMPL-24 only." in ppo_report_markdown({"rows": rows})
 
 
 @pytest.mark.parametrize(

@@ -201,18 +201,20 @@ def repetition_sentence(rows: dict[str, dict]) -> str | None:
 
 
 def undefined_sentences(rows: dict[str, dict]) -> list[str]:
-    """Why a row's metrics are n/a, one sentence per row and reason (rows written before the
-    reasons were kept have none)."""
-    sentences = []
+    """Why metrics are n/a: one sentence per reason, naming its metrics and rows ("every row"
+    when all share it). Rows written before the reasons were kept have none."""
+    groups: dict[tuple[tuple[str, ...], str], list[str]] = {}
     for name, row in rows.items():
         metrics_by_reason: dict[str, list[str]] = {}
         for metric, reason in (row.get("eval_undefined") or {}).items():
             metrics_by_reason.setdefault(reason, []).append(metric)
-        sentences += [
-            f"{', '.join(metrics)} of {name} n/a: {reason}."
-            for reason, metrics in metrics_by_reason.items()
-        ]
-    return sentences
+        for reason, metrics in metrics_by_reason.items():
+            groups.setdefault((tuple(metrics), reason), []).append(name)
+    return [
+        f"{', '.join(metrics)} of {'every row' if len(names) == len(rows) > 1 else ', '.join(names)}"
+        f" n/a: {reason}."
+        for (metrics, reason), names in groups.items()
+    ]
 
 
 def ppo_report_markdown(report: dict) -> str:
