@@ -74,11 +74,11 @@ class DanceTable:
     """The dance table of a policy on held-out music: pieces of every held-out clip.
 
     Calling it with a policy returns the five metrics (None where undefined, the reasons under
-    `undefined`; the dances decoded as Bailando decodes them) and the diagnostics of `evaluation.physical` (of the
-    same codes decoded without seams, as `e3d2 dance` gives them, averaged over
-    `diagnostic_samples` dances per piece); `ground_truth_diagnostics`
-    holds the ground truth's on the same pieces of music, `ground_truth_intervals` the 95%
-    bootstrap intervals of its movement figures over those pieces.
+    `undefined`; the dances decoded as Bailando decodes them) and the diagnostics of
+    `evaluation.physical` (of the same codes decoded without seams, as `e3d2 dance` gives them,
+    averaged over `diagnostic_samples` dances per piece); `ground_truth_diagnostics` holds the
+    ground truth's on the same pieces of music, `ground_truth_intervals` the 95% bootstrap
+    intervals of its movement figures over those pieces.
     """
 
     def __init__(

@@ -71,7 +71,8 @@ FEATURES: tuple[tuple[str, tuple[str, ...], object], ...] = (
 
 
 def feature_name(index: int) -> str:
-    """Feature `index` (0-based, as in `FEATURES`) as its test and joints: 'move belly-chest-rwrist'."""
+    """Feature `index` (0-based, as in `FEATURES`) as its test and joints, e.g.
+    'move belly-chest-rwrist'."""
     kind, joints, _ = FEATURES[index]
     return f"{kind} {'-'.join(dict.fromkeys(joints))}"
 

@@ -154,12 +154,12 @@ def _constant_reason(kind: str, constant: np.ndarray, gen: np.ndarray, gt: np.nd
     more = f" and {constant.size - 3} more" if constant.size > 3 else ""
     departure = np.abs(gen[:, constant] - gt[0, constant])  # (dances, features)
     share = float((departure > CONSTANT_FEATURE_STD).any(1).mean())
-    worst = int(np.argmax(departure.max(0)))
+    furthest = departure.max(0)
+    worst = int(np.argmax(furthest))
     return (
         f"the ground truth never varies in feature(s) {shown}{more}, which {share:.0%} of the "
-        f"generated dances leave (furthest: #{constant[worst]}, by "
-        f"{departure[:, worst].max():.3g}): the protocol divides by that zero spread, so every "
-        "distance would be meaningless"
+        f"generated dances leave (furthest: #{constant[worst]}, by {furthest[worst]:.3g}): the "
+        "protocol divides by that zero spread, so every distance would be meaningless"
     )
 
 

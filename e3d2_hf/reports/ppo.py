@@ -210,11 +210,11 @@ def undefined_sentences(rows: dict[str, dict]) -> list[str]:
             metrics_by_reason.setdefault(reason, []).append(metric)
         for reason, metrics in metrics_by_reason.items():
             groups.setdefault((tuple(metrics), reason), []).append(name)
-    return [
-        f"{', '.join(metrics)} of {'every row' if len(names) == len(rows) > 1 else ', '.join(names)}"
-        f" n/a: {reason}."
-        for (metrics, reason), names in groups.items()
-    ]
+    sentences = []
+    for (metrics, reason), names in groups.items():
+        which = "every row" if len(names) == len(rows) > 1 else ", ".join(names)
+        sentences.append(f"{', '.join(metrics)} of {which} n/a: {reason}.")
+    return sentences
 
 
 def ppo_report_markdown(report: dict) -> str:
