@@ -10,6 +10,7 @@ from e3d2_hf.cli import main
 from e3d2_hf.data import prepare as prepare_module
 from e3d2_hf.data.layout import FRAMES_PER_TOKEN, MOTION_FPS
 from e3d2_hf.data.prepare import PrepareConfig, prepare
+from e3d2_hf.data.readers import dance_with_melody
 from e3d2_hf.data.readers.synthetic import GENRES, generate_sequences
 from e3d2_hf.data.schema import load_clip_dataset
 from e3d2_hf.demo import data_workers
@@ -139,31 +140,48 @@ def test_synthetic_motion_beats_fall_on_the_music_beats(synthetic_dir):
         assert joints[:, [10, 11], 1].min() > -0.05
 
 
-def test_dance_with_melody_18_pairs_load_into_a_dataset(tmp_path):
+DWM_SUBSET = ("DANCE_C_7", "DANCE_R_2", "DANCE_T_5", "DANCE_W_24")
+"""One piece per genre (two of them among the ten added last): prepared in full, in seconds."""
+
+
+def test_dance_with_melody_lists_28_pieces_of_four_genres_and_31_minutes():
     root = shared_data("dance-with-melody")
+    folders = dance_with_melody.list_sequences(root)
+    assert len(folders) == 28
+    genres = {f.name.split("_")[1] for f in folders}
+    assert genres == {"C", "R", "T", "W"}
+    total_frames = 0
+    for folder in folders:
+        config = json.loads((folder / "config.json").read_text())
+        assert config["start_position"] >= 0, folder
+        total_frames += json.loads((folder / "skeletons.json").read_text())["length"]
+    assert 1750 < total_frames / 25 < 1950  # "about 47,000 frames (31 minutes)"
+
+
+def test_dance_with_melody_pieces_load_into_a_dataset(tmp_path):
+    root = shared_data("dance-with-melody")
+    subset = tmp_path / "pieces"
+    subset.mkdir()
+    for piece in DWM_SUBSET:
+        (subset / piece).symlink_to(root / piece, target_is_directory=True)
     out = prepare(
         PrepareConfig(
             source="dance-with-melody",
-            path=str(root),
+            path=str(subset),
             output_dir=str(tmp_path / "dwm"),
             num_workers=2,
         )
     )
     ds = load_clip_dataset(out)
-    assert len(ds) == 18
+    assert sorted(ds["id"]) == sorted(DWM_SUBSET)
     assert sorted(set(ds["genre"])) == ["cha-cha", "rumba", "tango", "waltz"]
-    total_seconds = 0.0
     for row in ds.with_format("numpy"):
         n = row["num_frames"]
         assert row["joints"].shape == (n, 69) and row["music"].shape == (n, 438)
         assert len(row["music_tokens"]) == n // FRAMES_PER_TOKEN
-        config = json.loads((root / row["id"] / "config.json").read_text())
         source_frames = len(
             json.loads((root / row["id"] / "skeletons.json").read_text())["skeletons"]
         )
         assert n == int(np.floor((source_frames - 1) / 25 * 60)) + 1, row["id"]
-        assert config["start_position"] >= 0
         beats = row["beat_frames"]
         assert len(beats) > n / 60 and beats.min() >= 0 and beats.max() < n
-        total_seconds += n / 60
-    assert 1200 < total_seconds < 1400  # "about 32,000 frames (21 minutes)"
