@@ -93,6 +93,7 @@ OPTION_RANGES: dict[str, dict[str, float]] = {
     "match_repeated_codes": {"above": 0},
     "orientation_weight": {"min": 0},
     "eval_dance_tokens": {"min": 0},
+    "output_smoothing": {"min": 0},
     # the other commands
     "retries": {"min": 0},
     "stride": {"min": 1},

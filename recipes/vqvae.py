@@ -49,7 +49,11 @@ def run(data: DataArguments, model_args: ModelArguments, config: VQVAEConfig) ->
         model = load_model(DanceVQVAE, model_args.model_name_or_path)
     else:
         skeleton = clips[0]["skeleton"]
-        model = DanceVQVAE(preset_config("vqvae", model_args.model_preset, skeleton=skeleton))
+        model = DanceVQVAE(
+            preset_config(
+                "vqvae", model_args.model_preset, skeleton=skeleton, **model_args.vqvae_decoder()
+            )
+        )
 
     # 4. train (training/vqvae_trainer.py: pose loss, then the root decoder's)
     trainer = VQVAETrainer(model=model, args=config, train_dataset=train_set, eval_dataset=eval_set)

@@ -16,7 +16,7 @@ from .policy.configuration_policy import DancePolicyConfig
 from .policy.modeling_policy import DancePolicy
 from .reward.configuration_reward import DanceRewardConfig
 from .reward.modeling_reward import DanceRewardModel
-from .vqvae.configuration_vqvae import DanceVQVAEConfig
+from .vqvae.configuration_vqvae import ROOT_HEIGHTS, DanceVQVAEConfig
 from .vqvae.modeling_vqvae import DanceVQVAE
 
 FAMILIES: dict[str, tuple[type[PreTrainedConfig], type[PreTrainedModel]]] = {
@@ -97,3 +97,22 @@ class ModelArguments:
     vqvae_name_or_path: str | None = field(
         default=None, metadata={"help": "BC: the trained VQ-VAE that tokenizes the dances"}
     )
+    root_height: str = field(
+        default="velocity",
+        metadata={
+            "choices": ROOT_HEIGHTS,
+            "help": "VQ-VAE: velocity integrates the root's height as Bailando does (it drifts); "
+            "absolute decodes the height itself",
+        },
+    )
+    output_smoothing: float = field(
+        default=0.0,
+        metadata={
+            "help": "VQ-VAE: sigma in frames of the fixed Gaussian on the decoders' outputs, "
+            "trained through (smooth across code boundaries); 0 as Bailando"
+        },
+    )
+
+    def vqvae_decoder(self) -> dict[str, Any]:
+        """The decoder options of a fresh VQ-VAE (`DanceVQVAEConfig` fields)."""
+        return {"root_height": self.root_height, "output_smoothing": self.output_smoothing}

@@ -9,6 +9,10 @@ from ...data.layout import FRAMES_PER_TOKEN
 from ...data.skeleton import SKELETONS, Skeleton, get_skeleton
 from ..config_checks import check_positive_ints
 
+ROOT_HEIGHTS = ("velocity", "absolute")
+MAX_OUTPUT_SMOOTHING = 8.0
+"""frames: one code's length; more would blur whole codes into each other."""
+
 
 @strict
 class DanceVQVAEConfig(PreTrainedConfig):
@@ -36,6 +40,13 @@ class DanceVQVAEConfig(PreTrainedConfig):
     dead_code_threshold: float = 1.0
     root_velocity_weight: float = 1.0
     root_velocity_diff_weight: float = 1.0
+    root_height: str = "velocity"
+    """`velocity`: the root decoder's vertical channel is the root's vertical velocity,
+    integrated from 0 as Bailando does (its drift sinks and lifts the body). `absolute`: that
+    channel is the root's height in the data's frame, decoded directly, so it cannot drift."""
+    output_smoothing: float = 0.0
+    """Sigma in frames of a fixed zero-phase Gaussian on every decoder's output, trained
+    through: the decoded motion is smooth across code boundaries. 0 (Bailando) leaves none."""
 
     @property
     def skeleton_def(self) -> Skeleton:
@@ -63,6 +74,13 @@ class DanceVQVAEConfig(PreTrainedConfig):
             raise ValueError(
                 f"down_t={self.down_t} downsamples by {2**self.down_t}, but the token layout has "
                 f"{FRAMES_PER_TOKEN} frames per token (down_t must be 3)"
+            )
+        if self.root_height not in ROOT_HEIGHTS:
+            raise ValueError(f"root_height must be one of {ROOT_HEIGHTS}, got {self.root_height!r}")
+        if not 0.0 <= self.output_smoothing <= MAX_OUTPUT_SMOOTHING:
+            raise ValueError(
+                f"output_smoothing must be in [0, {MAX_OUTPUT_SMOOTHING:g}] frames, "
+                f"got {self.output_smoothing}"
             )
         if not 0.0 < self.ema_decay < 1.0:
             raise ValueError(f"ema_decay must be in (0, 1), got {self.ema_decay}")

@@ -27,6 +27,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 import torch.distributed as dist
 import torch.nn.functional as F
@@ -251,6 +252,7 @@ class DanceVQVAE(DanceVQVAEPreTrainedModel):
         self.upper_channel_index = _channels(skeleton.upper_body)
         self.lower_channel_index = _channels(skeleton.lower_body)
         self.root = skeleton.root
+        self.up = {"x": 0, "y": 1, "z": 2}[skeleton.up_axis]
         self.post_init()
 
     # --- the data representation (bailando-facts §2) ---------------------------------------
@@ -276,7 +278,26 @@ class DanceVQVAE(DanceVQVAEPreTrainedModel):
         flat = relative.reshape(batch, frames, -1)
         upper = flat[..., self.upper_channel_index]
         lower = flat[..., self.lower_channel_index]
-        return upper, lower, root_velocity(root, axis=1)
+        target = root_velocity(root, axis=1)
+        if self.config.root_height == "absolute":
+            target = torch.where(self._up_mask(target), root, target)
+        return upper, lower, target
+
+    def _up_mask(self, like: torch.Tensor) -> torch.Tensor:
+        return torch.arange(3, device=like.device) == self.up
+
+    def _smooth(self, x: torch.Tensor) -> torch.Tensor:
+        """The fixed output Gaussian (`config.output_smoothing`) along time of (B, C, T)."""
+        sigma = self.config.output_smoothing
+        if not sigma:
+            return x
+        radius = max(int(3 * sigma + 0.5), 1)
+        t = torch.arange(-radius, radius + 1, device=x.device, dtype=torch.float32)
+        kernel = torch.exp(-0.5 * (t / sigma) ** 2)
+        kernel = (kernel / kernel.sum()).to(x.dtype)
+        channels = x.shape[1]
+        padded = F.pad(x, (radius, radius), mode="replicate")
+        return F.conv1d(padded, kernel.expand(channels, 1, -1), groups=channels)
 
     def _merge(
         self, upper: torch.Tensor, lower: torch.Tensor, velocity: torch.Tensor
@@ -288,9 +309,16 @@ class DanceVQVAE(DanceVQVAEPreTrainedModel):
         flat[..., self.lower_channel_index] = lower
         positions = flat.view(batch, frames, -1, 3)
         positions[:, :, self.root] = 0.0  # the decoded root slot is replaced, as in Bailando
-        return (positions + integrate_root_velocity(velocity, axis=1)[:, :, None]).reshape(
-            batch, frames, -1
-        )
+        root = integrate_root_velocity(velocity, axis=1)
+        if self.config.root_height == "absolute":
+            root = torch.cat(
+                [
+                    velocity[..., a : a + 1] if a == self.up else root[..., a : a + 1]
+                    for a in range(3)
+                ],
+                -1,
+            )
+        return (positions + root[:, :, None]).reshape(batch, frames, -1)
 
     # --- public API -----------------------------------------------------------------------
     @torch.no_grad()
@@ -309,7 +337,8 @@ class DanceVQVAE(DanceVQVAEPreTrainedModel):
     def decode(
         self, upper_ids: torch.Tensor, lower_ids: torch.Tensor, edge_tokens: int = 0
     ) -> torch.Tensor:
-        """(B, N) upper and lower ids -> (B, 8N, 3J) absolute joints, root integrated from 0.
+        """(B, N) upper and lower ids -> (B, 8N, 3J) absolute joints, root integrated from 0
+        (with `root_height="absolute"`, its height is decoded, not integrated).
 
         The decoder's convolutions see zero padding past both ends, so its first and last
         frames jump (about 30 cm in the demo); Bailando decodes so (`edge_tokens=0`, the
@@ -322,14 +351,26 @@ class DanceVQVAE(DanceVQVAEPreTrainedModel):
             frames = edge_tokens * self.config.frames_per_token
             joints = self.decode(torch.cat(pad[0], 1), torch.cat(pad[1], 1))[:, frames:-frames]
             joints = joints.view(*joints.shape[:2], -1, 3)
-            return (joints - joints[:, :1, self.root : self.root + 1]).flatten(2)
+            origin = joints[:, :1, self.root : self.root + 1]
+            if self.config.root_height == "absolute":  # the height is the data's: keep it
+                origin = origin * ~self._up_mask(origin)
+            return (joints - origin).flatten(2)
         check_code_pair(upper_ids, lower_ids, self.config.codebook_size)
         upper_codes = self.upper.codebook.lookup(upper_ids)
         lower_codes = self.lower.codebook.lookup(lower_ids)
-        upper = self.upper.decoder(upper_codes).transpose(1, 2)
-        lower = self.lower.decoder(lower_codes).transpose(1, 2)
-        velocity = self.root_decoder(lower_codes).transpose(1, 2)
+        upper = self._smooth(self.upper.decoder(upper_codes)).transpose(1, 2)
+        lower = self._smooth(self.lower.decoder(lower_codes)).transpose(1, 2)
+        velocity = self._smooth(self.root_decoder(lower_codes)).transpose(1, 2)
         return self._merge(upper, lower, velocity)
+
+    def start_offset(self, start_root: np.ndarray) -> np.ndarray:
+        """What to add to a decoded dance's joints so that it starts at `start_root` (3,): all
+        of it when the root is integrated from the origin; with a decoded height, only the
+        horizontal part (the height is already the data's)."""
+        offset = np.array(start_root, dtype=np.float64, copy=True)
+        if self.config.root_height == "absolute":
+            offset[self.up] = 0.0
+        return offset
 
     def forward(
         self, joints: torch.Tensor, train_pose: bool = True, train_root: bool = True
@@ -380,7 +421,7 @@ class DanceVQVAE(DanceVQVAEPreTrainedModel):
 
         def decode(index: int) -> tuple[torch.Tensor | None, ...]:
             (half, target), (codes, _, commitment) = halves[index], quantised[index]
-            output = half.decoder(codes).transpose(1, 2)
+            output = self._smooth(half.decoder(codes)).transpose(1, 2)
             half_loss = (
                 _motion_l1(output, target, config.velocity_weight, config.acceleration_weight)
                 + config.commitment_weight * commitment
@@ -389,7 +430,8 @@ class DanceVQVAE(DanceVQVAEPreTrainedModel):
             predicted = root_loss = None
             if index == 0:  # the root decoder reads the lower codes, and runs with the upper
                 # half, whose pass is otherwise one decoder shorter
-                predicted = self.root_decoder(quantised[1][0].detach()).transpose(1, 2)
+                predicted = self._smooth(self.root_decoder(quantised[1][0].detach()))
+                predicted = predicted.transpose(1, 2)
                 root_loss = (
                     _motion_l1(predicted, velocity, config.root_velocity_diff_weight, 0.0)
                     * config.root_velocity_weight
