@@ -19,6 +19,7 @@ from .data.layout import FRAMES_PER_TOKEN, MOTION_FPS, SEAM_TOKENS, TOKEN_FPS, s
 from .data.music import load_audio, music_features
 from .data.skeleton import Skeleton
 from .errors import DataFileError
+from .export.cleanup import CLEANUPS, clean_dance
 from .models import DancePolicy, DanceVQVAE
 from .models.config_checks import check_same_interface
 from .models.policy.configuration_policy import VQVAE_SUBFOLDER
@@ -44,6 +45,7 @@ class Dance:
     audio: np.ndarray = field(repr=False)
     audio_rate: int = 0
     fps: float = MOTION_FPS
+    cleanup: str = "none"  # what `clean_dance` did to the decode: "contact" or "none"
 
 
 def load_dancer(
@@ -105,12 +107,18 @@ def dance_to_song(
     greedy: bool = False,
     start_pose: str | os.PathLike | None = None,
     edge_tokens: int = SEAM_TOKENS,
+    cleanup: str = "contact",
 ) -> Dance:
     """Generate a dance for the song segment [offset, offset + duration) (default: to the end).
 
     `edge_tokens` (see `DanceVQVAE.decode`) keeps the decoder's boundary jumps out of the
-    dance; 0 decodes as Bailando does, first and last frames jumping.
+    dance; 0 decodes as Bailando does, first and last frames jumping. `cleanup="contact"`
+    (`export.cleanup.clean_dance`) stands the dance on the floor at height 0 with its planted
+    feet held and its tremor smoothed; `"none"` gives the raw decode, its root starting at the
+    origin.
     """
+    if cleanup not in CLEANUPS:
+        raise ValueError(f"cleanup must be one of {CLEANUPS}, got {cleanup!r}")
     features = music_features(song, TOKEN_FPS, offset=offset, duration=duration)
     audio_rate = int(sample_rate_for_fps(MOTION_FPS))
     audio = load_audio(song, audio_rate, offset=offset, duration=duration)
@@ -141,8 +149,11 @@ def dance_to_song(
     joints = joints[0].float().cpu().numpy()
     skeleton = vqvae.config.skeleton_def
     frames = min(len(joints), int(round(seconds * MOTION_FPS)))
+    joints = joints[:frames].reshape(frames, skeleton.num_joints, 3)
+    if cleanup == "contact":
+        joints = clean_dance(joints, skeleton, floor=0.0, fps=MOTION_FPS)
     return Dance(
-        joints=joints[:frames].reshape(frames, skeleton.num_joints, 3),
+        joints=joints,
         upper_ids=upper[0].cpu().numpy(),
         lower_ids=lower[0].cpu().numpy(),
         skeleton=skeleton,
@@ -151,6 +162,7 @@ def dance_to_song(
         duration=frames / MOTION_FPS,
         audio=audio,
         audio_rate=audio_rate,
+        cleanup=cleanup,
     )
 
 
@@ -192,6 +204,7 @@ def save_dance(
             {
                 "song": dance.song, "offset": dance.offset, "duration": dance.duration,
                 "skeleton": dance.skeleton.name, "num_tokens": len(dance.upper_ids),
+                "cleanup": dance.cleanup,
                 "files": {k: str(v) for k, v in written.items()},
             },
             indent=2,
@@ -218,6 +231,7 @@ def _write_formats(
                 tmp, joints=dance.joints.astype(np.float32), fps=dance.fps,
                 upper_ids=dance.upper_ids, lower_ids=dance.lower_ids,
                 skeleton=dance.skeleton.name, song=dance.song, offset=dance.offset,
+                cleanup=dance.cleanup,
             )  # fmt: skip
             os.replace(tmp, path)
         elif fmt == "glb":

@@ -13,6 +13,7 @@ from e3d2_hf.cli import main
 from e3d2_hf.data.layout import MOTION_FPS, TOKEN_FPS
 from e3d2_hf.data.skeleton import SMPL24
 from e3d2_hf.export import find_ffmpeg, media_duration, read_bvh
+from e3d2_hf.export.cleanup import clean_dance
 from e3d2_hf.inference import dance_to_song, load_dancer, save_dance
 
 
@@ -78,6 +79,26 @@ def test_cli_dance_writes_a_playable_video_a_bvh_that_round_trips_and_an_npz(
     assert np.abs(back - joints).max() < 1e-3
     info = json.loads((out / "d.json").read_text())
     assert info["duration"] == pytest.approx(4.0) and set(info["files"]) == {"mp4", "bvh", "npz"}
+    assert info["cleanup"] == "contact"
+
+
+def test_cli_dance_cleans_up_by_default_and_cleanup_none_writes_the_raw_decode(
+    tiny_policy, tiny_vqvae, song, tmp_path
+):
+    out = tmp_path / "dances"
+    common = ["dance", song, "--policy", str(tiny_policy), "--vqvae", str(tiny_vqvae),
+              "--duration", "3", "--formats", "npz",
+              "--output_dir", str(out), "--seed", "2"]  # fmt: skip
+    assert main([*common, "--name", "clean"]) == 0
+    assert main([*common, "--name", "raw", "--cleanup", "none"]) == 0
+    with np.load(out / "clean.npz") as clean, np.load(out / "raw.npz") as raw:
+        assert str(clean["cleanup"]) == "contact" and str(raw["cleanup"]) == "none"
+        np.testing.assert_array_equal(clean["upper_ids"], raw["upper_ids"])
+        expected = clean_dance(raw["joints"], SMPL24)
+        np.testing.assert_allclose(clean["joints"], expected, atol=1e-6)
+        feet = clean["joints"][:, [7, 8, 10, 11], 1].min(1)
+        assert np.median(feet) == pytest.approx(0.0, abs=0.02)  # standing on height 0
+    assert json.loads((out / "raw.json").read_text())["cleanup"] == "none"
 
 
 def test_without_ffmpeg_the_video_falls_back_to_a_gif(
@@ -138,9 +159,15 @@ def test_a_decoded_dance_has_no_seam_at_either_end(tiny_policy, tiny_vqvae, tiny
     assert max(raw[0], raw[-1]) > truth_max  # the seam this guards against is real
     assert padded.max() <= truth_max
     assert len(padded) == len(raw)
-    # `e3d2 dance` decodes so by default
+    # `e3d2 dance` decodes so by default, then cleans the decode up (`--cleanup none`: raw)
     policy, vqvae = load_dancer(str(tiny_policy), str(tiny_vqvae))
-    dance = dance_to_song(policy, vqvae, song, duration=3.0, seed=1)
+    dance = dance_to_song(policy, vqvae, song, duration=3.0, seed=1, cleanup="none")
     ids = (torch.from_numpy(dance.upper_ids)[None], torch.from_numpy(dance.lower_ids)[None])
     expected = vqvae.decode(*ids, edge_tokens=1)[0].numpy().reshape(-1, 24, 3)
     np.testing.assert_allclose(dance.joints, expected[: len(dance.joints)], atol=1e-6)
+    assert dance.cleanup == "none"
+    cleaned = dance_to_song(policy, vqvae, song, duration=3.0, seed=1)
+    assert cleaned.cleanup == "contact"
+    np.testing.assert_allclose(
+        cleaned.joints, clean_dance(dance.joints, vqvae.config.skeleton_def), atol=1e-6
+    )

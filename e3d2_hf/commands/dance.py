@@ -3,7 +3,8 @@
 Generate a dance for an audio file (wav, mp3, flac, ogg; any length: past the policy's 29-step
 window the sampler slides, as Bailando's) and write <name>.mp4 (the song as its audio track),
 <name>.bvh (Blender and other DCC tools) and <name>.npz (joints, fps, tokens); with --formats
-...,glb also <name>.glb, an animated glTF of the figure.
+...,glb also <name>.glb, an animated glTF of the figure. The dance stands on the floor with its
+planted feet held (--cleanup contact); --cleanup none writes the raw decode.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..data.layout import SEAM_TOKENS
+from ..export.cleanup import CLEANUPS
 from ..ranges import check_ranges
 
 
@@ -48,6 +50,14 @@ class Arguments:
             "frames do not jump; 0 decodes as Bailando does"
         },
     )
+    cleanup: str = field(
+        default="contact",
+        metadata={
+            "choices": CLEANUPS,
+            "help": "contact: stand the dance on the floor (height 0), hold planted feet, smooth "
+            "the tremor; none: the raw decode, its root starting at the origin",
+        },
+    )
     video_fps: float = field(default=30.0, metadata={"help": "frames per second of the video"})
     bvh_scale: float = field(default=1.0, metadata={"help": "BVH units per metre (100: cm)"})
     bvh_rotations_only: bool = field(
@@ -72,7 +82,7 @@ def run(args: Arguments) -> int:
     dance = dance_to_song(
         policy, vqvae, args.song, offset=args.start, duration=args.duration, seed=args.seed,
         temperature=args.temperature, greedy=args.greedy, start_pose=args.start_pose,
-        edge_tokens=args.edge_tokens,
+        edge_tokens=args.edge_tokens, cleanup=args.cleanup,
     )  # fmt: skip
     written = save_dance(
         dance, args.output_dir, name, formats,
