@@ -82,7 +82,8 @@ def test_demo_writes_every_checkpoint_the_dataset_and_the_report(demo_dir):
     assert "BAS" in report.split("A sentence claims a difference")[1]
     # the physical diagnostics per policy beside the ground truth's, and the leaderboard JSON
     section = report.split("## Physical and motion diagnostics on held-out music")[1]
-    for row in ("| ground truth |", "| pi_BC |", "| pi_RL (learned reward) |"):
+    for row in ("| ground truth |", "| pi_BC, raw |", "| pi_BC, cleaned |",
+                "| pi_RL (learned reward), raw |", "| pi_RL (learned reward), cleaned |"):  # fmt: skip
         assert row in section.split("\n## ")[0]
     from .test_evaluation import check_leaderboard_schema
 

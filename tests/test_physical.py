@@ -178,3 +178,17 @@ def test_the_ground_truths_movement_interval_covers_its_pieces_and_qualifies_a_f
     (flag,) = diagnostic_flags(outside, truth, intervals=intervals)
     assert "above" in flag and "interval" not in flag
     assert movement_intervals([dance_diagnostics(sway[0])]) == {}
+
+
+def test_reports_show_each_policy_raw_and_cleaned_beside_the_ground_truth():
+    from e3d2_hf.evaluation.physical import CLEANED, raw_and_cleaned
+
+    truth = {"eval_jitter": 250.0, "eval_penetration": 0.0}
+    policy = {"eval_jitter": 730.0, f"eval_{CLEANED}jitter": 300.0, "eval_penetration": 0.08,
+              f"eval_{CLEANED}penetration": 0.001}  # fmt: skip
+    rows = raw_and_cleaned({"ground truth": truth, "pi_BC": policy}, "eval_")
+    assert list(rows) == ["ground truth", "pi_BC, raw", "pi_BC, cleaned"]
+    assert rows["pi_BC, raw"]["jitter"] == 730.0 and rows["pi_BC, cleaned"]["jitter"] == 300.0
+    assert rows["pi_BC, cleaned"]["penetration"] == 0.001
+    table = diagnostics_table(rows)
+    assert "| pi_BC, cleaned | " in table and "| 300 |" in table

@@ -336,7 +336,11 @@ def test_ppo_stage_writes_a_plain_policy_and_the_report(
     for name, row in rows.items():
         assert row["eval_joint_speed"] >= 0 and row["eval_max_step"] > 0
         assert isinstance(report["flags"][name], list)
-        assert f"| {name} |" in text.split("## Physical")[1]
+        # each policy twice: its raw decode and the cleaned dance `e3d2 dance` writes
+        assert f"| {name}, raw |" in text.split("## Physical")[1]
+        assert f"| {name}, cleaned |" in text.split("## Physical")[1]
+        assert row["eval_cleaned_jitter"] < row["eval_jitter"]
+        assert row["eval_cleaned_penetration"] <= row["eval_penetration"] + 1e-9
     assert report["dance_pieces"] >= 2 and report["piece_frames"] == 29 * 8
     assert report["diagnostic_samples"] == 8
     assert "Each policy's figures are means over 8 sampled dances per piece" in text
@@ -556,6 +560,7 @@ def test_dance_table_diagnostics_average_several_sampled_dances_per_piece(
     from e3d2_hf.data.schema import load_clip_dataset
     from e3d2_hf.evaluation.dance_table import DanceTable
     from e3d2_hf.evaluation.physical import set_diagnostics
+    from e3d2_hf.export.cleanup import clean_dance
     from e3d2_hf.models import DanceVQVAE
 
     policy = DancePolicy.from_pretrained(tiny_policy).eval()
@@ -580,5 +585,10 @@ def test_dance_table_diagnostics_average_several_sampled_dances_per_piece(
     for key in MOVEMENT:
         assert got_three[key] == pytest.approx(expected[key], rel=1e-12)
     assert got_one["joint_speed"] != got_three["joint_speed"]
+    # and of the same dances after the contact clean-up, standing where the data's feet stand
+    cleaned = [clean_dance(d.joints, three.skeleton, three.stand) for d in dances]
+    expected = set_diagnostics(cleaned, three.skeleton, three.floor)
+    for key in ("jitter", "penetration", "floating", "foot_skating"):
+        assert got_three[f"cleaned_{key}"] == pytest.approx(expected[key], rel=1e-12)
     with pytest.raises(ValueError, match="diagnostic_samples must be at least 1"):
         DanceTable(vqvae, heldout, clips, piece_tokens=8, diagnostic_samples=0)

@@ -14,8 +14,10 @@ import torch
 
 from ..data.layout import FRAMES_PER_TOKEN, SEAM_TOKENS, WINDOW_TOKENS
 from ..data.skeleton import get_skeleton
+from ..export.cleanup import clean_dance, support_height
 from ..models import DancePolicy, DanceVQVAE
 from .physical import (
+    CLEANED,
     dance_diagnostics,
     diagnostic_flags,
     estimate_floor,
@@ -132,6 +134,8 @@ class DanceTable:
         self.init_upper = torch.tensor(init_upper)
         self.init_lower = torch.tensor(init_lower)
         self.floor = estimate_floor(truth, self.skeleton) if truth else 0.0
+        # where the cleaned dances stand: as high over the floor as the data's supporting feet
+        self.stand = self.floor + (support_height(truth, self.skeleton, self.floor) if truth else 0)
         per_dance = [dance_diagnostics(j, self.skeleton, self.floor) for j in truth]
         self.ground_truth_diagnostics = mean_diagnostics(per_dance) if truth else {}
         self.ground_truth_intervals = movement_intervals(per_dance, BOOTSTRAP_RESAMPLES, seed)
@@ -165,7 +169,11 @@ class DanceTable:
         # the decoder integrates the root from the origin; the diagnostics need the floor, so
         # each dance starts where the ground truth's piece does (the metrics re-origin anyway)
         return [
-            Dance(j.reshape(len(j), -1, 3) + root, beats, f"piece{i % len(self.beats)}")
+            Dance(
+                j.reshape(len(j), -1, 3) + self.vqvae.start_offset(root),
+                beats,
+                f"piece{i % len(self.beats)}",
+            )
             for i, (j, beats, root) in enumerate(
                 zip(joints, self.beats * repeats, self.start_roots * repeats, strict=True)
             )
@@ -175,13 +183,20 @@ class DanceTable:
         self, policy: DancePolicy, temperature: float = 1.0, codes=None
     ) -> dict[str, float | None]:
         """The physical diagnostics of the policy's dances decoded without seams, averaged over
-        `diagnostic_samples` dances per piece; `codes`: the first sample's, if already drawn."""
+        `diagnostic_samples` dances per piece; `codes`: the first sample's, if already drawn.
+        Each key again as `cleaned_<key>`: the same dances after the contact clean-up that
+        `e3d2 dance` applies, standing where the ground truth's supporting feet stand."""
         codes = self.tokens(policy, temperature) if codes is None else codes
         seamless = self.dances(policy, SEAM_TOKENS, codes)
         if self.diagnostic_samples > 1:
             more = self.tokens(policy, temperature, self.diagnostic_samples - 1, stream=1)
             seamless += self.dances(policy, SEAM_TOKENS, more)
-        return set_diagnostics([d.joints for d in seamless], self.skeleton, self.floor)
+        raw = [d.joints for d in seamless]
+        cleaned = [clean_dance(j, self.skeleton, self.stand) for j in raw]
+        out = set_diagnostics(raw, self.skeleton, self.floor)
+        for key, value in set_diagnostics(cleaned, self.skeleton, self.floor).items():
+            out[f"{CLEANED}{key}"] = value
+        return out
 
     def __call__(self, policy: DancePolicy, temperature: float = 1.0) -> dict[str, float | None]:
         codes = self.tokens(policy, temperature)

@@ -19,7 +19,7 @@ from pathlib import Path
 from .. import __version__
 from ..data.layout import EVAL_FRAMES, MOTION_FPS
 from .beat_align import BEAT_SIGMA, SPEED_SMOOTHING_SIGMA
-from .physical import CONTACT_HEIGHT, DIAGNOSTICS
+from .physical import CLEANED, CONTACT_HEIGHT, DIAGNOSTICS
 
 SCHEMA_VERSION = 1
 TASK = "music_to_dance"
@@ -75,6 +75,10 @@ def results_document(
         row.update(dict.fromkeys(UNAVAILABLE_FIELDS))
         row.update({field: diag.get(key) for field, key in DIAGNOSTIC_FIELDS.items()})
         row["e3d2_diagnostics"] = {key: diag.get(key) for key, _, _ in DIAGNOSTICS}
+        if f"{CLEANED}jitter" in diag:  # what `e3d2 dance` writes, after the contact clean-up
+            row["e3d2_cleaned_diagnostics"] = {
+                key: diag.get(f"{CLEANED}{key}") for key, _, _ in DIAGNOSTICS
+            }
         if metrics.get("undefined"):
             row["undefined"] = metrics["undefined"]
         out_rows.append(row)

@@ -57,6 +57,9 @@ DIAGNOSTICS = (
     ("max_step", "largest step", "m"),
     ("pfc", "PFC (EDGE)", "×10⁻⁴"),
 )
+CLEANED = "cleaned_"
+"""Prefix of a diagnostic of the cleaned dances (`export.cleanup`), what a user receives; the
+bare key is the raw decode's, what the policy produced."""
 MOVEMENT = ("joint_speed", "root_relative_speed", "pose_range", "root_travel")
 """The diagnostics of how much a dance moves; a policy should match the ground truth's."""
 
@@ -275,6 +278,28 @@ def format_diagnostic(value: float | None) -> str:
     if value is None:
         return "n/a"
     return "0" if value == 0 else f"{value:.3g}"
+
+
+def raw_and_cleaned(rows: dict[str, dict], prefix: str = "") -> dict[str, dict[str, float | None]]:
+    """The diagnostics of each row (`prefix + key`) and, where the row has them, of its cleaned
+    dances (`prefix + CLEANED + key`) as a row of its own, "<name>, cleaned", just after it."""
+    out = {}
+    for name, row in rows.items():
+        out[f"{name}, raw" if f"{prefix}{CLEANED}jitter" in row else name] = {
+            k: row.get(f"{prefix}{k}") for k, _, _ in DIAGNOSTICS
+        }
+        if f"{prefix}{CLEANED}jitter" in row:
+            out[f"{name}, cleaned"] = {
+                k: row.get(f"{prefix}{CLEANED}{k}") for k, _, _ in DIAGNOSTICS
+            }
+    return out
+
+
+CLEANUP_NOTE = (
+    "Each policy's dances twice: raw, as the VQ-VAE decodes them (what the policy produced), and "
+    "cleaned, as `e3d2 dance` writes them (contact clean-up, `e3d2_hf/export/cleanup.py`: "
+    "smoothed, standing where the ground truth's supporting feet stand, planted feet held)."
+)
 
 
 def diagnostics_table(rows: dict[str, dict]) -> str:

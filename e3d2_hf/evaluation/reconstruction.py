@@ -17,9 +17,16 @@ from ..data.skeleton import get_skeleton
 from ..models import DanceVQVAE
 from .beat_align import beat_align_score
 from .dance_table import DanceTable, piece_tokens_for
-from .physical import MOVEMENT, diagnostic_flags, estimate_floor, set_diagnostics
+from .physical import CLEANED, MOVEMENT, diagnostic_flags, estimate_floor, set_diagnostics
 
 logger = logging.getLogger(__name__)
+
+
+RECONSTRUCTION_DIAGNOSTICS = MOVEMENT + (
+    "freezing", "jitter", "foot_skating", "penetration", "floating", "max_step",
+)  # fmt: skip
+"""What the VQ-VAE stage reports of its reconstructions beside its inputs: a decoder that
+drifts through the floor or trembles shows here, before a policy is trained on its codes."""
 
 
 def reconstruction_diagnostics(vqvae: DanceVQVAE, clips, max_clips: int = 8) -> dict[str, float]:
@@ -41,7 +48,8 @@ def reconstruction_diagnostics(vqvae: DanceVQVAE, clips, max_clips: int = 8) -> 
         lower.update(ids[1].flatten().tolist())
         original.append(joints.reshape(len(joints), -1, 3))
         # decoded roots start at the origin; start where the input does, over its floor
-        decoded.append(recon.reshape(len(recon), -1, 3) + original[-1][:1, skeleton.root])
+        start = vqvae.start_offset(original[-1][0, skeleton.root])
+        decoded.append(recon.reshape(len(recon), -1, 3) + start)
     if not original:
         return {}
     floor = estimate_floor(original, skeleton)
@@ -59,10 +67,10 @@ def reconstruction_diagnostics(vqvae: DanceVQVAE, clips, max_clips: int = 8) -> 
         "heldout_codes_used_upper": len(upper),
         "heldout_codes_used_lower": len(lower),
     }
-    for key in MOVEMENT + ("freezing", "jitter"):
+    for key in RECONSTRUCTION_DIAGNOSTICS:
         out[f"heldout_{key}_original"] = truth[key]
         out[f"heldout_{key}_reconstructed"] = recon[key]
-    return out
+    return {k: v for k, v in out.items() if v is not None}
 
 
 def beat_preservation(vqvae: DanceVQVAE, clips, max_clips: int = 8) -> dict[str, float]:
@@ -94,8 +102,9 @@ def heldout_dance_diagnostics(policy, vqvae, heldout_tokens, clips) -> dict[str,
     for flag in diagnostic_flags(dances, truth, intervals=table.ground_truth_intervals):
         logger.warning("pi_BC's dances leave the ground truth's range: %s", flag)
     out = {}
-    for key in MOVEMENT + ("freezing", "jitter", "foot_skating"):
+    for key in MOVEMENT + ("freezing", "jitter", "foot_skating", "penetration", "floating"):
         out[f"heldout_dance_{key}"] = dances[key]
+        out[f"heldout_cleaned_dance_{key}"] = dances[f"{CLEANED}{key}"]
         out[f"heldout_ground_truth_{key}"] = truth.get(key)
     for key, (low, high) in table.ground_truth_intervals.items():
         out[f"heldout_ground_truth_{key}_low"] = low

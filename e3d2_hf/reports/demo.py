@@ -14,11 +14,13 @@ from pathlib import Path
 from ..evaluation.claims import SEED_METRICS, compare, interval, mean_and_spread, seed_claims
 from ..evaluation.leaderboard import results_document, write_results
 from ..evaluation.physical import (
+    CLEANUP_NOTE,
     DIAGNOSTICS,
     FLAG_RULES,
     MOVEMENT,
     diagnostic_flags,
     format_diagnostic,
+    raw_and_cleaned,
 )
 from ..evaluation.protocol import COLUMNS
 from .ppo import (
@@ -347,14 +349,14 @@ def _curve_blocks(out: Path) -> list[Block]:
 def _diagnostic_blocks(rows: dict, truth: dict, flags: dict, spread: str | None) -> list[Block]:
     """The physical diagnostics per policy, the ground truth's (same music) first; `spread`:
     how much the ground truth's movement owes to its pieces (`interval_sentence`)."""
-    table = {"ground truth": truth, **rows}
+    table = raw_and_cleaned({"ground truth": truth, **rows}, "eval_")
     blocks = [
         Block("h2", "Physical and motion diagnostics on held-out music"),
         Block(
             "table",
             header=("set",) + tuple(f"{title} ({unit})" for _, title, unit in DIAGNOSTICS),
             rows=tuple(
-                (name,) + tuple(format_diagnostic(row.get(f"eval_{k}")) for k, _, _ in DIAGNOSTICS)
+                (name,) + tuple(format_diagnostic(row.get(k)) for k, _, _ in DIAGNOSTICS)
                 for name, row in table.items()
             ),
         ),
@@ -366,6 +368,8 @@ def _diagnostic_blocks(rows: dict, truth: dict, flags: dict, spread: str | None)
             "`e3d2 dance` gives them (the metrics above decode as Bailando does).",
         ),
     ]
+    if any(name.endswith(", cleaned") for name in table):
+        blocks.append(Block("p", CLEANUP_NOTE))
     if spread:
         blocks.append(Block("p", spread))
     for name, found in flags.items():

@@ -13,7 +13,13 @@ import numpy as np
 
 from ..data.layout import FRAMES_PER_TOKEN
 from ..evaluation.claims import compare
-from ..evaluation.physical import DIAGNOSTICS, diagnostic_flags, diagnostics_table
+from ..evaluation.physical import (
+    CLEANUP_NOTE,
+    DIAGNOSTICS,
+    diagnostic_flags,
+    diagnostics_table,
+    raw_and_cleaned,
+)
 
 PPO_COLUMNS = (
     ("eval_score", "reward-model score ↑"),
@@ -238,14 +244,15 @@ def ppo_report_markdown(report: dict) -> str:
     truth = report.get("ground_truth") or {}
     if truth:
         rows = {"ground truth (same music)": {k.removeprefix("eval_"): v for k, v in truth.items()}}
-        for name, row in report["rows"].items():
-            rows[name] = {k: row.get(f"eval_{k}") for k, _, _ in DIAGNOSTICS}
+        rows.update(raw_and_cleaned(report["rows"], "eval_"))
         parts += [
             "## Physical and motion diagnostics",
             diagnostics_table(rows),
             "Definitions: `e3d2_hf/evaluation/physical.py`. The policies' dances are decoded "
             "without the decoder's boundary jumps, as `e3d2 dance` gives them.",
         ]
+        if any(name.endswith(", cleaned") for name in rows):
+            parts.append(CLEANUP_NOTE)
         if sentence := interval_sentence(report):
             parts.append(sentence)
         for name, flags in report.get("flags", {}).items():
