@@ -340,7 +340,9 @@ def test_ppo_stage_writes_a_plain_policy_and_the_report(
         assert f"| {name}, raw |" in text.split("## Physical")[1]
         assert f"| {name}, cleaned |" in text.split("## Physical")[1]
         assert row["eval_cleaned_jitter"] < row["eval_jitter"]
-        assert row["eval_cleaned_penetration"] <= row["eval_penetration"] + 1e-9
+        # the tiny model's dances float 0.6 m up; cleaned, they stand on the floor
+        assert row["eval_cleaned_floating"] < row["eval_floating"]
+        assert row["eval_cleaned_penetration"] < 0.01
     assert report["dance_pieces"] >= 2 and report["piece_frames"] == 29 * 8
     assert report["diagnostic_samples"] == 8
     assert "Each policy's figures are means over 8 sampled dances per piece" in text
@@ -589,6 +591,9 @@ def test_dance_table_diagnostics_average_several_sampled_dances_per_piece(
     cleaned = [clean_dance(d.joints, three.skeleton, three.stand) for d in dances]
     expected = set_diagnostics(cleaned, three.skeleton, three.floor)
     for key in ("jitter", "penetration", "floating", "foot_skating"):
-        assert got_three[f"cleaned_{key}"] == pytest.approx(expected[key], rel=1e-12)
+        if expected[key] is None:  # no foot touches the floor in these tiny dances
+            assert got_three[f"cleaned_{key}"] is None
+        else:
+            assert got_three[f"cleaned_{key}"] == pytest.approx(expected[key], rel=1e-12)
     with pytest.raises(ValueError, match="diagnostic_samples must be at least 1"):
         DanceTable(vqvae, heldout, clips, piece_tokens=8, diagnostic_samples=0)
