@@ -44,7 +44,7 @@ def interval(values: np.ndarray, resamples: int = 2000, seed: int = 0) -> tuple[
 
 
 def side_view(ax, joints: np.ndarray, skeleton, floor: float, colour: str, label: str) -> None:
-    up = {"x": 0, "y": 1, "z": 2}[skeleton.up_axis]
+    up = skeleton.up_index
     across = 0 if up != 0 else 2
     for j, p in skeleton.bones:
         ax.plot(joints[[j, p], across], joints[[j, p], up], color=colour, lw=1.5)
@@ -58,7 +58,7 @@ def figure(path: Path, raw, cleaned, skeleton, floor, stand) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    up = {"x": 0, "y": 1, "z": 2}[skeleton.up_axis]
+    up = skeleton.up_index
     frames = np.linspace(0, len(raw) - 1, 6).astype(int)[1:-1]
     fig = plt.figure(figsize=(12, 6.5))
     for i, f in enumerate(frames):

@@ -57,6 +57,11 @@ class Skeleton:
         return 3 * len(self.lower_body)
 
     @property
+    def up_index(self) -> int:
+        """The coordinate (0, 1, 2) of `up_axis`."""
+        return "xyz".index(self.up_axis)
+
+    @property
     def topological_order(self) -> tuple[int, ...]:
         """Joint indices with every parent before its children."""
         return self._order

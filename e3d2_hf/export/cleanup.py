@@ -68,11 +68,6 @@ class CleanupConfig:
         return asdict(self)
 
 
-def _axes(skeleton: Skeleton) -> tuple[int, list[int]]:
-    up = {"x": 0, "y": 1, "z": 2}[skeleton.up_axis]
-    return up, [a for a in (0, 1, 2) if a != up]
-
-
 def _descendants(skeleton: Skeleton, joint: int) -> list[int]:
     out = [joint]
     for j in skeleton.topological_order:
@@ -106,7 +101,7 @@ def support(
     """(T,) height of the body's lowest joint (a foot, on its feet), and (T,) whether it
     supports the body there: it is within `support_band` of the lowest the body comes within
     `support_window` around the frame (at the top of a jump it is not)."""
-    up, _ = _axes(skeleton)
+    up = skeleton.up_index
     lowest = joints[..., up].min(1)
     window = max(int(round(config.support_window * fps)), 1)
     ground = minimum_filter1d(lowest, window, mode="nearest")
@@ -205,7 +200,8 @@ def contacts(
 ) -> list[np.ndarray]:
     """Per foot, the (T,) mask of frames it is planted: within `CONTACT_HEIGHT` of the floor
     (the diagnostics' contact) and slower than `lock_speed` horizontally."""
-    up, flat = _axes(skeleton)
+    up = skeleton.up_index
+    flat = [a for a in range(3) if a != up]
     out = []
     for foot in skeleton.feet:
         if not foot:
@@ -281,7 +277,7 @@ def clean_dance(
         )
     if len(p) < 2:
         return np.asarray(joints).copy()
-    up, _ = _axes(skeleton)
+    up = skeleton.up_index
     p = smooth(p, config.smoothing, fps)
     p[..., up] -= floor_offset(p, skeleton, floor, config, fps)[:, None]
     p = lock_feet(p, skeleton, floor, config, fps)

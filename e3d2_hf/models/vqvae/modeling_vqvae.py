@@ -252,7 +252,7 @@ class DanceVQVAE(DanceVQVAEPreTrainedModel):
         self.upper_channel_index = _channels(skeleton.upper_body)
         self.lower_channel_index = _channels(skeleton.lower_body)
         self.root = skeleton.root
-        self.up = {"x": 0, "y": 1, "z": 2}[skeleton.up_axis]
+        self.up = skeleton.up_index
         self.post_init()
 
     # --- the data representation (bailando-facts §2) ---------------------------------------
