@@ -96,8 +96,9 @@ def test_cli_dance_cleans_up_by_default_and_cleanup_none_writes_the_raw_decode(
         np.testing.assert_array_equal(clean["upper_ids"], raw["upper_ids"])
         expected = clean_dance(raw["joints"], SMPL24)
         np.testing.assert_allclose(clean["joints"], expected, atol=1e-6)
-        feet = clean["joints"][:, [7, 8, 10, 11], 1].min(1)
-        assert np.median(feet) == pytest.approx(0.0, abs=0.02)  # standing on height 0
+        lowest = clean["joints"][..., 1].min(1)  # the tiny model's figure is not always on its feet
+        assert np.median(lowest) == pytest.approx(0.0, abs=0.02)  # standing on height 0
+        assert np.median(raw["joints"][..., 1].min(1)) < -0.1  # the raw root starts at the origin
     assert json.loads((out / "raw.json").read_text())["cleanup"] == "none"
 
 
