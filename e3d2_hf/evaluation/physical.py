@@ -295,13 +295,6 @@ def raw_and_cleaned(rows: dict[str, dict], prefix: str = "") -> dict[str, dict[s
     return out
 
 
-CLEANUP_NOTE = (
-    "Each policy's dances twice: raw, as the VQ-VAE decodes them (what the policy produced), and "
-    "cleaned, as `e3d2 dance` writes them (contact clean-up, `e3d2_hf/export/cleanup.py`: "
-    "smoothed, standing where the ground truth's supporting feet stand, planted feet held)."
-)
-
-
 def diagnostics_table(rows: dict[str, dict]) -> str:
     """Markdown: one row per set (the ground truth's among them), one column per diagnostic."""
     header = "| Set | " + " | ".join(f"{t} ({u})" for _, t, u in DIAGNOSTICS) + " |"

@@ -14,7 +14,6 @@ from pathlib import Path
 from ..evaluation.claims import SEED_METRICS, compare, interval, mean_and_spread, seed_claims
 from ..evaluation.leaderboard import results_document, write_results
 from ..evaluation.physical import (
-    CLEANUP_NOTE,
     DIAGNOSTICS,
     FLAG_RULES,
     MOVEMENT,
@@ -24,6 +23,7 @@ from ..evaluation.physical import (
 )
 from ..evaluation.protocol import COLUMNS
 from .ppo import (
+    CLEANUP_NOTE,
     CURVE_PLOT,
     PPO_COLUMNS,
     comparisons,

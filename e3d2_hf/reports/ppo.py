@@ -14,7 +14,6 @@ import numpy as np
 from ..data.layout import FRAMES_PER_TOKEN
 from ..evaluation.claims import compare
 from ..evaluation.physical import (
-    CLEANUP_NOTE,
     DIAGNOSTICS,
     diagnostic_flags,
     diagnostics_table,
@@ -54,6 +53,11 @@ def ppo_table(rows: dict[str, dict[str, float]]) -> str:
 
 
 CURVE_PLOT = "ppo_curves.png"
+CLEANUP_NOTE = (
+    "Each policy's dances twice: raw, as the VQ-VAE decodes them (what the policy produced), and "
+    "cleaned, as `e3d2 dance` writes them (contact clean-up, `e3d2_hf/export/cleanup.py`: "
+    "smoothed, standing where the ground truth's supporting feet stand, planted feet held)."
+)
 CURVE_PANELS = (
     ("eval_score", "reward-model score"),
     ("eval_kl", "KL to pi_BC (nats)"),
