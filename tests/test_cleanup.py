@@ -9,7 +9,13 @@ from e3d2_hf.data.motion import resample
 from e3d2_hf.data.readers.dance_with_melody import read_motion
 from e3d2_hf.data.skeleton import DANCE_WITH_MELODY23, SMPL24
 from e3d2_hf.evaluation.physical import dance_diagnostics, estimate_floor
-from e3d2_hf.export.cleanup import CleanupConfig, clean_dance, support_height, two_bone_ik
+from e3d2_hf.export.cleanup import (
+    CleanupConfig,
+    clean_dance,
+    lock_feet,
+    support_height,
+    two_bone_ik,
+)
 
 from .conftest import shared_data
 
@@ -61,6 +67,19 @@ def test_a_sliding_planted_foot_is_held_with_its_leg_lengths_kept():
     hip, knee, ank = LEFT_LEG
     for a, b in ((hip, knee), (knee, ank), (7, 10)):
         np.testing.assert_allclose(bone(cleaned, a, b), bone(motion, a, b), atol=2e-3)
+
+
+def test_the_lock_leaves_a_leg_alone_where_its_foot_is_not_planted():
+    motion = swaying()
+    lift = np.zeros(len(motion))
+    lift[100:180] = 0.3  # the left leg raised from the knee down, mid-dance
+    for j in (4, 7, 10):
+        motion[:, j, 1] += lift
+        motion[:, j, 2] += lift
+    locked = lock_feet(motion, SMPL24, 0.0, CleanupConfig())
+    free = slice(100 + 10, 180 - 10)  # past the lock's 0.1-s fade at either end
+    left_leg = [1, 4, 7, 10]  # the right foot stays planted: its leg may be re-solved
+    np.testing.assert_array_equal(locked[free][:, left_leg], motion[free][:, left_leg])
 
 
 def test_two_bone_ik_reaches_the_target_and_keeps_both_bones():

@@ -124,6 +124,18 @@ def pfc(joints: np.ndarray, fps: float = MOTION_FPS, skeleton: Skeleton = SMPL24
     return float(np.mean(foot_v[0] * foot_v[1] * root_a) * PFC_SCALE)
 
 
+def foot_contacts(joints: np.ndarray, skeleton: Skeleton, floor: float) -> list[np.ndarray]:
+    """Per foot of the skeleton, the (T,) frames it touches the ground: its lowest joint within
+    `CONTACT_HEIGHT` of `floor` (all False for a foot with no joints)."""
+    up, _ = _axes(skeleton)
+    return [
+        joints[:, list(foot), up].min(1) - floor < CONTACT_HEIGHT
+        if foot
+        else np.zeros(len(joints), dtype=bool)
+        for foot in skeleton.feet
+    ]
+
+
 def dance_diagnostics(
     joints: np.ndarray,
     skeleton: Skeleton = SMPL24,
@@ -141,11 +153,10 @@ def dance_diagnostics(
     lowest[np.abs(lowest) < HEIGHT_RESOLUTION] = 0.0
 
     skating = []
-    for foot in skeleton.feet:
+    for foot, touching in zip(skeleton.feet, foot_contacts(p, skeleton, floor), strict=True):
         if not foot:
             continue
-        height = p[:, list(foot), up].min(1) - floor
-        contact = (height[1:] < CONTACT_HEIGHT) & (height[:-1] < CONTACT_HEIGHT)
+        contact = touching[1:] & touching[:-1]
         speed = np.linalg.norm(np.diff(p[:, list(foot)][..., flat], axis=0), axis=-1).mean(1) * fps
         skating.append(speed[contact])
     skating = np.concatenate(skating) if skating else np.zeros(0)

@@ -31,7 +31,7 @@ from scipy.ndimage import gaussian_filter1d, minimum_filter1d
 
 from ..data.layout import MOTION_FPS
 from ..data.skeleton import Skeleton
-from ..evaluation.physical import CONTACT_HEIGHT
+from ..evaluation.physical import CONTACT_HEIGHT, foot_contacts
 
 POLE_MEMORY = 0.05
 """A locked knee keeps bending the way it bent the frame before unless its own bend, off the
@@ -152,13 +152,14 @@ def two_bone_ik(
     ankle: np.ndarray,
     target: np.ndarray,
     pole: np.ndarray | None = None,
-    memory: float = 0.0,
+    memory: float | np.ndarray = 0.0,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Knee and ankle positions (T, 3) that put the ankle at `target` with the hip fixed, the
     thigh and shin lengths of each frame kept and the knee bending towards `pole` (a direction;
     default: where the knee was). An unreachable target is pulled in along the hip's line to
-    full reach. `memory` (m, frames in order): each frame's pole gains the last frame's bend at
-    this length, so a pole shorter than it cannot flip the knee between two frames."""
+    full reach. `memory` (m, or (T,) per frame; frames in order): each frame's pole gains the
+    last frame's bend at this length, so a pole shorter than it cannot flip the knee between
+    two frames."""
     thigh = np.linalg.norm(knee - hip, axis=-1, keepdims=True)
     shin = np.linalg.norm(ankle - knee, axis=-1, keepdims=True)
     reach = target - hip
@@ -171,12 +172,12 @@ def two_bone_ik(
     across = np.sqrt(np.maximum(thigh**2 - along**2, 0.0))
     pole = knee - hip if pole is None else pole
     pole = pole - (pole * axis).sum(-1, keepdims=True) * axis
-    if memory > 0:  # a pole that nearly meets the leg's line keeps the last frame's bend
-        for t in range(1, len(pole)):
-            previous = pole[t - 1] - (pole[t - 1] @ axis[t]) * axis[t]
-            length = np.linalg.norm(previous)
-            if length > 1e-9:
-                pole[t] = pole[t] + memory * previous / length
+    memory = np.broadcast_to(np.asarray(memory, dtype=np.float64), len(pole))
+    for t in np.flatnonzero(memory[1:] > 0) + 1:  # a pole near the leg's line keeps its bend
+        previous = pole[t - 1] - (pole[t - 1] @ axis[t]) * axis[t]
+        length = np.linalg.norm(previous)
+        if length > 1e-9:
+            pole[t] = pole[t] + memory[t] * previous / length
     norm = np.linalg.norm(pole, axis=-1, keepdims=True)
     pole = np.where(norm > 1e-9, pole / np.maximum(norm, 1e-9), 0.0)
     return hip + axis * along + pole * across, target
@@ -200,17 +201,15 @@ def contacts(
 ) -> list[np.ndarray]:
     """Per foot, the (T,) mask of frames it is planted: within `CONTACT_HEIGHT` of the floor
     (the diagnostics' contact) and slower than `lock_speed` horizontally."""
-    up = skeleton.up_index
-    flat = [a for a in range(3) if a != up]
-    out = []
-    for foot in skeleton.feet:
-        if not foot:
-            out.append(np.zeros(len(joints), dtype=bool))
-            continue
-        height = joints[:, list(foot), up].min(1) - floor
-        speed = _speed(joints[:, list(foot)][..., flat].mean(1), fps)
-        out.append((height < CONTACT_HEIGHT) & (speed < config.lock_speed))
-    return out
+    flat = [a for a in range(3) if a != skeleton.up_index]
+    return [
+        touching & (_speed(joints[:, list(foot)][..., flat].mean(1), fps) < config.lock_speed)
+        if foot
+        else touching
+        for foot, touching in zip(
+            skeleton.feet, foot_contacts(joints, skeleton, floor), strict=True
+        )
+    ]
 
 
 def lock_feet(
@@ -246,17 +245,21 @@ def lock_feet(
             continue
         # where two contacts' fades overlap, their pulls share the frame: no jump between spots
         goal = out[:, ankle] + pull / np.maximum(weight, 1.0)[:, None]
-        # the knee bends the way it did, off the hip-ankle line and a little towards the toes
+        # the knee bends the way it did, off the hip-ankle line, and, as the lock takes hold,
+        # a little towards the toes and the way it bent the frame before; unlocked frames keep
+        # their knee exactly
         toe = out[:, foot[-1]] - out[:, ankle]
         toe /= np.maximum(np.linalg.norm(toe, axis=-1, keepdims=True), 1e-9)
-        pole = out[:, knee] - 0.5 * (out[:, hip] + out[:, ankle]) + POLE_TOWARDS_TOES * toe
+        pole = out[:, knee] - 0.5 * (out[:, hip] + out[:, ankle])
+        pole += POLE_TOWARDS_TOES * weight[:, None] * toe
         new_knee, new_ankle = two_bone_ik(
-            out[:, hip], out[:, knee], out[:, ankle], goal, pole, memory=POLE_MEMORY
+            out[:, hip], out[:, knee], out[:, ankle], goal, pole, memory=POLE_MEMORY * weight
         )
-        shift = new_ankle - out[:, ankle]
+        locked = weight > 0
+        shift = np.where(locked[:, None], new_ankle - out[:, ankle], 0.0)
         for j in _descendants(skeleton, ankle):
             out[:, j] += shift
-        out[:, knee] = new_knee
+        out[locked, knee] = new_knee[locked]
     return out
 
 
