@@ -15,6 +15,7 @@ BIN := $(VENV)/bin
 install: $(VENV)/.installed-dev
 
 # what the demo needs; the tests and linters add the dev extras (gradio, playwright, ruff, ...)
+# and DeepSpeed, whose ZeRO stages the tests prove on CPU
 $(VENV)/.installed: pyproject.toml $(LOCK)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet -c $(LOCK) $(TORCH)  # torch's own dependencies from the lock too
@@ -22,7 +23,7 @@ $(VENV)/.installed: pyproject.toml $(LOCK)
 	touch $@
 
 $(VENV)/.installed-dev: $(VENV)/.installed
-	$(BIN)/python -m pip install --quiet -c $(LOCK) -e ".[dev]"
+	$(BIN)/python -m pip install --quiet -c $(LOCK) -e ".[dev,deepspeed]"
 	touch $@
 
 demo: $(VENV)/.installed

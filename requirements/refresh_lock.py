@@ -26,7 +26,7 @@ LOCK = ROOT / "requirements" / "lock.txt"
 PYPROJECT = ROOT / "pyproject.toml"
 SCRATCH = ROOT / "build" / "lock-venv"
 SCRATCH_MARK = ".made-by-refresh-lock"
-EXTRAS = "dev"
+EXTRAS = "dev,deepspeed"
 NOT_LOCKED = ("torch", "e3d2-hf")
 """Left to the user's environment: torch (CPU or CUDA build) and the project itself."""
 
@@ -76,7 +76,7 @@ def remove_scratch() -> None:
 
 def write_lock(frozen: dict[str, str], torch: list[str]) -> None:
     header = [
-        "# Every dependency of e3d2-hf[dev] except torch, at the versions the test suite passed on.",
+        f"# Every dependency of e3d2-hf[{EXTRAS}] except torch, at the versions the test suite passed on.",
         "# Used as a constraints file: pip install -c requirements/lock.txt -e '.[dev]'",
         "# Refreshed by `make lock` (requirements/refresh_lock.py), which then runs the tests.",
         f"# Resolved on {datetime.date.today()} with CPython {platform.python_version()} "

@@ -120,6 +120,9 @@ class StrictLoadingMixin:
         hf_logging.set_verbosity_error()  # its load report: the problems are raised below instead
         try:
             kwargs.setdefault("ignore_mismatched_sizes", True)  # reported below, with the keys
+            # transformers >= 5.25 "kernelizes" by default, which needs the `kernels` package and
+            # may reach the Hub; these models have no Hub kernels, so loading never depends on it
+            kwargs.setdefault("use_kernels", False)
             model, info = super().from_pretrained(name, *args, output_loading_info=True, **kwargs)
         except Exception as exc:
             if type(exc).__name__ == "SafetensorError" or isinstance(exc, EOFError):
