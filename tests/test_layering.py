@@ -13,7 +13,7 @@ REPO = Path(__file__).resolve().parents[1]
 PACKAGE = REPO / "e3d2_hf"
 
 LAYERS = (
-    ("errors", "ranges", "arguments", "resources", "outputs", "data"),
+    ("errors", "ranges", "private_api", "arguments", "resources", "outputs", "data"),
     ("models", "evaluation", "export", "cards"),
     ("training",),
     ("reports",),

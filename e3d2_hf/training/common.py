@@ -15,11 +15,15 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from accelerate import PartialState
+from accelerate.utils import send_to_device
 from torch.optim.lr_scheduler import LambdaLR
-from transformers import Trainer, TrainingArguments
+from transformers import PrinterCallback, Trainer, TrainerCallback, TrainingArguments
 from transformers.integrations import TensorBoardCallback
 from transformers.integrations.integration_utils import default_logdir
+from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
 
+from ..errors import E3D2Error
 from ..models.loading import safetensors_problem, saved_model_type
 from ..models.policy.configuration_policy import VQVAE_FILES, VQVAE_SUBFOLDER
 from ..outputs import check_replaceable, claim_output_dir
@@ -82,6 +86,7 @@ class E3D2TrainingArguments(TrainingArguments):
             raise RangeError(
                 "max_steps", f"must be positive (or -1: use epochs), got {self.max_steps}"
             )
+        check_sharding_engine(self)
         if not self.use_cpu and not has_accelerator():
             # accelerate's config files cannot pass their use_cpu on to the ranks they start
             self.use_cpu = True
@@ -108,6 +113,9 @@ class E3D2Trainer(Trainer):
         self.card_data: dict[str, Any] = {}
         if self.args.should_save:
             claim_output_dir(self.args.output_dir)
+        self.add_callback(CheckpointCompleteCallback())
+        if self.pop_callback(PrinterCallback) is not None:  # --disable_tqdm: printed logs
+            self.add_callback(MainProcessPrinterCallback())
         self._log_under_output_dir()
 
     def _log_under_output_dir(self) -> None:
@@ -160,7 +168,7 @@ class E3D2Trainer(Trainer):
         raise NotImplementedError
 
     def prediction_step(self, model, inputs, prediction_loss_only, ignore_keys=None):
-        inputs = self._prepare_inputs(inputs)
+        inputs = send_to_device(inputs, self.args.device)
         with torch.no_grad():
             loss, predictions, targets = self.evaluation_batch(model, inputs)
         if prediction_loss_only:
@@ -169,26 +177,23 @@ class E3D2Trainer(Trainer):
 
     # --- checks --------------------------------------------------------------------------------
     def train(self, resume_from_checkpoint: str | bool | None = None, **kwargs):
+        checkpoint = self.checkpoint_to_resume(resume_from_checkpoint)
+        return super().train(resume_from_checkpoint=checkpoint and os.fspath(checkpoint), **kwargs)
+
+    def checkpoint_to_resume(self, resume_from_checkpoint: str | bool | None) -> Path | None:
+        """The checkpoint `train()` resumes from (complete, whole, of this model family), or None
+        for a fresh run; a finished run in `output_dir` is refused unless overwriting is asked."""
         output_dir = Path(self.args.output_dir)
         if resume_from_checkpoint:
             checkpoint = _resolve_checkpoint(output_dir, resume_from_checkpoint)
             check_model_type(checkpoint, self.model_family)
-            resume_from_checkpoint = os.fspath(checkpoint)
-        elif is_finished_run(output_dir) and not self.args.overwrite_output_dir:
+            return checkpoint
+        if is_finished_run(output_dir) and not self.args.overwrite_output_dir:
             raise FileExistsError(
                 f"{output_dir}: holds a finished run (config.json + model.safetensors). Pass "
                 "--overwrite_output_dir true to train again, or --resume_from_checkpoint to continue."
             )
-        return super().train(resume_from_checkpoint=resume_from_checkpoint, **kwargs)
-
-    def _save_checkpoint(self, model, trial) -> None:
-        """Save `checkpoint-N/` as transformers does, then mark it complete (written last, so a
-        save cut short by a crash is never taken for a checkpoint)."""
-        super()._save_checkpoint(model, trial)
-        self.accelerator.wait_for_everyone()  # every rank's RNG state is on disk
-        if self.args.should_save:
-            folder = Path(self._get_output_dir(trial)) / f"checkpoint-{self.state.global_step}"
-            mark_checkpoint_complete(folder, self.state.global_step)
+        return None
 
     # --- model card --------------------------------------------------------------------------
     def create_model_card(self, *args, **kwargs) -> None:
@@ -201,20 +206,74 @@ class E3D2Trainer(Trainer):
         save_card_info(self.args.output_dir, self.card_template, self.card_data)
 
 
+class CheckpointCompleteCallback(TrainerCallback):
+    """Marks each `checkpoint-N/` complete once every rank has written its part (the marker is
+    written last, so a save cut short by a crash is never taken for a checkpoint)."""
+
+    def on_save(self, args, state, control, **kwargs):
+        PartialState().wait_for_everyone()  # every rank's RNG state is on disk
+        folder = Path(args.output_dir) / f"{PREFIX_CHECKPOINT_DIR}-{state.global_step}"
+        if args.should_save and folder.is_dir():
+            mark_checkpoint_complete(folder, state.global_step)
+
+
+class MainProcessPrinterCallback(PrinterCallback):
+    """transformers' `PrinterCallback` (the logs without a progress bar) on the first process of
+    the world only: its own prints on every machine's first process, one log stream per node."""
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        if state.is_world_process_zero:
+            super().on_log(args, state, control, logs=logs, **kwargs)
+
+
 def check_trackers(report_to: list[str] | None) -> None:
     """A tracker that is not installed is one clear line here, not a traceback from Trainer."""
-    from transformers.integrations.integration_utils import (
-        INTEGRATION_TO_CALLBACK,
+    from transformers.integrations import (
         get_available_reporting_integrations,
+        get_reporting_integration_callbacks,
     )
 
     available = set(get_available_reporting_integrations())
     for name in report_to or []:
-        if name in INTEGRATION_TO_CALLBACK and name not in available:
+        try:  # an unknown name is left to Trainer's own message
+            known = name not in ("all", "none") and bool(
+                get_reporting_integration_callbacks([name])
+            )
+        except ValueError:
+            known = False
+        if known and name not in available:
             raise ValueError(
                 f"--report_to {name}: the {name} tracker's package is not installed; "
                 f"installed trackers: {', '.join(sorted(available)) or 'none'} (or none)"
             )
+
+
+class ShardingUnavailableError(E3D2Error, ValueError):
+    """An FSDP or DeepSpeed run was asked for where accelerate would quietly run plain DDP."""
+
+
+def sharding_engine(args: TrainingArguments) -> str | None:
+    """ "FSDP" or "DeepSpeed" when `accelerate launch`'s config or the arguments ask for one."""
+    from accelerate.utils import parse_flag_from_env
+
+    if args.fsdp or parse_flag_from_env("ACCELERATE_USE_FSDP"):
+        return "FSDP"
+    if args.deepspeed or parse_flag_from_env("ACCELERATE_USE_DEEPSPEED"):
+        return "DeepSpeed"
+    return None
+
+
+def check_sharding_engine(args: TrainingArguments) -> None:
+    """Refuse FSDP/DeepSpeed without an accelerator: accelerate turns both on only on GPUs
+    (and XPUs, NPUs...) and otherwise trains with plain DDP, unsharded, and exits 0."""
+    engine = sharding_engine(args)
+    if engine and (args.use_cpu or not has_accelerator()):
+        where = "--use_cpu" if args.use_cpu and has_accelerator() else "this machine has no GPU"
+        instead = "trains with plain DDP" if engine == "FSDP" else "fails on a batch-size check"
+        raise ShardingUnavailableError(
+            f"{engine} needs GPUs ({where}): on CPUs accelerate does not shard, it {instead}; "
+            "launch with recipes/accelerate/multi_cpu.yaml for DDP on CPUs"
+        )
 
 
 def has_accelerator() -> bool:

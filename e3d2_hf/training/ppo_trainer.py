@@ -37,16 +37,8 @@ from ..evaluation.diagnostics import correlation, repeated_codes
 from ..models import DancePolicy
 from ..models.config_checks import check_same_interface
 from ..models.policy.modeling_policy import action_log_probs, shift_actions
-from .common import (
-    E3D2Trainer,
-    E3D2TrainingArguments,
-    _resolve_checkpoint,
-    bundle_vqvae,
-    check_model_type,
-    is_finished_run,
-    load_model,
-    save_card_info,
-)
+from ..private_api import load_model_from_checkpoint, load_optimizer_and_rng, save_checkpoint
+from .common import E3D2Trainer, E3D2TrainingArguments, bundle_vqvae, load_model, save_card_info
 from .rewards import RewardFunction
 
 logger = logging.getLogger(__name__)
@@ -215,6 +207,39 @@ def ppo_losses(
         "value_clipfrac": value_clipfrac,
     }
     return pg_losses.mean(), 0.5 * value_error.mean(), stats
+
+
+def minibatch_loss(
+    model,
+    episodes: Episodes,
+    index: torch.Tensor,
+    advantages: torch.Tensor,
+    returns: torch.Tensor,
+    args: PPOConfig,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, dict[str, torch.Tensor]]:
+    """PPO's objective on the episodes at `index`: (loss, policy loss, value loss, entropy,
+    diagnostics); `model` is the policy with its value head, wrapped by any engine."""
+    upper_in, lower_in = shift_actions(
+        episodes.init_upper[index], episodes.init_lower[index],
+        episodes.upper[index], episodes.lower[index],
+    )  # fmt: skip
+    out = model(
+        music_features=episodes.music[index],
+        upper_ids=upper_in,
+        lower_ids=lower_in,
+        check_inputs=False,  # the sampler's own ids: checking would sync
+    )
+    new_logp, entropy = action_log_probs(
+        out.upper_logits, out.lower_logits,
+        episodes.upper[index], episodes.lower[index], args.temperature,
+    )  # fmt: skip
+    pg_loss, vf_loss, extra = ppo_losses(
+        new_logp, episodes.logp[index], advantages[index],
+        out.state_values.float(), episodes.values[index], returns[index],
+        args.cliprange, args.cliprange_value,
+    )  # fmt: skip
+    loss = pg_loss + args.vf_coef * vf_loss - args.ent_coef * entropy.mean()
+    return loss, pg_loss, vf_loss, entropy, extra
 
 
 def explained_variance(values: torch.Tensor, returns: torch.Tensor) -> float:
@@ -429,31 +454,14 @@ class PPOTrainer(E3D2Trainer):
                 minibatch = order[begin : begin + args.per_device_train_batch_size]
                 chunks = minibatch.split(micro)
                 for i, index in enumerate(chunks):
-                    upper_in, lower_in = shift_actions(
-                        episodes.init_upper[index], episodes.init_lower[index],
-                        episodes.upper[index], episodes.lower[index],
-                    )  # fmt: skip
                     sync = i + 1 == len(chunks)
                     with (
                         nullcontext() if sync else self.accelerator.no_sync(self.model),
                         self.accelerator.autocast(),
                     ):
-                        out = self.model(
-                            music_features=episodes.music[index],
-                            upper_ids=upper_in,
-                            lower_ids=lower_in,
-                            check_inputs=False,  # the sampler's own ids: checking would sync
+                        loss, pg_loss, vf_loss, entropy, extra = minibatch_loss(
+                            self.model, episodes, index, advantages, returns, args
                         )
-                        new_logp, entropy = action_log_probs(
-                            out.upper_logits, out.lower_logits,
-                            episodes.upper[index], episodes.lower[index], args.temperature,
-                        )  # fmt: skip
-                        pg_loss, vf_loss, extra = ppo_losses(
-                            new_logp, episodes.logp[index], advantages[index],
-                            out.state_values.float(), episodes.values[index], returns[index],
-                            args.cliprange, args.cliprange_value,
-                        )  # fmt: skip
-                        loss = pg_loss + args.vf_coef * vf_loss - args.ent_coef * entropy.mean()
                         self.accelerator.backward(loss * len(index) / len(minibatch))
                     for name, value in (
                         ("policy_loss", pg_loss), ("value_loss", vf_loss),
@@ -586,15 +594,7 @@ class PPOTrainer(E3D2Trainer):
     # --- the loop ---------------------------------------------------------------------------------
     def train(self, resume_from_checkpoint: str | bool | None = None, **kwargs) -> TrainerState:
         args = self.args
-        output_dir = Path(args.output_dir)
-        checkpoint = None
-        if resume_from_checkpoint:
-            checkpoint = _resolve_checkpoint(output_dir, resume_from_checkpoint)
-        elif is_finished_run(output_dir) and not args.overwrite_output_dir:
-            raise FileExistsError(
-                f"{output_dir}: holds a finished run. Pass --overwrite_output_dir true to train "
-                "again, or --resume_from_checkpoint to continue."
-            )
+        checkpoint = self.checkpoint_to_resume(resume_from_checkpoint)
         total = self.num_iterations
         updates_per_iteration = args.num_ppo_epochs * math.ceil(
             max(1, self.episodes_per_iteration // self.accelerator.num_processes)
@@ -615,14 +615,12 @@ class PPOTrainer(E3D2Trainer):
         self.state.is_local_process_zero = self.is_local_process_zero()
         self.state.is_world_process_zero = self.is_world_process_zero()
         if checkpoint is not None:
-            check_model_type(checkpoint, self.model_family)
-            self._load_from_checkpoint(str(checkpoint))
+            load_model_from_checkpoint(self, checkpoint)
             self.state = TrainerState.load_from_json(str(checkpoint / "trainer_state.json"))
         self.model_wrapped = self.model = self.accelerator.prepare(self.model)
         self.optimizer = self.accelerator.prepare(self.optimizer)
         if checkpoint is not None:
-            self._load_optimizer_and_scheduler(str(checkpoint))
-            self._load_rng_state(str(checkpoint))
+            load_optimizer_and_rng(self, checkpoint)
         self.current_flos = 0
         self.control = self.callback_handler.on_train_begin(args, self.state, self.control)
         start = self.state.global_step
@@ -646,7 +644,7 @@ class PPOTrainer(E3D2Trainer):
             if self.control.should_evaluate:
                 self.evaluate()
             if args.save_strategy != "no" and (self.control.should_save or last):
-                self._save_checkpoint(self.model, trial=None)
+                save_checkpoint(self)
                 self.control = self.callback_handler.on_save(args, self.state, self.control)
             if self.control.should_training_stop:
                 break

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import torch
+from accelerate.utils import send_to_device
 from transformers import EvalPrediction
 
 from ..data.layout import WINDOW_FRAMES
@@ -82,7 +83,7 @@ class VQVAETrainer(E3D2Trainer):
         if self._halves_pool is None:
             return super().training_step(model, inputs, num_items_in_batch)
         model.train()
-        inputs = self._prepare_inputs(inputs)
+        inputs = send_to_device(inputs, self.args.device)
         scale = 1.0 / self.current_gradient_accumulation_steps  # as Trainer scales the loss
         outputs = model.forward_backward(inputs["joints"], self._halves_pool.map, scale)
         self._record(outputs)
