@@ -47,7 +47,7 @@ def segments(n: int, codebook: int, steps: int = 29) -> Dataset:
     return Dataset.from_list(rows, features=segment_features())
 
 
-def time_preset(preset: str, args, use_cache: bool) -> dict[str, float]:
+def time_preset(preset: str, args, use_cache: bool, bf16: bool = False) -> dict[str, float]:
     torch.manual_seed(0)
     policy = DancePolicy(preset_config("policy", preset, value_head=True)).to(args.device)
     ref = DancePolicy(preset_config("policy", preset)).to(args.device)
@@ -61,6 +61,7 @@ def time_preset(preset: str, args, use_cache: bool) -> dict[str, float]:
         save_strategy="no",
         disable_tqdm=True,
         use_cpu=args.device == "cpu",
+        bf16=bf16,
     )
     data = segments(args.episodes, policy.config.codebook_size)
     trainer = PPOTrainer(

@@ -162,6 +162,27 @@ def test_round_trip_is_bit_exact(name, request, tmp_path):
     assert _same_state(model, through_auto) and _same_state(model, concrete)
 
 
+def test_loading_never_needs_the_kernels_package(tmp_path):
+    """transformers >= 5.25 "kernelizes" on load by default, which fails without the `kernels`
+    package; every e3d2 model (directly and through AutoModel) loads without it."""
+    code = (
+        "import sys; sys.modules['kernels'] = None\n"  # as if it were not installed
+        "import e3d2_hf; from transformers import AutoModel\n"
+        "from e3d2_hf.models import DancePolicy, DanceRewardModel, DanceVQVAE, preset_config\n"
+        "for cls, family in ((DancePolicy, 'policy'), (DanceRewardModel, 'reward'),"
+        " (DanceVQVAE, 'vqvae')):\n"
+        f"    folder = {str(tmp_path)!r} + '/' + family\n"
+        "    cls(preset_config(family, 'tiny')).save_pretrained(folder)\n"
+        "    assert type(cls.from_pretrained(folder)) is cls\n"
+        "    assert type(AutoModel.from_pretrained(folder)) is cls\n"
+        "try:\n    DancePolicy.from_pretrained(folder.replace('vqvae', 'policy'), use_kernels=None)\n"
+        "except ValueError as e:\n    print('default:', e)\n"
+    )
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert "default: Kernels are not available" in run.stdout  # what the loader's default spares
+
+
 def test_reward_model_loads_as_sequence_classifier(reward_model, tmp_path):
     reward_model.save_pretrained(tmp_path)
     loaded = AutoModelForSequenceClassification.from_pretrained(tmp_path)
