@@ -10,7 +10,7 @@ TORCH ?= torch==2.13.0
 LOCK := requirements/lock.txt
 BIN := $(VENV)/bin
 
-.PHONY: install demo test lint format lock
+.PHONY: install demo test test-newest lint format lock
 
 install: $(VENV)/.installed-dev
 
@@ -45,3 +45,9 @@ format: install
 lock:
 	$(PYTHON) requirements/refresh_lock.py --torch "$(TORCH)"
 	$(MAKE) test
+
+# The fast tests on the newest releases of the fast-moving libraries (transformers, trl,
+# accelerate, huggingface_hub, gradio, ruff), even beyond the upper bounds, in a scratch venv
+# (requirements/test_newest.py): pip check, and which release breaks what. About 7 minutes.
+test-newest: install
+	$(BIN)/python requirements/test_newest.py --torch "$(TORCH)"

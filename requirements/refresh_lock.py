@@ -65,13 +65,13 @@ def freeze_newest(torch: list[str]) -> dict[str, str]:
     return frozen
 
 
-def remove_scratch() -> None:
-    """Delete the scratch venv, only if this script made it."""
-    if not SCRATCH.exists():
+def remove_scratch(scratch: Path = SCRATCH, mark: str = SCRATCH_MARK) -> None:
+    """Delete a scratch venv, only if it carries the mark its script left in it."""
+    if not scratch.exists():
         return
-    if not (SCRATCH / SCRATCH_MARK).is_file():
-        sys.exit(f"{SCRATCH}: exists and was not made by this script; move it away and rerun")
-    shutil.rmtree(SCRATCH)
+    if not (scratch / mark).is_file():
+        sys.exit(f"{scratch}: exists and was not made by this script; move it away and rerun")
+    shutil.rmtree(scratch)
 
 
 def write_lock(frozen: dict[str, str], torch: list[str]) -> None:

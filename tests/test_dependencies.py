@@ -9,6 +9,7 @@ bounded below its next minor release.
 from __future__ import annotations
 
 import re
+import sys
 import tomllib
 
 import pytest
@@ -89,3 +90,18 @@ def test_the_extras_agree_with_each_other():
 def test_the_fast_moving_list_names_real_dependencies():
     names = {canonicalize_name(r.name) for r in REQUIREMENTS}
     assert names >= FAST_MOVING
+
+
+def test_make_test_newest_tells_a_passed_upper_bound_from_a_broken_requirement():
+    sys.path.insert(0, str(REPO / "requirements"))
+    from test_newest import pip_check_problems
+
+    report = (
+        "e3d2-hf 0.1.0 has requirement transformers<5.26,>=5.25.0, but you have transformers 5.26.0.\n"
+        "e3d2-hf 0.1.0 has requirement numpy<3,>=2.4.6, but you have numpy 3.0.0.\n"
+        "trl 1.17.0 has requirement accelerate>=1.17, but you have accelerate 1.16.0.\n"
+    )
+    problems, beyond = pip_check_problems(report, {"transformers", "trl", "accelerate"})
+    assert beyond == [report.splitlines()[0]]
+    assert problems == report.splitlines()[1:]
+    assert pip_check_problems("No broken requirements found.\n", {"trl"}) == ([], [])
