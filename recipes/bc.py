@@ -1,4 +1,4 @@
-"""Behaviour cloning of the policy GPT on VQ-VAE tokens: pi_BC (method.md §1).
+"""Behaviour cloning of the policy GPT on VQ-VAE tokens: pi_BC (docs/method.md §1).
 
     python recipes/bc.py --config recipes/configs/demo/bc.yaml [--key value ...]
     accelerate launch recipes/bc.py --config recipes/configs/demo/bc.yaml

@@ -1,4 +1,4 @@
-"""PPO fine-tuning of pi_BC against a reward: pi_RL (method.md §4).
+"""PPO fine-tuning of pi_BC against a reward: pi_RL (docs/method.md §4).
 
     python recipes/ppo.py --config recipes/configs/demo/ppo.yaml [--key value ...]
     accelerate launch --config_file recipes/accelerate/multi_gpu.yaml recipes/ppo.py --config ...

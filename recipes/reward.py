@@ -1,4 +1,4 @@
-"""Train the reward model R_theta on ranked demonstration pairs (Bradley-Terry, method.md §3).
+"""Train the reward model R_theta on ranked demonstration pairs (Bradley-Terry, docs/method.md §3).
 
     python recipes/reward.py --config recipes/configs/demo/reward.yaml [--key value ...]
     accelerate launch recipes/reward.py --config recipes/configs/demo/reward.yaml

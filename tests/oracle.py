@@ -1,4 +1,4 @@
-"""A slow, loop-by-loop transcription of the reference feature code (bailando-facts §6).
+"""A slow, loop-by-loop transcription of the reference feature code (docs/bailando.md §6).
 
 Written from the fact sheet's description of the AIST++/Bailando loops, frame by
 frame and joint by joint, as an independent oracle for the vectorised features.

@@ -86,7 +86,7 @@ def test_energy_bug_measures_position_and_the_fix_measures_acceleration():
     joints[:, :, 0] = 2.0  # standing still two metres from the origin
     buggy = kinetic_features(joints).reshape(24, 3)[:, 2]
     fixed = kinetic_features(joints, reference_bug=False).reshape(24, 3)[:, 2]
-    np.testing.assert_allclose(buggy, 3600 * 2.0, rtol=0.03)  # ~3600 x distance (bailando-facts)
+    np.testing.assert_allclose(buggy, 3600 * 2.0, rtol=0.03)  # ~3600 x distance: bailando.md §6
     np.testing.assert_allclose(fixed, 0.0, atol=1e-6)
     joints[:, :, 1] = 0.5 * 9.81 * t[:, None] ** 2  # free fall: |a| = 9.81
     fixed = kinetic_features(joints, reference_bug=False).reshape(24, 3)[:, 2]

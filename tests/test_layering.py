@@ -7,6 +7,8 @@ Python's loader, not from a reader who has to know both modules to change either
 from __future__ import annotations
 
 import ast
+import re
+import subprocess
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -126,3 +128,29 @@ def test_layers_only_import_downwards():
         if _layer(target) > _layer(module)
     ]
     assert upward == []
+
+
+FOREIGN_DOCUMENTS = re.compile(
+    r"bailando-facts|smpl-skeleton\.md|hf-notes|architecture\.md|shared/design|(?<![\w/])method\.md"
+)
+"""The design notes the project was started from, which live outside the repository."""
+
+
+def test_the_repository_cites_only_documents_it_holds():
+    tracked = subprocess.run(
+        ["git", "ls-files"], cwd=REPO, capture_output=True, text=True, check=True
+    ).stdout.split()
+    foreign, missing = [], []
+    for name in tracked:
+        path = REPO / name
+        if path == Path(__file__):  # the patterns above
+            continue
+        if path.suffix not in (".py", ".md", ".yaml", ".toml", ".j2", ".sh") or not path.is_file():
+            continue
+        text = path.read_text(errors="replace")
+        foreign += [f"{name}: {m[0]}" for m in FOREIGN_DOCUMENTS.finditer(text)]
+        for cited in re.findall(r"\bdocs/[\w./-]+\.md\b", text):
+            if not (REPO / cited).is_file() and cited != "docs/results/gpu.md":
+                missing.append(f"{name}: {cited}")
+    assert not foreign, foreign
+    assert not missing, missing

@@ -78,7 +78,7 @@ def test_paper_sizes_match_the_paper():
     )
     assert policy.block_size == 29 and policy.codebook_size == 512
     assert (policy.value_shared_layers, policy.value_num_layers) == (6, 3)
-    # Bailando's GPT has 87.0 M parameters (bailando-facts §4)
+    # Bailando's GPT has 87.0 M parameters (docs/bailando.md §4)
     assert count_parameters(policy) == pytest.approx(87.0e6, rel=2e-3)
     reward = preset_config("reward", "paper")
     assert (reward.hidden_size, reward.num_attention_heads, reward.num_hidden_layers) == (

@@ -1,6 +1,6 @@
 """Forward kinematics: SMPL axis-angle poses + translation -> joint positions.
 
-Two paths, as in bailando-facts §2: the built-in rest skeleton (no SMPL file
+Two paths, as in docs/bailando.md §2: the built-in rest skeleton (no SMPL file
 needed) and `smplx.SMPL` when the user points at a folder with the licensed
 model files.
 """

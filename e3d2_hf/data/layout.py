@@ -33,7 +33,7 @@ def sample_rate_for_fps(fps: float) -> float:
 
 
 class MusicLayout:
-    """Columns of the Bailando 438-d music feature (bailando-facts §1)."""
+    """Columns of the Bailando 438-d music feature (docs/bailando.md §1)."""
 
     MFCC = slice(0, 20)
     MFCC_DELTA = slice(20, 40)

@@ -1,4 +1,4 @@
-"""Motion utilities with Bailando's semantics (bailando-facts §2).
+"""Motion utilities with Bailando's semantics (docs/bailando.md §2).
 
 Arrays are (T, J, 3) joint positions unless stated otherwise.
 """

@@ -1,4 +1,4 @@
-"""Bailando's 438-d music features (bailando-facts §1), at any frame rate, cached.
+"""Bailando's 438-d music features (docs/bailando.md §1), at any frame rate, cached.
 
 Features at `fps` are extracted from audio resampled to `fps * 512` Hz with hop
 512, so 60 FPS means 30720 Hz and the GPT's 7.5 FPS means 3840 Hz (a separate

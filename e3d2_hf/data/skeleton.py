@@ -135,7 +135,7 @@ SMPL24 = Skeleton(
         "right_hand",
     ),  # fmt: skip
     parents=(-1, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 9, 9, 12, 13, 14, 16, 17, 18, 19, 20, 21),
-    # SMPL template joint offsets (betas = 0), y-up, metres (smpl-skeleton.md).
+    # SMPL template joint offsets (betas = 0), y-up, metres.
     offsets=(
         (0.00000000, 0.00000000, 0.00000000),
         (0.05858135, -0.08228004, -0.01766408),

@@ -1,4 +1,4 @@
-"""Beat align score (Bailando `utils/beat_align_score.py`, bailando-facts §6)."""
+"""Beat align score (Bailando `utils/beat_align_score.py`, docs/bailando.md §6)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""FID and diversity on GT-normalised features (Bailando `metrics_new.py`, bailando-facts §6)."""
+"""FID and diversity on GT-normalised features (Bailando `metrics_new.py`, docs/bailando.md §6)."""
 
 from __future__ import annotations
 

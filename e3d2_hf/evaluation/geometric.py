@@ -1,7 +1,7 @@
 """The 32 geometric (Müller-style boolean) motion features, vectorised over frames.
 
 Same numbers as AIST++'s `manual.py` / Bailando's `manual_new.py`
-(bailando-facts §6): each frame t = 1..T-1 gets 32 booleans and the feature is
+(docs/bailando.md §6): each frame t = 1..T-1 gets 32 booleans and the feature is
 the fraction of frames where each holds. Velocity tests assume 1/120 s per
 frame, as the reference does, although the data is 60 FPS. Quirk kept: the
 "move" features test the velocity of their *third* joint (the fourth is

@@ -1,6 +1,6 @@
 """Kinetic motion features (72-d for SMPL-24), vectorised over frames.
 
-Same numbers as the AIST++/Bailando `extract_kinetic_features` (bailando-facts
+Same numbers as the AIST++/Bailando `extract_kinetic_features` (docs/bailando.md
 §6): per joint, [horizontal KE, vertical KE, energy expenditure], joint-major,
 frame time 1/60, windowed velocities over j in [-2, 2]. The released code
 misses a pair of parentheses in the acceleration, so its "energy expenditure"

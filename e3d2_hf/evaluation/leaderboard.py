@@ -97,7 +97,7 @@ def results_document(
             "utmr_embedding_normalization": None,
             "beat_tolerance_seconds": BEAT_SIGMA / MOTION_FPS,
             "beat_smoothing_seconds": SPEED_SMOOTHING_SIGMA / MOTION_FPS,
-            "evaluator": f"e3d2-hf {__version__}, Bailando protocol (bailando-facts §6)",
+            "evaluator": f"e3d2-hf {__version__}, Bailando protocol (docs/bailando.md §6)",
             "clip_seconds": clip_frames / MOTION_FPS,
             "clip_frames": clip_frames,
             "kinetic_energy_reference_bug": reference_bug,

@@ -1,4 +1,4 @@
-"""Stage 1b: behaviour cloning of the policy GPT on dance tokens (pi_BC), bailando-facts §4."""
+"""Stage 1b: behaviour cloning of the policy GPT on dance tokens (pi_BC), docs/bailando.md §4."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Automatically ranked demonstrations (method.md §2, D-REX style).
+"""Automatically ranked demonstrations (docs/method.md §2, D-REX style).
 
 pi_BC is rolled out epsilon-greedily at every noise level on every training
 music segment; demonstrations with lower noise are assumed better. Pairs of
@@ -51,7 +51,7 @@ PAPER_NOISE_LEVELS = (1.0, 0.75, 0.5, 0.25, 0.02)
 
 @dataclass
 class DemonstrationConfig:
-    """How many demonstrations and pairs to make (method.md §2; the paper: 30,000 pairs each)."""
+    """How many demonstrations and pairs to make (docs/method.md §2; the paper: 30,000 pairs each)."""
 
     noise_levels: list[float] = field(default_factory=lambda: list(PAPER_NOISE_LEVELS))
     segment_stride: int = 1

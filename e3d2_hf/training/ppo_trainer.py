@@ -1,4 +1,4 @@
-"""PPO fine-tuning of the dance policy against a reward (method.md §4), on `transformers.Trainer`.
+"""PPO fine-tuning of the dance policy against a reward (docs/method.md §4), on `transformers.Trainer`.
 
 One iteration, in order:
   1. rollouts of pi_RL on music segments with the cached sampler (log-probs, values);
@@ -52,7 +52,7 @@ class TrainingStopped(E3D2Error):
 
 @dataclass
 class PPOConfig(E3D2TrainingArguments):
-    """PPO settings with TRL's field names and the paper's defaults (method.md §4).
+    """PPO settings with TRL's field names and the paper's defaults (docs/method.md §4).
 
     An iteration rolls out `episodes_per_iteration` episodes (default: one per
     training music segment) and updates on them in minibatches of

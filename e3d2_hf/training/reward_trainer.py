@@ -1,4 +1,4 @@
-"""The reward model trainer: Bradley-Terry on ranked demonstration pairs (method.md §3)."""
+"""The reward model trainer: Bradley-Terry on ranked demonstration pairs (docs/method.md §3)."""
 
 from __future__ import annotations
 

@@ -34,7 +34,7 @@ class RewardFunction(Protocol):
 
 
 class LearnedReward:
-    """u = sum_t r_t of the reward model R_theta: one score per episode (method.md §4)."""
+    """u = sum_t r_t of the reward model R_theta: one score per episode (docs/method.md §4)."""
 
     def __init__(self, model: DanceRewardModel, policy_config: DancePolicyConfig | None = None):
         if policy_config is not None:
@@ -54,7 +54,7 @@ class LearnedReward:
 def dance_beats_per_code(joints: np.ndarray) -> np.ndarray:
     """(B, 8N, 3J) joints -> (B, N) 0/1: a kinematic beat (speed minimum) inside each code's 8 frames.
 
-    As `ba_reward` (bailando-facts §5): Gaussian-smoothed (sigma 5) mean joint
+    As `ba_reward` (docs/bailando.md §5): Gaussian-smoothed (sigma 5) mean joint
     speed, strict local minima, max-pooled over 8 frames.
     """
     batch, frames = joints.shape[:2]

@@ -1,4 +1,4 @@
-"""Stage 1a: the VQ-VAE ("choreographic memory") trainer, bailando-facts §3."""
+"""Stage 1a: the VQ-VAE ("choreographic memory") trainer, docs/bailando.md §3."""
 
 from __future__ import annotations
 

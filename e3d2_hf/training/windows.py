@@ -1,4 +1,4 @@
-"""Training windows cut from clip and token datasets (bailando-facts §2 and §4).
+"""Training windows cut from clip and token datasets (docs/bailando.md §2 and §4).
 
 Both are map-style torch datasets over an index of (row, start) pairs, so
 Accelerate can shard and shuffle them like any other dataset.
@@ -49,7 +49,7 @@ class MotionWindows(TorchDataset):
 class TokenWindows(TorchDataset):
     """30-token windows of a token dataset, laid out for the policy's teacher-forced forward.
 
-    Inputs are codes 0..28 with music rows 1..29 (the offset of bailando-facts
+    Inputs are codes 0..28 with music rows 1..29 (the offset of docs/bailando.md
     §4: the code at step i is paired with the music of step i + 1), labels
     are codes 1..29.
     """

@@ -1,4 +1,4 @@
-"""Configuration of the dance policy: Bailando's cross-conditional GPT (bailando-facts §4)."""
+"""Configuration of the dance policy: Bailando's cross-conditional GPT (docs/bailando.md §4)."""
 
 from __future__ import annotations
 

@@ -2,7 +2,7 @@
 
 Step t of an episode holds three tokens: the music row m_t, and the upper and
 lower codes of the previous pose token (p_init at t = 0). A token at step t
-sees every token of steps <= t (bailando-facts §4). Bailando concatenates the
+sees every token of steps <= t (docs/bailando.md §4). Bailando concatenates the
 three streams; we interleave them step by step, which with step-based masks
 and stream-specific position embeddings computes the same function and lets
 a cache grow by one step at a time. Logits for p_t are read at the upper and
@@ -264,7 +264,7 @@ class DancePolicy(DancePolicyPreTrainedModel, GenerationMixin):
         """Sample one episode per music row sequence: len(music) steps after (p_init).
 
         With probability `epsilon` per step the action is a uniformly random
-        (upper, lower) pair (method.md §2), else the policy's sample (or argmax
+        (upper, lower) pair (docs/method.md §2), else the policy's sample (or argmax
         when `greedy`). `log_probs` are the policy's log-probabilities of the
         taken actions at `temperature`; `state_values` come from the value head
         (named so because a `ModelOutput` is a dict, whose `values()` must stay a method).

@@ -1,4 +1,4 @@
-"""Configuration of the reward model R_theta (method.md §3)."""
+"""Configuration of the reward model R_theta (docs/method.md §3)."""
 
 from __future__ import annotations
 

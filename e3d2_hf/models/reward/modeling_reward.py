@@ -1,4 +1,4 @@
-"""DanceRewardModel R_theta (method.md §3): a Decision-Transformer-style scorer of dance snippets.
+"""DanceRewardModel R_theta (docs/method.md §3): a Decision-Transformer-style scorer of dance snippets.
 
 The trajectory (m_0, p_0, ..., m_{T-1}, p_{T-1}) is one interleaved causal
 sequence. Music rows and pose tokens have their own linear embeddings, a

@@ -1,4 +1,4 @@
-"""Configuration of the choreographic memory: Bailando's upper/lower VQ-VAEs (bailando-facts §3)."""
+"""Configuration of the choreographic memory: Bailando's upper/lower VQ-VAEs (docs/bailando.md §3)."""
 
 from __future__ import annotations
 

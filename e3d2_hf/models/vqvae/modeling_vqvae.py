@@ -255,7 +255,7 @@ class DanceVQVAE(DanceVQVAEPreTrainedModel):
         self.up = skeleton.up_index
         self.post_init()
 
-    # --- the data representation (bailando-facts §2) ---------------------------------------
+    # --- the data representation (docs/bailando.md §2) ---------------------------------------
     def _check_joints(self, joints: torch.Tensor) -> None:
         channels = 3 * self.config.skeleton_def.num_joints
         if joints.ndim != 3 or joints.shape[-1] != channels:
