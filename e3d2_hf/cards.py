@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
-import re
+import os
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +13,7 @@ from huggingface_hub import DatasetCard, DatasetCardData, EvalResult, ModelCard,
 
 from .data.layout import MOTION_FPS, TOKEN_FPS
 from .data.sources import SOURCE_DATASETS, source_data_section
+from .models.loading import hub_repo_id
 from .models.policy.configuration_policy import VQVAE_SUBFOLDER
 from .resources import shipped_folder
 
@@ -50,14 +51,6 @@ def _eval_results(metrics: dict[str, float], dataset: str) -> list[EvalResult]:
         for name, value in sorted(metrics.items())
         if isinstance(value, (int, float)) and not any(s in name for s in skip) and value == value
     ]
-
-
-def hub_dataset_id(reference: Any) -> str | None:
-    """`reference` if it reads as a Hub repo id (owner/name) and is not a local path."""
-    text = str(reference or "")
-    if re.fullmatch(r"[\w.-]+/[\w.-]+", text) and not Path(text).exists():
-        return text
-    return None
 
 
 def _vqvae_label(setting: str | None) -> str:
@@ -109,7 +102,7 @@ def render_model_card(template: str, model, info: dict[str, Any]) -> ModelCard:
     metrics = {k: float(v) for k, v in info.get("metrics", {}).items()}
     dataset = info.get("dataset", "unknown")
     source = info.get("source_dataset") or source_dataset(dataset)
-    dataset = hub_dataset_id(dataset) or source or "a local dataset"  # no machine paths in cards
+    dataset = hub_repo_id(dataset) or source or "a local dataset"  # no machine paths in cards
     model_name = info.get("model_name", config.model_type)
     card_data = ModelCardData(
         library_name="e3d2-hf",
@@ -117,7 +110,7 @@ def render_model_card(template: str, model, info: dict[str, Any]) -> ModelCard:
         license_name=info.get("license_name"),
         license_link=info.get("license_link"),
         tags=TAGS + [template],
-        datasets=[dataset] if hub_dataset_id(dataset) else None,
+        datasets=[dataset] if hub_repo_id(dataset) else None,
         model_name=model_name,
         eval_results=_eval_results(metrics, str(dataset)) or None,
     )
@@ -202,3 +195,13 @@ def _pairing_sentence(config: dict[str, Any]) -> str:
             f"at most {tolerance:g} were paired (`match_repeated_codes`, not in the paper)."
         )
     return " ".join(sentences)
+
+
+def save_card_info(output_dir: str | os.PathLike, template: str, info: dict[str, Any]) -> None:
+    """What a card was rendered from (JSON values only), for `e3d2 push` to re-render it."""
+    plain = {
+        k: v
+        for k, v in info.items()
+        if isinstance(v, (str, int, float, bool, list)) or (isinstance(v, dict) and k == "metrics")
+    }
+    Path(output_dir, CARD_INFO).write_text(json.dumps({"template": template, **plain}, indent=2))

@@ -575,10 +575,10 @@ def convert_bailando(
     and `e3d2 ppo` take it as their policy. Everything is read and checked
     before anything is written; a failure leaves nothing.
     """
-    from .cards import render_model_card
+    from .cards import render_model_card, save_card_info
     from .data.schema import load_clip_dataset
-    from .training import tokenize_clips
-    from .training.common import bundle_vqvae, save_card_info
+    from .models.folders import bundle_vqvae
+    from .models.tokens import tokenize_clips
 
     output_dir = Path(output_dir)
     if output_dir.exists() and not overwrite:

@@ -78,7 +78,7 @@ def push_output(
     path = Path(path)
     kind = output_kind(path)
     if kind == "preferences":
-        from .training.preferences import push_preferences_to_hub
+        from .preferences import push_preferences_to_hub
 
         return push_preferences_to_hub(path, repo_id, private, token)
     if kind == "clips":
@@ -101,7 +101,7 @@ def push_output(
             vqvae = path / VQVAE_SUBFOLDER  # the VQ-VAE the policy folder already carries
         vqvae = vqvae or json.loads((path / "config.json").read_text()).get("vqvae_name_or_path")
         if vqvae and Path(vqvae).is_dir():
-            from .training.common import vqvae_files
+            from .models.folders import vqvae_files
 
             operations += [
                 CommitOperationAdd(

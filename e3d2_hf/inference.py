@@ -22,9 +22,9 @@ from .errors import DataFileError
 from .export.cleanup import CLEANUPS, clean_dance
 from .models import DancePolicy, DanceVQVAE
 from .models.config_checks import check_same_interface
+from .models.folders import load_model, locate_vqvae
 from .models.policy.configuration_policy import VQVAE_SUBFOLDER
-from .training.common import load_model, locate_vqvae
-from .training.tokenize import encode_joints
+from .models.tokens import encode_joints
 
 logger = logging.getLogger(__name__)
 

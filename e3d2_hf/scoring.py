@@ -19,7 +19,7 @@ from .data.layout import FRAMES_PER_TOKEN, TOKEN_FPS
 from .errors import DataFileError
 from .models import DanceRewardModel, DanceVQVAE
 from .models.config_checks import check_same_interface
-from .training.tokenize import encode_joints
+from .models.tokens import encode_joints
 
 
 @dataclass

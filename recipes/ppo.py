@@ -23,14 +23,14 @@ from e3d2_hf.data.layout import WINDOW_TOKENS
 from e3d2_hf.errors import run_recipe
 from e3d2_hf.evaluation.dance_table import DanceTable
 from e3d2_hf.models import DancePolicy, DanceRewardModel, DanceVQVAE
+from e3d2_hf.models.folders import load_model, locate_vqvae, policy_clips
+from e3d2_hf.models.tokens import load_token_splits
 from e3d2_hf.ranges import check_ranges
 from e3d2_hf.reports.ppo import finite_metrics, previous_rows, reference_row, write_ppo_report
-from e3d2_hf.training.common import load_model, locate_vqvae, policy_clips
 from e3d2_hf.training.config_parser import parse_stage_args
 from e3d2_hf.training.demonstrations import music_segments
 from e3d2_hf.training.ppo_trainer import PPOConfig, PPOTrainer, load_policy_with_value_head
 from e3d2_hf.training.rewards import BailandoReward, LearnedReward
-from e3d2_hf.training.tokenize import load_token_splits
 
 REWARDS = ("learned", "bailando", "bailando-paper")
 
@@ -133,11 +133,11 @@ def run(args: PPOArguments, config: PPOConfig) -> dict:
     trainer = PPOTrainer(
         model=policy, ref_policy=ref_policy, reward_fn=reward_fn, args=config,
         train_dataset=train, eval_dataset=heldout, eval_reward_fn=learned, evaluate_fn=table,
+        vqvae_name_or_path=found[0] if found and not found[1] else None,
     )  # fmt: skip
     trainer.card_data = {
         "model_name": f"dance-policy-ppo-{args.reward}",
         "dataset": str(args.policy_name_or_path),
-        "vqvae_name_or_path": found[0] if found and not found[1] else None,
     }
 
     # 7. evaluate pi_BC (and sharpened), train, evaluate pi_RL (a resumed run keeps pi_BC's rows)

@@ -23,7 +23,7 @@ def main(preferences_dir: str, work_dir: str, reward_config: str) -> None:
 
     from e3d2_hf.cli import main as cli
     from e3d2_hf.models import DanceRewardModel
-    from e3d2_hf.training.preferences import load_preferences, push_preferences_to_hub
+    from e3d2_hf.preferences import load_preferences, push_preferences_to_hub
 
     work = Path(work_dir)
     found: dict = {}

@@ -33,7 +33,7 @@ def load(song: str, work: str) -> None:
 
     import e3d2_hf  # noqa: F401  (registers the Auto classes)
     from e3d2_hf.inference import dance_to_song, load_dancer
-    from e3d2_hf.training.preferences import load_preferences
+    from e3d2_hf.preferences import load_preferences
 
     found: dict = {}
     for repo in (POLICY_REPO, VQVAE_REPO):

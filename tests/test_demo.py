@@ -27,7 +27,7 @@ def demo_dir(tmp_path_factory):
 def test_demo_writes_every_checkpoint_the_dataset_and_the_report(demo_dir):
     from transformers import AutoModel
 
-    from e3d2_hf.training.preferences import load_preferences
+    from e3d2_hf.preferences import load_preferences
 
     types = {
         name: AutoModel.from_pretrained(demo_dir / name).config.model_type

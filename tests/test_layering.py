@@ -16,7 +16,7 @@ PACKAGE = REPO / "e3d2_hf"
 
 LAYERS = (
     ("errors", "ranges", "private_api", "arguments", "resources", "outputs", "data"),
-    ("models", "evaluation", "export", "cards"),
+    ("models", "evaluation", "export", "cards", "preferences"),
     ("training",),
     ("reports",),
     ("recipes",),
@@ -107,9 +107,9 @@ def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
 
 def test_the_graph_is_read_whole():
     graph = _graph()
-    assert {"e3d2_hf.cards", "e3d2_hf.hub", "e3d2_hf.training.preferences"} <= set(graph)
+    assert {"e3d2_hf.cards", "e3d2_hf.hub", "e3d2_hf.preferences"} <= set(graph)
     assert "e3d2_hf.training.ppo_trainer" in graph["e3d2_hf.recipes.ppo"]
-    assert "e3d2_hf.cards" in graph["e3d2_hf.training.preferences"]  # a lazy import counts
+    assert "e3d2_hf.cards" in graph["e3d2_hf.preferences"]  # a lazy import counts
 
 
 def test_no_module_imports_itself_through_others():
@@ -128,6 +128,31 @@ def test_layers_only_import_downwards():
         if _layer(target) > _layer(module)
     ]
     assert upward == []
+
+
+USERS_OF_SAVED_MODELS = ("inference", "scoring", "hub", "app", "convert_bailando")
+"""Modules that find, load and push saved models without training anything."""
+
+
+def test_using_saved_models_needs_nothing_from_training():
+    graph = _graph()
+    reached = {
+        f"e3d2_hf.{name} -> {target}"
+        for name in USERS_OF_SAVED_MODELS
+        for target in _reachable(graph, f"e3d2_hf.{name}")
+        if target.startswith("e3d2_hf.training")
+    }
+    assert not reached, sorted(reached)
+
+
+def _reachable(graph: dict[str, set[str]], start: str) -> set[str]:
+    seen, todo = set(), [start]
+    while todo:
+        for target in graph.get(todo.pop(), ()):
+            if target not in seen:
+                seen.add(target)
+                todo.append(target)
+    return seen
 
 
 FOREIGN_DOCUMENTS = re.compile(

@@ -178,7 +178,7 @@ def test_two_processes_collect_disjoint_shards_and_the_same_dataset(tiny_policy,
     import subprocess
     import sys
 
-    from e3d2_hf.training.preferences import load_preferences
+    from e3d2_hf.preferences import load_preferences
 
     from .conftest import REPO
 
@@ -213,7 +213,7 @@ def test_reward_trainer_follows_trls_loss_and_dropout_conventions(tiny_preferenc
     import torch.nn.functional as F
 
     from e3d2_hf.models import preset_config
-    from e3d2_hf.training.preferences import load_preferences
+    from e3d2_hf.preferences import load_preferences
     from e3d2_hf.training.reward_trainer import PreferencePairs, RewardConfig, RewardTrainer
 
     prefs, _ = load_preferences(tiny_preferences)
@@ -248,7 +248,7 @@ def test_reward_trainer_follows_trls_loss_and_dropout_conventions(tiny_preferenc
 
 
 def test_flat_pairs_carry_each_sides_music_and_tokens(tiny_preferences):
-    from e3d2_hf.training.preferences import flat_pairs, load_preferences
+    from e3d2_hf.preferences import flat_pairs, load_preferences
 
     prefs, _ = load_preferences(tiny_preferences)
     flat = flat_pairs(prefs, "test")
@@ -330,8 +330,8 @@ def test_traits_by_noise_decodes_each_demonstration_and_correlates_u_with_each_t
     from e3d2_hf.evaluation.diagnostics import repeated_codes
     from e3d2_hf.evaluation.physical import dance_diagnostics, root_speed
     from e3d2_hf.models import DanceVQVAE
+    from e3d2_hf.preferences import load_preferences
     from e3d2_hf.reports.reward import traits_by_noise
-    from e3d2_hf.training.preferences import load_preferences
 
     prefs, _ = load_preferences(tiny_preferences)
     demos, segments = prefs["train_demonstrations"], prefs["train_segments"]

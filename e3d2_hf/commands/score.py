@@ -51,13 +51,13 @@ def run(args: Arguments) -> int:
     from ..data.music import music_features
     from ..data.schema import load_clip_dataset
     from ..models import DanceRewardModel, DanceVQVAE
+    from ..models.folders import load_model
     from ..scoring import (
         check_score_output,
         dances_from_clip_dataset,
         load_dance_file,
         score_dances,
     )
-    from ..training.common import load_model
 
     if args.output:
         check_score_output(Path(args.output))

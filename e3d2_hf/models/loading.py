@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 
 from ..errors import E3D2Error
@@ -30,8 +31,18 @@ def _where(name_or_path: str, subfolder: str) -> str:
     return f"{name_or_path}/{subfolder}" if subfolder else str(name_or_path)
 
 
+def hub_repo_id(reference: object) -> str | None:
+    """`reference` if it reads as a Hub repo id (owner/name) and is not a local path, else None:
+    the one rule for "Hub id or local path?" of datasets, models and cards."""
+    text = str(reference or "")
+    if re.fullmatch(r"[\w.-]+/[\w.-]+", text) and not Path(text).exists():
+        return text
+    return None
+
+
 def looks_local(name_or_path: str | os.PathLike) -> bool:
-    """A path the user meant as a folder (it cannot be a Hub repo id)."""
+    """A path the user meant as a folder: the error for a missing one says so, where a name that
+    `hub_repo_id` does not take (a bare name) is still tried on the Hub by transformers."""
     text = os.fspath(name_or_path)
     return Path(text).exists() or text.startswith(LOCAL_PREFIXES) or text.count("/") > 1
 

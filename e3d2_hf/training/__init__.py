@@ -1,8 +1,9 @@
 """Trainers and the functions that run each stage of the pipeline."""
 
+from ..models.folders import load_model
+from ..models.tokens import tokenize_clips
 from .bc_trainer import BCConfig, BCTrainer
-from .common import E3D2Trainer, E3D2TrainingArguments, load_model
-from .tokenize import tokenize_clips
+from .common import E3D2Trainer, E3D2TrainingArguments
 from .vqvae_trainer import VQVAEConfig, VQVAETrainer
 from .windows import MotionWindows, TokenWindows
 

@@ -41,8 +41,8 @@ from ..data.layout import WINDOW_TOKENS, MusicLayout
 from ..evaluation.diagnostics import repeated_codes
 from ..models import DancePolicy
 from ..outputs import atomic_output_dir, check_replaceable, claim_output_dir, remove_owned
+from ..preferences import save_preferences
 from ..ranges import check_ranges
-from .preferences import save_preferences
 
 logger = logging.getLogger(__name__)
 

@@ -32,13 +32,15 @@ from transformers import TrainerState
 from transformers.trainer_callback import ExportableState
 from trl.trainer.utils import disable_dropout_in_model
 
+from ..cards import save_card_info
 from ..errors import E3D2Error
 from ..evaluation.diagnostics import correlation, repeated_codes
 from ..models import DancePolicy
 from ..models.config_checks import check_same_interface
+from ..models.folders import bundle_vqvae, load_model
 from ..models.policy.modeling_policy import action_log_probs, shift_actions
 from ..private_api import load_model_from_checkpoint, load_optimizer_and_rng, save_checkpoint
-from .common import E3D2Trainer, E3D2TrainingArguments, bundle_vqvae, load_model, save_card_info
+from .common import E3D2Trainer, E3D2TrainingArguments
 from .rewards import RewardFunction
 
 logger = logging.getLogger(__name__)
@@ -312,6 +314,8 @@ class PPOTrainer(E3D2Trainer):
     `music_features`, `init_upper`, `init_lower`). `reward_fn` is any
     `RewardFunction`; `eval_reward_fn` (default: `reward_fn`) scores the held-out
     rollouts, and `evaluate_fn(policy, temperature=t) -> dict` may add metrics (the dance table).
+    `vqvae_name_or_path`: the VQ-VAE that decodes the policy's codes; a local folder is copied
+    into every saved policy's `vqvae/`, so the saved folder alone can dance.
     """
 
     model_family = "e3d2_dance_policy"
@@ -327,6 +331,7 @@ class PPOTrainer(E3D2Trainer):
         eval_dataset: Dataset | None = None,
         eval_reward_fn: RewardFunction | None = None,
         evaluate_fn: Callable[..., dict[str, float | None]] | None = None,
+        vqvae_name_or_path: str | None = None,
         **kwargs,
     ):
         if not model.config.value_head:
@@ -344,6 +349,7 @@ class PPOTrainer(E3D2Trainer):
         self.reward_fn = reward_fn
         self.eval_reward_fn = eval_reward_fn or reward_fn
         self.evaluate_fn = evaluate_fn
+        self.vqvae_name_or_path = vqvae_name_or_path
         self._timings: dict[str, float] = defaultdict(float)
 
     # --- schedule ------------------------------------------------------------------------------
@@ -672,9 +678,8 @@ class PPOTrainer(E3D2Trainer):
         if self.is_world_process_zero():
             from ..cards import render_model_card
 
-            vqvae = self.card_data.get("vqvae_name_or_path")
-            if vqvae:
-                policy.config.vqvae_name_or_path = bundle_vqvae(output_dir, vqvae)
+            if self.vqvae_name_or_path:
+                policy.config.vqvae_name_or_path = bundle_vqvae(output_dir, self.vqvae_name_or_path)
             policy.save_pretrained(output_dir)
 
             card = render_model_card(

@@ -20,7 +20,8 @@ from typing import Any
 
 from datasets import DatasetDict, load_dataset, load_from_disk
 
-from ..errors import DataFileError
+from .errors import DataFileError
+from .models.loading import hub_repo_id
 
 logger = logging.getLogger(__name__)
 
@@ -56,7 +57,7 @@ def _check_info(info: Any, source: str) -> dict:
 
 def save_preferences(dataset: DatasetDict, info: dict, output_dir: str | Path) -> None:
     """Write the dataset, its info file and its card into `output_dir` (an empty or temporary folder)."""
-    from ..cards import render_dataset_card
+    from .cards import render_dataset_card
 
     output_dir = Path(output_dir)
     dataset.save_to_disk(str(output_dir))
@@ -66,9 +67,7 @@ def save_preferences(dataset: DatasetDict, info: dict, output_dir: str | Path) -
 
 def is_local(path_or_repo: str | Path) -> bool:
     """A folder if it exists or cannot be a repo id (`namespace/name`), else a Hub dataset repo."""
-    from ..cards import hub_dataset_id
-
-    return hub_dataset_id(path_or_repo) is None
+    return hub_repo_id(path_or_repo) is None
 
 
 def load_preferences(
@@ -107,7 +106,7 @@ def push_preferences_to_hub(
     """Upload a saved preference dataset as three configs plus its info file and card; returns the URL."""
     from huggingface_hub import DatasetCard, HfApi
 
-    from ..cards import render_dataset_card
+    from .cards import render_dataset_card
 
     dataset, info = load_preferences(path)
     api = HfApi(token=token)

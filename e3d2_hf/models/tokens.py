@@ -11,7 +11,7 @@ from datasets import Array2D, Dataset, Features, Sequence, Value
 from tqdm.auto import tqdm
 
 from ..data.layout import FRAMES_PER_TOKEN, MusicLayout
-from ..models import DanceVQVAE
+from .vqvae.modeling_vqvae import DanceVQVAE
 
 TOKEN_COLUMNS = ("id", "genre", "skeleton", "num_tokens", "upper_ids", "lower_ids", "music_tokens")
 
