@@ -21,8 +21,10 @@ from pathlib import Path
 from .data.prepare import SOURCES, PrepareConfig, prepare
 from .errors import StageError, is_user_error
 from .outputs import claim_output_dir, remove_owned
+from .reports.ppo import PPO_REPORT
 from .resources import shipped_folder
 from .training.config_parser import stage_config
+from .training.rewards import demo_rewards
 
 logger = logging.getLogger(__name__)
 
@@ -168,10 +170,20 @@ def seed_folder(out: Path, seed: int) -> Path:
 
 
 def _seeded_stages(options: DemoOptions, root: Path, seed: int, bc: Path) -> list[Stage]:
-    """Demonstrations -> reward model -> PPO with both rewards, all with `seed`."""
-    paths = {name: root / name for name in ("preferences", "reward", "ppo", "ppo-bailando")}
+    """Demonstrations -> reward model -> PPO with each of the demo's rewards, all with `seed`."""
+    paths = {name: root / name for name in ("preferences", "reward")}
     tag = "" if seed == 0 else f" (seed {seed})"
     ppo_common = {"policy_name_or_path": bc, "reward_model_name_or_path": paths["reward"]}
+    ppo_stages = [
+        Stage(
+            f"PPO ({entry.label} reward){tag}", root / entry.demo_folder, PPO_REPORT,
+            _run_stage(
+                options, "ppo", output_dir=root / entry.demo_folder, reward=entry.name,
+                seed=seed, **ppo_common,
+            ),
+        )
+        for entry in demo_rewards()
+    ]  # fmt: skip
     return [
         Stage(
             f"ranked demonstrations{tag}", paths["preferences"], "demonstrations.json",
@@ -187,19 +199,7 @@ def _seeded_stages(options: DemoOptions, root: Path, seed: int, bc: Path) -> lis
                 preferences_dir=paths["preferences"], seed=seed, trunk_policy=bc,
             ),
         ),
-        Stage(
-            f"PPO (learned reward){tag}", paths["ppo"], "ppo_report.json",
-            _run_stage(
-                options, "ppo", output_dir=paths["ppo"], reward="learned", seed=seed, **ppo_common
-            ),
-        ),
-        Stage(
-            f"PPO (Bailando reward, baseline){tag}", paths["ppo-bailando"], "ppo_report.json",
-            _run_stage(
-                options, "ppo", output_dir=paths["ppo-bailando"], reward="bailando", seed=seed,
-                **ppo_common,
-            ),
-        ),
+        *ppo_stages,
     ]  # fmt: skip
 
 
@@ -231,8 +231,7 @@ def _synthetic_size(options: DemoOptions) -> dict:
 
 POLICIES = (
     ("pi_BC", "bc"),
-    ("pi_RL (learned reward)", "ppo"),
-    ("pi_RL (Bailando reward)", "ppo-bailando"),
+    *((f"pi_RL ({entry.label} reward)", entry.demo_folder) for entry in demo_rewards()),
 )
 
 

@@ -26,20 +26,25 @@ from e3d2_hf.models import DancePolicy, DanceRewardModel, DanceVQVAE
 from e3d2_hf.models.folders import load_model, locate_vqvae, policy_clips
 from e3d2_hf.models.tokens import load_token_splits
 from e3d2_hf.ranges import check_ranges
-from e3d2_hf.reports.ppo import finite_metrics, previous_rows, reference_row, write_ppo_report
+from e3d2_hf.reports.ppo import (
+    PPO_REPORT,
+    finite_metrics,
+    previous_rows,
+    reference_row,
+    write_ppo_report,
+)
 from e3d2_hf.training.config_parser import parse_stage_args
 from e3d2_hf.training.demonstrations import music_segments
 from e3d2_hf.training.ppo_trainer import PPOConfig, PPOTrainer, load_policy_with_value_head
-from e3d2_hf.training.rewards import BailandoReward, LearnedReward
-
-REWARDS = ("learned", "bailando", "bailando-paper")
+from e3d2_hf.training.rewards import REWARDS, RewardInputs, build_reward
 
 
 @dataclass
 class PPOArguments:
     policy_name_or_path: str = field(default="outputs/demo/bc", metadata={"help": "pi_BC"})
     reward: str = field(
-        default="learned", metadata={"help": "learned | bailando (released form) | bailando-paper"}
+        default="learned",
+        metadata={"help": "; ".join(f"{r.name}: {r.help}" for r in REWARDS.values())},
     )
     reward_model_name_or_path: str | None = field(
         default="outputs/demo/reward", metadata={"help": "R_theta; also scores held-out episodes"}
@@ -72,7 +77,7 @@ class PPOArguments:
     def __post_init__(self) -> None:
         check_ranges(self)
         if self.reward not in REWARDS:
-            raise ValueError(f"--reward must be one of {REWARDS}, got {self.reward!r}")
+            raise ValueError(f"--reward must be one of {tuple(REWARDS)}, got {self.reward!r}")
         if self.reward == "learned" and not self.reward_model_name_or_path:
             raise ValueError("--reward learned needs --reward_model_name_or_path")
         if any(not t > 0 for t in self.reference_temperatures):
@@ -111,15 +116,13 @@ def run(args: PPOArguments, config: PPOConfig) -> dict:
     train = music_segments(train_tokens, 0, args.segment_stride)
     heldout = music_segments(heldout_tokens, len(train), WINDOW_TOKENS - 1)
 
-    # 4. rewards: R_theta's sparse u, or Bailando's per-step beat + orientation reward
-    learned = LearnedReward(reward_model, policy.config) if reward_model is not None else None
-    if args.reward == "learned":
-        reward_fn = learned
-    elif vqvae is None:
-        raise ValueError("the hand-designed reward decodes dances: pass --vqvae_name_or_path")
-    else:
-        form = "paper" if args.reward == "bailando-paper" else "released"
-        reward_fn = BailandoReward(vqvae.to(config.device), form, args.orientation_weight)
+    # 4. rewards by name (training/rewards.py: R_theta's sparse u, Bailando's beat reward, ...);
+    # R_theta also scores the held-out episodes whichever reward PPO trains against
+    inputs = RewardInputs(
+        policy.config, reward_model, vqvae and vqvae.to(config.device), args.orientation_weight
+    )
+    reward_fn = build_reward(args.reward, inputs)
+    learned = build_reward("learned", inputs) if reward_model is not None else None
 
     # 5. the dance table: FID/DIV/BAS and the physical diagnostics of 20-s held-out dances
     clips = policy_clips(args.policy_name_or_path, args.clips_dir)
@@ -141,7 +144,7 @@ def run(args: PPOArguments, config: PPOConfig) -> dict:
     }
 
     # 7. evaluate pi_BC (and sharpened), train, evaluate pi_RL (a resumed run keeps pi_BC's rows)
-    report_path = Path(config.output_dir) / "ppo_report.json"
+    report_path = Path(config.output_dir) / PPO_REPORT
     rows = previous_rows(report_path) if config.resume_from_checkpoint else {}
     if "pi_BC" not in rows:
         rows["pi_BC"] = trainer.evaluate(reference=True)

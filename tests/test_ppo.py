@@ -597,3 +597,41 @@ def test_dance_table_diagnostics_average_several_sampled_dances_per_piece(
             assert got_three[f"cleaned_{key}"] == pytest.approx(expected[key], rel=1e-12)
     with pytest.raises(ValueError, match="diagnostic_samples must be at least 1"):
         DanceTable(vqvae, heldout, clips, piece_tokens=8, diagnostic_samples=0)
+
+
+def test_a_registered_reward_is_a_choice_of_the_recipe_and_the_demo(tiny_policy):
+    """Adding a reward is one `register_reward` in training/rewards.py: the recipe takes its
+    name, and the demo trains a policy against it when it names a folder."""
+    from e3d2_hf.recipes.ppo import PPOArguments
+
+    from e3d2_hf.models import DancePolicy
+    from e3d2_hf.training import rewards
+
+    known = dict(rewards.REWARDS)
+    try:
+        _check_a_new_reward(rewards, PPOArguments, DancePolicy.from_pretrained(tiny_policy).config)
+    finally:  # the registry is the package's: leave it as it was
+        rewards.REWARDS.clear()
+        rewards.REWARDS.update(known)
+
+
+def _check_a_new_reward(rewards, PPOArguments, config) -> None:
+    @rewards.register_reward(
+        "still", "stillness", "minus the code changes", demo_folder="ppo-still"
+    )
+    def _still(inputs):
+        return lambda music, init_upper, init_lower, upper, lower: (
+            -(upper.diff(dim=-1) != 0).float().sum(-1)
+        )
+
+    reward = rewards.build_reward("still", rewards.RewardInputs(config))
+    codes = torch.tensor([[1, 1, 2, 2, 3]])
+    assert reward(None, None, None, codes, codes).tolist() == [-2.0]
+    assert PPOArguments(reward="still", reward_model_name_or_path=None).reward == "still"
+    assert [e.demo_folder for e in rewards.demo_rewards()] == ["ppo", "ppo-bailando", "ppo-still"]
+    with pytest.raises(
+        ValueError, match=r"one of \('learned', 'bailando', 'bailando-paper', 'still'\)"
+    ):
+        rewards.build_reward("nope", rewards.RewardInputs(config))
+    with pytest.raises(ValueError, match="registered already"):
+        rewards.register_reward("still", "again", "")(_still)

@@ -22,10 +22,12 @@ from ..evaluation.physical import (
     raw_and_cleaned,
 )
 from ..evaluation.protocol import COLUMNS
+from ..training.rewards import REWARDS, demo_rewards
 from .ppo import (
     CLEANUP_NOTE,
     CURVE_PLOT,
     PPO_COLUMNS,
+    PPO_REPORT,
     comparisons,
     interval_sentence,
     is_pi_bc,
@@ -44,14 +46,19 @@ from .reward import (
     trait_name,
 )
 
+PPO_FOLDERS = tuple(entry.demo_folder for entry in demo_rewards())
+"""The demo's PPO runs, one per reward of the demo (training/rewards.py)."""
+LEARNED_FOLDER = REWARDS["learned"].demo_folder
+"""The run against the learned reward: the method; its pi_BC rows stand for every run's."""
+
 CURVES = (
     # (stage folder, log key, panel title)
     ("vqvae", "loss", "VQ-VAE training loss"),
     ("bc", "loss", "behaviour cloning loss"),
     ("reward", "loss", "reward model loss (Bradley-Terry)"),
     ("reward", "accuracy", "reward model pairwise accuracy (train batches)"),
-    ("ppo", "objective/scores", "PPO: learned reward of rollouts"),
-    ("ppo", "objective/kl", "PPO: KL to pi_BC"),
+    (LEARNED_FOLDER, "objective/scores", "PPO: learned reward of rollouts"),
+    (LEARNED_FOLDER, "objective/kl", "PPO: KL to pi_BC"),
 )
 
 
@@ -161,8 +168,8 @@ def _evaluation_blocks(out: Path) -> list[Block]:
     truth: dict = {}
     flags: dict[str, list[str]] = {}
     spread = None
-    for folder in ("ppo", "ppo-bailando"):
-        report = out / folder / "ppo_report.json"
+    for folder in PPO_FOLDERS:
+        report = out / folder / PPO_REPORT
         if report.is_file():
             data = json.loads(report.read_text())
             rows.update(data["rows"])
@@ -255,21 +262,21 @@ def seed_runs(out: Path) -> list[Path]:
 
 def _seed_blocks(out: Path) -> list[Block]:
     """Each policy's mean ± standard deviation over the seeds, and the claims they support."""
-    runs = [r for r in seed_runs(out) if (r / "ppo" / "ppo_report.json").is_file()]
+    runs = [r for r in seed_runs(out) if (r / PPO_FOLDERS[0] / PPO_REPORT).is_file()]
     if len(runs) < 2:
         return []
     by_policy: dict[str, list[dict]] = {}
     truth: dict = {}
     intervals: dict = {}
     for run in runs:
-        for folder in ("ppo", "ppo-bailando"):
-            report = run / folder / "ppo_report.json"
+        for folder in PPO_FOLDERS:
+            report = run / folder / PPO_REPORT
             if report.is_file():
                 data = json.loads(report.read_text())
                 truth = truth or data.get("ground_truth", {})
                 intervals = intervals or data.get("ground_truth_intervals", {})
                 for name, row in data["rows"].items():
-                    if is_pi_bc(name) and folder != "ppo":
+                    if is_pi_bc(name) and folder != LEARNED_FOLDER:
                         continue  # the same policy, evaluated the same way in both runs
                     by_policy.setdefault(name, []).append(row)
 
@@ -327,8 +334,9 @@ def _curve_blocks(out: Path) -> list[Block]:
     along the way: `eval_strategy: steps`)."""
     curves = {}
     for seed, run in enumerate(seed_runs(out)):
-        for folder, reward in (("ppo", "learned"), ("ppo-bailando", "Bailando")):
-            report = run / folder / "ppo_report.json"
+        for entry in demo_rewards():
+            folder, reward = entry.demo_folder, entry.label
+            report = run / folder / PPO_REPORT
             curve = json.loads(report.read_text()).get("curve") if report.is_file() else None
             if curve and len(curve) > 2:
                 curves[f"{reward}, seed {seed}"] = curve
@@ -602,8 +610,8 @@ def write_report(out: Path, timings: dict[str, float]) -> Path:
 def write_demo_results(out: Path) -> Path | None:
     """`results.json` (the Motius leaderboard schema) from the PPO reports, if there are any."""
     rows, truth, counts = {}, {}, {}
-    for folder in ("ppo", "ppo-bailando"):
-        path = out / folder / "ppo_report.json"
+    for folder in PPO_FOLDERS:
+        path = out / folder / PPO_REPORT
         if path.is_file():
             data = json.loads(path.read_text())
             for name, row in data["rows"].items():

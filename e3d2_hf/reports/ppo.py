@@ -30,6 +30,9 @@ PPO_COLUMNS = (
     ("eval_BAS", "BAS ↑"),
 )
 
+PPO_REPORT = "ppo_report.json"
+"""The PPO report's file in a run's folder (with `ppo_report.md` beside it)."""
+
 
 def ppo_table(rows: dict[str, dict[str, float]]) -> str:
     """The paper's Table 3 shape: one row per policy, held-out music."""
@@ -303,5 +306,5 @@ def write_ppo_report(
     if len(report["curve"]) > 2:
         plot_ppo_curves({reward: report["curve"]}, path.parent / CURVE_PLOT)
     text = ppo_report_markdown(report)
-    (path.parent / "ppo_report.md").write_text(text)
+    (path.parent / Path(PPO_REPORT).with_suffix(".md")).write_text(text)
     return text

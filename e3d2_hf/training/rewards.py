@@ -9,6 +9,8 @@ r_{T-1} = u), or per-step rewards, (batch, steps).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Literal, Protocol
 
 import numpy as np
@@ -130,3 +132,78 @@ class BailandoReward:
             skeleton = self.vqvae.config.skeleton_def
             reward = reward + self.orientation_weight * facing_agreement(joints, skeleton)
         return torch.from_numpy(reward.astype(np.float32)).to(music_features.device)
+
+
+@dataclass(frozen=True)
+class RewardInputs:
+    """What a reward may be built from: the run's models and the recipe's reward options."""
+
+    policy_config: DancePolicyConfig
+    reward_model: DanceRewardModel | None = None
+    vqvae: DanceVQVAE | None = None
+    orientation_weight: float | None = None
+
+
+@dataclass(frozen=True)
+class RewardEntry:
+    """A reward PPO can train against, under the name `--reward` takes."""
+
+    name: str
+    label: str
+    """How reports name it: rows `pi_RL (<label> reward)`."""
+    help: str
+    build: Callable[[RewardInputs], RewardFunction]
+    demo_folder: str | None = None
+    """The demo's PPO run with this reward (`outputs/demo/<folder>`); None: not in the demo."""
+
+
+REWARDS: dict[str, RewardEntry] = {}
+"""Every reward by name, in the order the demo and its reports show them."""
+
+
+def register_reward(name: str, label: str, help: str, demo_folder: str | None = None):
+    """Add the decorated `build(RewardInputs) -> RewardFunction` to `REWARDS` as `name`."""
+
+    def add(build: Callable[[RewardInputs], RewardFunction]):
+        if name in REWARDS:
+            raise ValueError(f"a reward named {name!r} is registered already")
+        REWARDS[name] = RewardEntry(name, label, help, build, demo_folder)
+        return build
+
+    return add
+
+
+def build_reward(name: str, inputs: RewardInputs) -> RewardFunction:
+    """The reward registered as `name`, built from `inputs`; an unknown name lists the known."""
+    if name not in REWARDS:
+        raise ValueError(f"--reward must be one of {tuple(REWARDS)}, got {name!r}")
+    return REWARDS[name].build(inputs)
+
+
+def demo_rewards() -> list[RewardEntry]:
+    """The rewards the demo trains a policy against, each in its own folder."""
+    return [entry for entry in REWARDS.values() if entry.demo_folder]
+
+
+@register_reward("learned", "learned", "R_theta's sparse score u", demo_folder="ppo")
+def _learned(inputs: RewardInputs) -> RewardFunction:
+    if inputs.reward_model is None:
+        raise ValueError("--reward learned needs --reward_model_name_or_path")
+    return LearnedReward(inputs.reward_model, inputs.policy_config)
+
+
+def _bailando(form: Literal["paper", "released"]) -> Callable[[RewardInputs], RewardFunction]:
+    def build(inputs: RewardInputs) -> RewardFunction:
+        if inputs.vqvae is None:
+            raise ValueError("the hand-designed reward decodes dances: pass --vqvae_name_or_path")
+        return BailandoReward(inputs.vqvae, form, inputs.orientation_weight)
+
+    return build
+
+
+register_reward(
+    "bailando", "Bailando", "Bailando's beat reward, released form", demo_folder="ppo-bailando"
+)(_bailando("released"))
+register_reward("bailando-paper", "Bailando (paper form)", "Bailando's beat reward, paper form")(
+    _bailando("paper")
+)
