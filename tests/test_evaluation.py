@@ -440,3 +440,26 @@ def test_a_claim_is_made_only_where_the_intervals_part():
     worse = {**rl, "eval_FID_k": 80.0, "eval_FID_k_low": 70.0, "eval_FID_k_high": 90.0}
     assert "pi_RL is worse than pi_BC on FID_k" in " ".join(compare("pi_RL", worse, "pi_BC", bc))
     assert compare("pi_RL", {"eval_score": 1.0}, "pi_BC", bc) == []  # no spread, no claim
+
+
+def test_every_report_reads_its_metrics_from_the_one_table():
+    from e3d2_hf.evaluation.claims import SEED_METRICS
+    from e3d2_hf.evaluation.leaderboard import METRIC_FIELDS
+    from e3d2_hf.evaluation.metrics import METRICS, PROTOCOL
+    from e3d2_hf.evaluation.physical import DIAGNOSTICS, MOVEMENT
+    from e3d2_hf.evaluation.protocol import COLUMNS, LOWER_IS_BETTER
+    from e3d2_hf.reports.ppo import CURVE_PANELS, PPO_COLUMNS
+
+    by_key = {m.key: m for m in METRICS.values()}
+    assert COLUMNS == PROTOCOL == ("FID_k", "FID_g", "DIV_k", "DIV_g", "BAS")
+    assert LOWER_IS_BETTER == {"FID_k": True, "FID_g": True, "DIV_k": False, "DIV_g": False,
+                               "BAS": False}  # fmt: skip
+    assert [(k, t) for k, t in PPO_COLUMNS] == [(k, by_key[k].heading) for k, _ in PPO_COLUMNS]
+    assert dict(PPO_COLUMNS)["eval_FID_k"] == "FID_k ↓" and dict(PPO_COLUMNS)["eval_BAS"] == "BAS ↑"
+    assert all(by_key[k].label == t for k, t in CURVE_PANELS)
+    assert all(by_key[k].lower_is_better == lower for k, _, lower in SEED_METRICS)
+    assert {k for k, _, _ in SEED_METRICS} >= {f"eval_{m}" for m in (*COLUMNS, *MOVEMENT)}
+    assert METRIC_FIELDS == {"fid_k": "FID_k", "fid_g": "FID_g", "diversity_k": "DIV_k",
+                             "diversity_g": "DIV_g", "beat_align": "BAS"}  # fmt: skip
+    units = {key: unit for key, _, unit in DIAGNOSTICS}
+    assert all(METRICS[m].unit == units[m] for m in MOVEMENT)  # one declaration, read twice

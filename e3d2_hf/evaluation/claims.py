@@ -8,7 +8,9 @@ was shown.
 
 from __future__ import annotations
 
-from .protocol import COLUMNS, LOWER_IS_BETTER
+from .metrics import metrics
+from .physical import MOVEMENT
+from .protocol import COLUMNS
 
 Z95 = 1.96
 
@@ -27,15 +29,15 @@ def interval(row: dict, metric: str) -> tuple[float, float] | None:
 def compare(name: str, row: dict, baseline_name: str, baseline: dict) -> list[str]:
     """One sentence per metric: which of the two is better, or that the spread decides nothing."""
     sentences = []
-    for metric in ("score", *COLUMNS):
-        title = "reward-model score" if metric == "score" else metric
+    for entry in metrics("score", *COLUMNS):
+        metric, title = entry.name, entry.title
         a, b = interval(row, metric), interval(baseline, metric)
         if a is None or b is None:
             continue
         value, base = row.get(f"eval_{metric}"), baseline.get(f"eval_{metric}")
         spans = f"{value:.4g} [{a[0]:.4g}, {a[1]:.4g}] vs {base:.4g} [{b[0]:.4g}, {b[1]:.4g}]"
         higher = True if a[0] > b[1] else False if a[1] < b[0] else None
-        lower_better = LOWER_IS_BETTER.get(metric, False)
+        lower_better = bool(entry.lower_is_better)
         sentences.append(
             _sentence(name, baseline_name, title, higher, lower_better, spans, "spread")
         )
@@ -56,20 +58,10 @@ def _sentence(
     return f"{name} {verb} {baseline_name} on {title}: {evidence}."
 
 
-SEED_METRICS = (
-    # (row key, title, lower is better)
-    ("eval_score", "reward-model score", False),
-    ("eval_kl", "KL to pi_BC", None),
-    ("eval_FID_k", "FID_k", True),
-    ("eval_FID_g", "FID_g", True),
-    ("eval_DIV_k", "DIV_k", False),
-    ("eval_DIV_g", "DIV_g", False),
-    ("eval_BAS", "BAS", False),
-    ("eval_joint_speed", "joint speed (m/s)", None),
-    ("eval_root_relative_speed", "root-relative speed (m/s)", None),
-    ("eval_pose_range", "pose range (m)", None),
-    ("eval_root_travel", "root travel (m)", None),
+SEED_METRICS = tuple(
+    (m.key, m.label, m.lower_is_better) for m in metrics("score", "kl", *COLUMNS, *MOVEMENT)
 )
+"""(row key, title, lower is better) of what the seed table and its claims compare."""
 
 
 def mean_and_spread(values: list[float | None]) -> tuple[float, float, int] | None:

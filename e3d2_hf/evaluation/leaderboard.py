@@ -19,19 +19,14 @@ from pathlib import Path
 from .. import __version__
 from ..data.layout import EVAL_FRAMES, MOTION_FPS
 from .beat_align import BEAT_SIGMA, SPEED_SMOOTHING_SIGMA
+from .metrics import METRICS
 from .physical import CLEANED, CONTACT_HEIGHT, DIAGNOSTICS
 
 SCHEMA_VERSION = 1
 TASK = "music_to_dance"
 
-METRIC_FIELDS = {
-    # Motius row field: e3d2-hf metric
-    "fid_k": "FID_k",
-    "fid_g": "FID_g",
-    "diversity_k": "DIV_k",
-    "diversity_g": "DIV_g",
-    "beat_align": "BAS",
-}
+METRIC_FIELDS = {m.leaderboard: name for name, m in METRICS.items() if m.leaderboard}
+"""Motius row field -> e3d2-hf metric (evaluation/metrics.py)."""
 DIAGNOSTIC_FIELDS = {
     # Motius row field: e3d2-hf diagnostic (our definitions; see protocol.diagnostics)
     "jitter": "jitter",

@@ -29,10 +29,11 @@ from .geometric import feature_name as geometric_name
 from .geometric import geometric_features
 from .kinetic import feature_name as kinetic_name
 from .kinetic import kinetic_features
+from .metrics import METRICS, PROTOCOL
 from .physical import diagnostics_table, estimate_floor, pieces, set_diagnostics
 
-COLUMNS = ("FID_k", "FID_g", "DIV_k", "DIV_g", "BAS")
-LOWER_IS_BETTER = {"FID_k": True, "FID_g": True, "DIV_k": False, "DIV_g": False, "BAS": False}
+COLUMNS = PROTOCOL
+LOWER_IS_BETTER = {name: METRICS[name].lower_is_better for name in COLUMNS}
 
 
 @dataclass
@@ -341,11 +342,7 @@ def format_metric(name: str, value: float | None) -> str:
 
 def markdown_table(rows: dict[str, dict]) -> str:
     """The paper's Table 1 columns, one row per set; reasons for each n/a follow the table."""
-    header = (
-        "| Method | "
-        + " | ".join(f"{c} {'↓' if LOWER_IS_BETTER[c] else '↑'}" for c in COLUMNS)
-        + " |"
-    )
+    header = "| Method | " + " | ".join(METRICS[c].heading for c in COLUMNS) + " |"
     lines = [header, "|---" * (len(COLUMNS) + 1) + "|"]
     notes: dict[str, list[str]] = {}
     for name, result in rows.items():

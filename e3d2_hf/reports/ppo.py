@@ -13,22 +13,17 @@ import numpy as np
 
 from ..data.layout import FRAMES_PER_TOKEN
 from ..evaluation.claims import compare
+from ..evaluation.metrics import metrics
 from ..evaluation.physical import (
     DIAGNOSTICS,
     diagnostic_flags,
     diagnostics_table,
     raw_and_cleaned,
 )
+from ..evaluation.protocol import COLUMNS
 
-PPO_COLUMNS = (
-    ("eval_score", "reward-model score ↑"),
-    ("eval_kl", "KL to pi_BC"),
-    ("eval_FID_k", "FID_k ↓"),
-    ("eval_FID_g", "FID_g ↓"),
-    ("eval_DIV_k", "DIV_k ↑"),
-    ("eval_DIV_g", "DIV_g ↑"),
-    ("eval_BAS", "BAS ↑"),
-)
+PPO_COLUMNS = tuple((m.key, m.heading) for m in metrics("score", "kl", *COLUMNS))
+"""(row key, header) of the PPO table: the paper's Table 3 shape."""
 
 PPO_REPORT = "ppo_report.json"
 """The PPO report's file in a run's folder (with `ppo_report.md` beside it)."""
@@ -61,16 +56,11 @@ CLEANUP_NOTE = (
     "cleaned, as `e3d2 dance` writes them (contact clean-up, `e3d2_hf/export/cleanup.py`: "
     "smoothed, standing where the ground truth's supporting feet stand, planted feet held)."
 )
-CURVE_PANELS = (
-    ("eval_score", "reward-model score"),
-    ("eval_kl", "KL to pi_BC (nats)"),
-    ("eval_FID_k", "FID_k"),
-    ("eval_DIV_k", "DIV_k"),
-    ("eval_BAS", "BAS"),
-    ("eval_FID_g", "FID_g"),
-    ("eval_DIV_g", "DIV_g"),
-    ("eval_joint_speed", "joint speed (m/s)"),  # how much the dances still move
+CURVE_PANELS = tuple(
+    (m.key, m.label)
+    for m in metrics("score", "kl", "FID_k", "DIV_k", "BAS", "FID_g", "DIV_g", "joint_speed")
 )
+"""(row key, title) of the curves' panels; joint speed: how much the dances still move."""
 
 
 def ppo_curve(before: dict, log_history: list[dict], after: dict) -> list[dict]:
@@ -221,12 +211,12 @@ def undefined_sentences(rows: dict[str, dict]) -> list[str]:
         metrics_by_reason: dict[str, list[str]] = {}
         for metric, reason in (row.get("eval_undefined") or {}).items():
             metrics_by_reason.setdefault(reason, []).append(metric)
-        for reason, metrics in metrics_by_reason.items():
-            groups.setdefault((tuple(metrics), reason), []).append(name)
+        for reason, undefined in metrics_by_reason.items():
+            groups.setdefault((tuple(undefined), reason), []).append(name)
     sentences = []
-    for (metrics, reason), names in groups.items():
+    for (undefined, reason), names in groups.items():
         which = "every row" if len(names) == len(rows) > 1 else ", ".join(names)
-        sentences.append(f"{', '.join(metrics)} of {which} n/a: {reason}.")
+        sentences.append(f"{', '.join(undefined)} of {which} n/a: {reason}.")
     return sentences
 
 
