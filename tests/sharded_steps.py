@@ -21,7 +21,7 @@ import torch.distributed as dist
 from e3d2_hf.models import DancePolicy, preset_config
 from e3d2_hf.training.ppo_trainer import Episodes, minibatch_loss
 
-BATCH, STEPS, STEPS_PER_UPDATE = 8, 6, 2
+BATCH, STEPS, OPTIMIZER_STEPS = 8, 6, 2
 PPO_ARGS = SimpleNamespace(temperature=1.0, cliprange=0.2, cliprange_value=0.2, vf_coef=0.1,
                            ent_coef=0.01)  # fmt: skip
 ENGINES = ("ddp", "fsdp2", "zero1", "zero2")
@@ -85,7 +85,7 @@ def train(stage: str, engine: str) -> tuple[DancePolicy, dict[str, torch.Tensor]
     if engine == "ddp":
         wrapped = torch.nn.parallel.DistributedDataParallel(model)
         optimizer = optimizer_for(wrapped)
-        for _ in range(STEPS_PER_UPDATE):
+        for _ in range(OPTIMIZER_STEPS):
             loss_of(stage, wrapped, batch).backward()
             optimizer.step()
             optimizer.zero_grad()
@@ -99,7 +99,7 @@ def train(stage: str, engine: str) -> tuple[DancePolicy, dict[str, torch.Tensor]
                 fully_shard(module)
         fully_shard(model)
         optimizer = optimizer_for(model)
-        for _ in range(STEPS_PER_UPDATE):
+        for _ in range(OPTIMIZER_STEPS):
             loss_of(stage, model, batch).backward()
             optimizer.step()
             optimizer.zero_grad()
@@ -116,7 +116,7 @@ def train(stage: str, engine: str) -> tuple[DancePolicy, dict[str, torch.Tensor]
         "steps_per_print": 10**9,
     }
     ds, *_ = deepspeed.initialize(model=model, optimizer=optimizer_for(model), config=config)
-    for _ in range(STEPS_PER_UPDATE):
+    for _ in range(OPTIMIZER_STEPS):
         ds.backward(loss_of(stage, ds, batch))
         ds.step()
     return make_policy(stage), {k: v.detach().clone() for k, v in ds.module.state_dict().items()}

@@ -17,6 +17,10 @@ EVAL_PREFIX = "eval_"
 """Held-out metrics are logged and stored as `eval_<name>`, as transformers' evaluate() does."""
 
 
+BAILANDO_PROTOCOL = "evaluation.protocol.evaluate_dances"
+"""The evaluator of the paper's Table 1 metrics."""
+
+
 @dataclass(frozen=True)
 class Metric:
     name: str
@@ -24,7 +28,7 @@ class Metric:
     better: Literal["lower", "higher"] | None = None
     """None: a measurement to read beside the ground truth's, not a score to win."""
     unit: str = ""
-    computed_by: str = "evaluation.protocol.evaluate_dances"
+    computed_by: str = BAILANDO_PROTOCOL
     leaderboard: str | None = None
     """Its field in the Motius music-to-dance results schema (evaluation/leaderboard.py)."""
 
@@ -70,9 +74,7 @@ METRICS: dict[str, Metric] = {
     )
 }
 
-PROTOCOL = tuple(
-    name for name, m in METRICS.items() if m.computed_by == "evaluation.protocol.evaluate_dances"
-)
+PROTOCOL = tuple(name for name, m in METRICS.items() if m.computed_by == BAILANDO_PROTOCOL)
 """The Bailando protocol's metrics (the paper's Table 1), in its order."""
 
 

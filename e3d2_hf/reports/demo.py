@@ -262,7 +262,7 @@ def seed_runs(out: Path) -> list[Path]:
 
 def _seed_blocks(out: Path) -> list[Block]:
     """Each policy's mean ± standard deviation over the seeds, and the claims they support."""
-    runs = [r for r in seed_runs(out) if (r / PPO_FOLDERS[0] / PPO_REPORT).is_file()]
+    runs = [r for r in seed_runs(out) if (r / LEARNED_FOLDER / PPO_REPORT).is_file()]
     if len(runs) < 2:
         return []
     by_policy: dict[str, list[dict]] = {}

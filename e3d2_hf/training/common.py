@@ -252,7 +252,8 @@ class ShardingUnavailableError(E3D2Error, ValueError):
 
 
 def sharding_engine(args: TrainingArguments) -> str | None:
-    """ "FSDP" or "DeepSpeed" when `accelerate launch`'s config or the arguments ask for one."""
+    """The sharding engine (FSDP or DeepSpeed) that `accelerate launch`'s config or the
+    arguments ask for, if any."""
     from accelerate.utils import parse_flag_from_env
 
     if args.fsdp or parse_flag_from_env("ACCELERATE_USE_FSDP"):
