@@ -69,8 +69,8 @@ def dance(
     import gradio as gr
     import soundfile
 
-    from .errors import E3D2Error
     from .inference import dance_to_song, save_dance
+    from .utils.errors import E3D2Error
 
     if not song:
         raise gr.Error("Upload a song first.")

@@ -15,7 +15,8 @@ from .data.layout import MOTION_FPS, TOKEN_FPS
 from .data.sources import SOURCE_DATASETS, source_data_section
 from .models.loading import hub_repo_id
 from .models.policy.configuration_policy import VQVAE_SUBFOLDER
-from .resources import shipped_folder
+from .utils.markdown import markdown_table
+from .utils.resources import shipped_folder
 
 logger = logging.getLogger(__name__)
 
@@ -27,8 +28,8 @@ TAGS = ["e3d2", "dance-generation", "music-to-dance", "motion", "e3d2-hf"]
 def _metrics_table(metrics: dict[str, float]) -> str:
     if not metrics:
         return "No evaluation was run."
-    rows = "\n".join(f"| {k} | {v:.4g} |" for k, v in sorted(metrics.items()))
-    return f"| metric | value |\n|---|---:|\n{rows}"
+    rows = [(k, f"{v:.4g}") for k, v in sorted(metrics.items())]
+    return markdown_table(("metric", "value"), rows, align="lr")
 
 
 CARD_INFO = "card_info.json"
@@ -164,7 +165,7 @@ def render_dataset_card(
         getattr(card_data, "pretty_name", None) or "E3D2 ranked dance demonstrations"
     )
     config = info.get("config", {})
-    rows = "\n".join(f"| {name} | {len(split):,} |" for name, split in dataset.items())
+    rows = [(name, f"{len(split):,}") for name, split in dataset.items()]
     values = {
         "repo_id": repo_id or "path/to/preferences",
         "policy": info.get("policy", "unknown"),
@@ -173,7 +174,7 @@ def render_dataset_card(
         "noise_levels": ", ".join(f"{e:g}" for e in config.get("noise_levels", [])),
         "temperature": config.get("temperature", 1.0),
         "seed": config.get("seed", 0),
-        "split_table": f"| split | rows |\n|---|---:|\n{rows}",
+        "split_table": markdown_table(("split", "rows"), rows, align="lr"),
         "token_fps": f"{TOKEN_FPS:g}",
         "source_data": source_data_section(source),
         "pairing": _pairing_sentence(config),

@@ -15,8 +15,8 @@ import logging
 import sys
 from pathlib import Path
 
-from .arguments import CommandParser, OneSpellingHelpFormatter, parse_command
-from .errors import exit_code, run_recipe
+from .utils.arguments import CommandParser, OneSpellingHelpFormatter, parse_command
+from .utils.errors import exit_code, run_recipe
 
 COMMANDS = (
     "demo",

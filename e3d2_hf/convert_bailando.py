@@ -28,10 +28,10 @@ from typing import Any
 import torch
 import yaml
 
-from .errors import DataFileError
 from .models import DancePolicy, DancePolicyConfig, DanceVQVAE, DanceVQVAEConfig
 from .models.policy.configuration_policy import VQVAE_SUBFOLDER
-from .outputs import atomic_output_dir, claim_output_dir
+from .utils.errors import DataFileError
+from .utils.outputs import atomic_output_dir, claim_output_dir
 
 _SAFE_GLOBALS_LOCK = threading.Lock()
 

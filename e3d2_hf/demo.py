@@ -19,12 +19,12 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 from .data.prepare import SOURCES, PrepareConfig, prepare
-from .errors import StageError, is_user_error
-from .outputs import claim_output_dir, remove_owned
 from .reports.ppo import PPO_REPORT
-from .resources import shipped_folder
 from .training.config_parser import stage_config
 from .training.rewards import demo_rewards
+from .utils.errors import StageError, is_user_error
+from .utils.outputs import claim_output_dir, remove_owned
+from .utils.resources import shipped_folder
 
 logger = logging.getLogger(__name__)
 

@@ -18,13 +18,13 @@ from .data.arrays import load_arrays
 from .data.layout import FRAMES_PER_TOKEN, MOTION_FPS, SEAM_TOKENS, TOKEN_FPS, sample_rate_for_fps
 from .data.music import load_audio, music_features
 from .data.skeleton import Skeleton
-from .errors import DataFileError
 from .export.cleanup import CLEANUPS, clean_dance
 from .models import DancePolicy, DanceVQVAE
 from .models.config_checks import check_same_interface
 from .models.folders import load_model, locate_vqvae
 from .models.policy.configuration_policy import VQVAE_SUBFOLDER
 from .models.tokens import encode_joints
+from .utils.errors import DataFileError
 
 logger = logging.getLogger(__name__)
 

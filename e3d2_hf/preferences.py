@@ -20,8 +20,8 @@ from typing import Any
 
 from datasets import DatasetDict, load_dataset, load_from_disk
 
-from .errors import DataFileError
 from .models.loading import hub_repo_id
+from .utils.errors import DataFileError
 
 logger = logging.getLogger(__name__)
 

@@ -16,10 +16,10 @@ import torch
 
 from .data.arrays import load_arrays
 from .data.layout import FRAMES_PER_TOKEN, TOKEN_FPS
-from .errors import DataFileError
 from .models import DanceRewardModel, DanceVQVAE
 from .models.config_checks import check_same_interface
 from .models.tokens import encode_joints
+from .utils.errors import DataFileError
 
 
 @dataclass

@@ -19,17 +19,17 @@ from accelerate import PartialState
 from transformers import set_seed
 
 from e3d2_hf.data.training_clips import DataArguments, load_clips, split_holdout
-from e3d2_hf.errors import run_recipe
 from e3d2_hf.evaluation.reconstruction import heldout_dance_diagnostics
 from e3d2_hf.models import DancePolicy, DanceVQVAE, preset_config
 from e3d2_hf.models.folders import load_model, vqvae_reference
 from e3d2_hf.models.presets import ModelArguments
 from e3d2_hf.models.tokens import tokenize_clips
-from e3d2_hf.outputs import claim_output_dir
 from e3d2_hf.training.bc_trainer import BCConfig, BCTrainer
 from e3d2_hf.training.common import finish_run
 from e3d2_hf.training.config_parser import parse_stage_args
 from e3d2_hf.training.windows import TokenWindows
+from e3d2_hf.utils.errors import run_recipe
+from e3d2_hf.utils.outputs import claim_output_dir
 
 ARGUMENTS = (DataArguments, ModelArguments, BCConfig)
 """The options: `--config` YAML keys and `--key value` flags, one dataclass each."""

@@ -14,7 +14,6 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from e3d2_hf.errors import run_recipe
 from e3d2_hf.models import DancePolicy
 from e3d2_hf.models.folders import load_model
 from e3d2_hf.models.tokens import load_token_splits
@@ -22,6 +21,7 @@ from e3d2_hf.preferences import push_preferences_to_hub
 from e3d2_hf.training.common import distributed_state
 from e3d2_hf.training.config_parser import parse_stage_args
 from e3d2_hf.training.demonstrations import DemonstrationConfig, build_preference_dataset
+from e3d2_hf.utils.errors import run_recipe
 
 
 @dataclass

@@ -20,12 +20,10 @@ from accelerate import PartialState
 from transformers import set_seed
 
 from e3d2_hf.data.layout import WINDOW_TOKENS
-from e3d2_hf.errors import run_recipe
 from e3d2_hf.evaluation.dance_table import DanceTable
 from e3d2_hf.models import DancePolicy, DanceRewardModel, DanceVQVAE
 from e3d2_hf.models.folders import load_model, locate_vqvae, policy_clips
 from e3d2_hf.models.tokens import load_token_splits
-from e3d2_hf.ranges import check_ranges
 from e3d2_hf.reports.ppo import (
     PPO_REPORT,
     finite_metrics,
@@ -37,6 +35,8 @@ from e3d2_hf.training.config_parser import parse_stage_args
 from e3d2_hf.training.demonstrations import music_segments
 from e3d2_hf.training.ppo_trainer import PPOConfig, PPOTrainer, load_policy_with_value_head
 from e3d2_hf.training.rewards import REWARDS, RewardInputs, build_reward
+from e3d2_hf.utils.errors import run_recipe
+from e3d2_hf.utils.ranges import check_ranges
 
 
 @dataclass

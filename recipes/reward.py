@@ -21,7 +21,6 @@ from pathlib import Path
 import numpy as np
 from transformers import set_seed
 
-from e3d2_hf.errors import run_recipe
 from e3d2_hf.models import DancePolicy, DanceRewardModel, DanceVQVAE, preset_config
 from e3d2_hf.models.folders import load_model, locate_vqvae
 from e3d2_hf.models.reward.modeling_reward import policy_trunk_config
@@ -30,6 +29,7 @@ from e3d2_hf.preferences import load_preferences
 from e3d2_hf.reports.reward import reward_report, write_reward_report
 from e3d2_hf.training.config_parser import parse_stage_args
 from e3d2_hf.training.reward_trainer import PreferencePairs, RewardConfig, RewardTrainer
+from e3d2_hf.utils.errors import run_recipe
 
 
 @dataclass

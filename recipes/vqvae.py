@@ -16,7 +16,6 @@ import sys
 from transformers import set_seed
 
 from e3d2_hf.data.training_clips import DataArguments, load_clips, split_holdout
-from e3d2_hf.errors import run_recipe
 from e3d2_hf.evaluation.reconstruction import beat_preservation, reconstruction_diagnostics
 from e3d2_hf.models import DanceVQVAE, preset_config
 from e3d2_hf.models.folders import load_model
@@ -25,6 +24,7 @@ from e3d2_hf.training.common import finish_run
 from e3d2_hf.training.config_parser import parse_stage_args
 from e3d2_hf.training.vqvae_trainer import VQVAEConfig, VQVAETrainer
 from e3d2_hf.training.windows import MotionWindows
+from e3d2_hf.utils.errors import run_recipe
 
 ARGUMENTS = (DataArguments, ModelArguments, VQVAEConfig)
 """The options: `--config` YAML keys and `--key value` flags, one dataclass each."""

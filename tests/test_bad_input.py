@@ -28,7 +28,7 @@ from .conftest import REPO, TINY, side_by_side
 E3D2 = "import sys; from e3d2_hf.cli import main; sys.exit(main(sys.argv[1:]))"
 API = """
 import sys
-from e3d2_hf.errors import is_user_error
+from e3d2_hf.utils.errors import is_user_error
 try:
     exec(sys.argv[1])
 except Exception as exc:

@@ -68,18 +68,22 @@ def test_demo_writes_every_checkpoint_the_dataset_and_the_report(demo_dir):
     html = (demo_dir / "report.html").read_text()
     assert html.count("<video") == 3 and "<table>" in html and "training_curves.png" in html
     rows = json.loads((demo_dir / "ppo" / "ppo_report.json").read_text())["rows"]
-    # a claim only where the intervals part, otherwise the sentence says no difference was shown
+    # one comparison table, a marker per metric: a claim only where the intervals part, with
+    # its sentence; otherwise the cell says no difference was shown, and no sentence
     from e3d2_hf.evaluation.claims import interval
 
     rl, bc = rows["pi_RL (learned reward)"], rows["pi_BC"]
     a, b = interval(rl, "score"), interval(bc, "score")
     parted = a[0] > b[1] or a[1] < b[0]
+    cells = comparison_cells(report, "pi_RL (learned reward) vs pi_BC")
     if parted:
         verb = "beats" if a[0] > b[1] else "is worse than"
         assert f"pi_RL (learned reward) {verb} pi_BC on reward-model score" in report
+        assert cells["reward-model score ↑"] == ("▲ better" if a[0] > b[1] else "▼ worse")
     else:
-        assert "No difference on reward-model score between pi_RL (learned reward)" in report
-    assert "BAS" in report.split("A sentence claims a difference")[1]
+        assert cells["reward-model score ↑"] == "· none shown"
+        assert "No difference on reward-model score" not in report
+    assert "BAS ↑" in cells
     # the physical diagnostics per policy beside the ground truth's, and the leaderboard JSON
     section = report.split("## Physical and motion diagnostics on held-out music")[1]
     for row in ("| ground truth |", "| pi_BC, raw |", "| pi_BC, cleaned |",
@@ -279,12 +283,17 @@ def test_the_report_states_each_policys_spread_over_seeds_and_claims_by_pairs(tm
     assert "score correlates 0.90 with pi_BC's log-likelihood" in text
     assert "| pi_RL (learned reward) | 12.13 ± 0.15 (3) |" in text
     assert "pi_RL (learned reward) beats pi_BC on reward-model score" in text
-    assert "No difference on FID_k between pi_RL (learned reward) and pi_BC" in text
+    cells = comparison_cells(
+        text.split("## Spread over 3 seeds")[1], "pi_RL (learned reward) vs pi_BC"
+    )
+    assert cells["FID_k ↓"].startswith("· none shown") and "FID_k between" not in text
+    assert cells["reward-model score ↑"].startswith("▲ better +")  # with the paired difference
     # pi_RL is also held against pi_BC sharpened by a lower temperature, which is held
     # against pi_BC; the two pi_BC rows are not held against each other twice
     assert "pi_RL (learned reward) is worse than pi_BC (temperature 0.8) on reward-model" in text
     assert "pi_BC (temperature 0.8) beats pi_BC on reward-model score" in text
     assert "pi_BC beats pi_BC (temperature 0.8)" not in text
+    assert "| pi_BC vs pi_BC (temperature 0.8) |" not in text
     # the movement figures over the seeds, beside the ground truth's, and a verdict each
     assert "| ground truth (same music) | – |" in text and "| 0.9 |" in text
     assert "pi_BC moves within 30% of the ground truth on all four movement figures" in text
@@ -361,3 +370,11 @@ def test_the_ground_truth_sentence_names_only_the_moves_u_clearly_punishes():
     weak = {**held_out, "score_joint_speed_corr": -0.2}
     assert _ground_truth_sentence({"held-out songs": weak}) == []
     assert _ground_truth_sentence({"training songs": held_out}) == []
+
+
+def comparison_cells(report: str, pair: str) -> dict[str, str]:
+    """{metric heading: cell} of the first comparison table's row for `pair` in a report."""
+    lines = report.splitlines()
+    header = next(r for r in lines if r.startswith("| comparison |"))
+    row = next(r for r in lines if r.startswith(f"| {pair} |"))
+    return dict(zip(*(r.strip("| ").split(" | ") for r in (header, row)), strict=True))

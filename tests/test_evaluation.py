@@ -20,14 +20,15 @@ from e3d2_hf.evaluation import (
     normalise,
     token_accuracy,
 )
+from e3d2_hf.evaluation.metrics import PROTOCOL
 from e3d2_hf.evaluation.protocol import (
     bootstrap_intervals,
     dance_features,
     dances_from_folder,
     feature_set,
-    markdown_table,
     reorigin,
 )
+from e3d2_hf.reports.tables import metrics_table
 
 from .conftest import shared_data
 from .oracle import kinetic_oracle, manual_oracle
@@ -172,12 +173,12 @@ def test_evaluate_dances_against_cached_ground_truth(tmp_path):
         for i, j in enumerate(synthetic_dances(4, 600, seed=2))
     ]
     result = evaluate_dances(generated, first)
-    assert {"FID_k", "FID_g", "DIV_k", "DIV_g", "BAS"} <= set(result)
-    # six traveling synthetic dances vary every geometric feature: all five are defined
-    metrics = ("FID_k", "FID_g", "DIV_k", "DIV_g", "BAS")
+    assert set(PROTOCOL) <= set(result)
+    # six traveling synthetic dances vary every geometric feature: every metric is defined
+    metrics = PROTOCOL
     assert all(isinstance(result[m], float) and np.isfinite(result[m]) for m in metrics)
     assert "undefined" not in result
-    table = markdown_table({"ours": result})
+    table = metrics_table({"ours": result})
     assert "FID_k ↓" in table and "| ours |" in table
 
 
@@ -303,8 +304,8 @@ def test_a_frozen_ground_truth_gives_n_a_with_the_reason_never_a_huge_number(tmp
     assert "never varies in feature(s) #0 (pelvis horizontal KE)" in printed
     assert "no music beats" in printed
     row = json.loads((out / "metrics.json").read_text())["ours"]
-    assert all(row[m] is None for m in ("FID_k", "FID_g", "DIV_k", "DIV_g", "BAS"))
-    assert set(row["undefined"]) == {"FID_k", "FID_g", "DIV_k", "DIV_g", "BAS"}
+    assert all(row[m] is None for m in PROTOCOL)
+    assert set(row["undefined"]) == set(PROTOCOL)
 
 
 def test_undefined_metrics_leave_the_defined_ones_as_the_reference_computes_them():
@@ -411,7 +412,7 @@ def test_bootstrap_intervals_cover_the_defined_metrics_only():
     ]
     result = evaluate_dances(generated, truth, bootstrap=40)
     intervals = result["intervals"]
-    defined = {m for m in ("FID_k", "FID_g", "DIV_k", "DIV_g", "BAS") if result[m] is not None}
+    defined = {m for m in PROTOCOL if result[m] is not None}
     assert set(intervals) == defined and {"FID_k", "BAS"} <= defined
     for metric, (low, high) in intervals.items():
         assert low <= high, metric
@@ -419,13 +420,17 @@ def test_bootstrap_intervals_cover_the_defined_metrics_only():
         assert intervals[metric][0] <= result[metric] <= intervals[metric][1], metric
     gen = feature_set([d.joints for d in generated], EVAL_FRAMES, True)
     bas = [beat_align_score(d.music_beats, d.joints) for d in generated]
-    raw = bootstrap_intervals(gen, truth, bas, {}, 40)  # plain percentiles
+    raw = bootstrap_intervals(gen, truth, {"BAS": bas}, {}, 40)  # plain percentiles
     assert raw["FID_k"][0] > intervals["FID_k"][0] and raw["DIV_k"][1] < intervals["DIV_k"][1]
     assert evaluate_dances(generated, truth, bootstrap=40)["intervals"] == intervals  # seeded
 
 
 def test_a_claim_is_made_only_where_the_intervals_part():
-    from e3d2_hf.evaluation.claims import compare
+    from e3d2_hf.evaluation.claims import compare as verdicts
+    from e3d2_hf.reports.claims import claim_sentences
+
+    def compare(name, row, baseline_name, baseline):
+        return claim_sentences(name, baseline_name, verdicts(row, baseline))
 
     bc = {"eval_score": 10.0, "eval_score_sem": 0.5, "eval_FID_k": 50.0,
           "eval_FID_k_low": 40.0, "eval_FID_k_high": 60.0, "eval_BAS": 0.2,
@@ -448,12 +453,15 @@ def test_every_report_reads_its_metrics_from_the_one_table():
     from e3d2_hf.evaluation.metrics import METRICS, PROTOCOL
     from e3d2_hf.evaluation.physical import DIAGNOSTICS, MOVEMENT
     from e3d2_hf.evaluation.protocol import COLUMNS, LOWER_IS_BETTER
-    from e3d2_hf.reports.ppo import CURVE_PANELS, PPO_COLUMNS
+    from e3d2_hf.reports.ppo import CURVE_PANELS
+    from e3d2_hf.reports.tables import PPO_COLUMNS
 
     by_key = {m.key: m for m in METRICS.values()}
-    assert COLUMNS == PROTOCOL == ("FID_k", "FID_g", "DIV_k", "DIV_g", "BAS")
-    assert LOWER_IS_BETTER == {"FID_k": True, "FID_g": True, "DIV_k": False, "DIV_g": False,
-                               "BAS": False}  # fmt: skip
+    assert COLUMNS == PROTOCOL
+    assert PROTOCOL[:5] == ("FID_k", "FID_g", "DIV_k", "DIV_g", "BAS")  # the paper's Table 1
+    assert {k: v for k, v in LOWER_IS_BETTER.items() if k in PROTOCOL[:5]} == {
+        "FID_k": True, "FID_g": True, "DIV_k": False, "DIV_g": False, "BAS": False
+    }  # fmt: skip
     assert [(k, t) for k, t in PPO_COLUMNS] == [(k, by_key[k].heading) for k, _ in PPO_COLUMNS]
     assert dict(PPO_COLUMNS)["eval_FID_k"] == "FID_k ↓" and dict(PPO_COLUMNS)["eval_BAS"] == "BAS ↑"
     assert all(by_key[k].label == t for k, t in CURVE_PANELS)

@@ -8,8 +8,8 @@ import torch
 
 from e3d2_hf.data.kinematics import forward_kinematics
 from e3d2_hf.data.skeleton import DANCE_WITH_MELODY23, SMPL24
-from e3d2_hf.errors import DataFileError
 from e3d2_hf.export import find_ffmpeg, media_duration, read_bvh, write_bvh, write_video
+from e3d2_hf.utils.errors import DataFileError
 
 from .conftest import shared_data
 

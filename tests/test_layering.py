@@ -15,7 +15,7 @@ REPO = Path(__file__).resolve().parents[1]
 PACKAGE = REPO / "e3d2_hf"
 
 LAYERS = (
-    ("errors", "ranges", "private_api", "arguments", "resources", "outputs", "data"),
+    ("utils", "data"),
     ("models", "evaluation", "export", "cards", "preferences"),
     ("training",),
     ("reports",),

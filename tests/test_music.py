@@ -5,7 +5,7 @@ import soundfile as sf
 from e3d2_hf.data import music
 from e3d2_hf.data.layout import MusicLayout
 from e3d2_hf.data.music import beat_frames, load_audio, music_features
-from e3d2_hf.errors import DataFileError
+from e3d2_hf.utils.errors import DataFileError
 
 from .conftest import shared_data
 

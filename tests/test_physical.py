@@ -17,13 +17,13 @@ from e3d2_hf.evaluation.physical import (
     CONTACT_HEIGHT,
     dance_diagnostics,
     diagnostic_flags,
-    diagnostics_table,
     estimate_floor,
     movement_intervals,
     pfc,
     pieces,
     set_diagnostics,
 )
+from e3d2_hf.reports.tables import diagnostics_table
 
 from .conftest import REPO
 

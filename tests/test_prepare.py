@@ -56,7 +56,7 @@ def test_a_failed_prepare_leaves_nothing_behind(tmp_path, monkeypatch, capsys):
     def flaky(*args, **kwargs):
         calls["n"] += 1
         if calls["n"] == 2:
-            from e3d2_hf.errors import DataFileError
+            from e3d2_hf.utils.errors import DataFileError
 
             raise DataFileError("synthetic_0001.wav", "audio is silent")
         return real(*args, **kwargs)

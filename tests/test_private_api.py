@@ -1,4 +1,4 @@
-"""The private transformers APIs the code relies on (e3d2_hf/private_api.py) still take what the
+"""The private transformers APIs the code relies on (e3d2_hf/training/private_api.py) still take what the
 code passes them; a release that changes one fails here, naming it and the version."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ import re
 import pytest
 import transformers
 
-from e3d2_hf.private_api import CHECKED_ON, PRIVATE_API, private_api_problem
+from e3d2_hf.training.private_api import CHECKED_ON, PRIVATE_API, private_api_problem
 
 from .conftest import REPO
 

@@ -10,7 +10,7 @@ import soundfile as sf
 from e3d2_hf.data.layout import FRAMES_PER_TOKEN, MusicLayout
 from e3d2_hf.data.readers import aistpp, dance_with_melody
 from e3d2_hf.data.safe_pickle import safe_load_pickle
-from e3d2_hf.errors import DataFileError, UnsafePickleError
+from e3d2_hf.utils.errors import DataFileError, UnsafePickleError
 
 from .conftest import shared_data
 from .test_music import click_track

@@ -12,11 +12,11 @@ from datasets import Dataset, load_from_disk
 from e3d2_hf.recipes.demos import main as main_demos
 from e3d2_hf.recipes.reward import main as main_reward
 
-from e3d2_hf.errors import DataFileError
 from e3d2_hf.models import DanceRewardModel
 from e3d2_hf.training import demonstrations
 from e3d2_hf.training.demonstrations import DemonstrationConfig, make_pairs, music_segments
 from e3d2_hf.training.reward_trainer import PreferencePairs
+from e3d2_hf.utils.errors import DataFileError
 
 from .conftest import TINY, demos_argv
 

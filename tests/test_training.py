@@ -15,9 +15,9 @@ from transformers import TrainerCallback
 
 from e3d2_hf.data.layout import MusicLayout
 from e3d2_hf.data.schema import load_clip_dataset
-from e3d2_hf.errors import DataFileError
 from e3d2_hf.models import DancePolicy, DanceVQVAE, preset_config
 from e3d2_hf.training import BCConfig, BCTrainer, TokenWindows, tokenize_clips
+from e3d2_hf.utils.errors import DataFileError
 
 from .conftest import TINY
 

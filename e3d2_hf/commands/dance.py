@@ -15,7 +15,7 @@ from pathlib import Path
 
 from ..data.layout import SEAM_TOKENS
 from ..export.cleanup import CLEANUPS
-from ..ranges import check_ranges
+from ..utils.ranges import check_ranges
 
 
 @dataclass

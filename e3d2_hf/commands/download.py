@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ..data.download import DATASETS, download_dataset
-from ..ranges import check_ranges
+from ..utils.ranges import check_ranges
 
 
 @dataclass

@@ -12,17 +12,16 @@ from pathlib import Path
 
 from ..data.schema import load_clip_dataset
 from ..evaluation.leaderboard import results_document, write_results
-from ..evaluation.physical import diagnostics_table
 from ..evaluation.protocol import (
     dances_from_dataset,
     dances_from_folder,
     diagnose_sets,
     evaluate_dances,
     ground_truth_features,
-    markdown_table,
-    write_report,
 )
-from ..outputs import check_replaceable
+from ..reports.evaluate import write_report
+from ..reports.tables import diagnostics_table, metrics_table
+from ..utils.outputs import check_replaceable
 
 
 @dataclass
@@ -92,7 +91,7 @@ def run(args: Arguments) -> int:
         reference_bug=bug,
     )
     results = write_results(document, Path(args.output_dir) / "results.json")
-    print(markdown_table(rows))
+    print(metrics_table(rows))
     print("\n" + diagnostics_table(diagnostics))
     print(f"\nwrote {json_path}, {md_path} and {results} (leaderboard schema)")
     return 0

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ..models import parameter_table
+from ..utils.markdown import markdown_table
 
 
 @dataclass
@@ -17,7 +18,6 @@ class Arguments:
 
 
 def run(args: Arguments) -> int:
-    print("| preset | model | parameters |\n|---|---|---:|")
-    for preset, family, count in parameter_table(args.skeleton):
-        print(f"| {preset} | {family} | {count:,} |")
+    rows = [(p, family, f"{n:,}") for p, family, n in parameter_table(args.skeleton)]
+    print(markdown_table(("preset", "model", "parameters"), rows, align="llr"))
     return 0

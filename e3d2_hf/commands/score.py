@@ -12,7 +12,8 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..ranges import check_ranges
+from ..utils.markdown import markdown_table
+from ..utils.ranges import check_ranges
 
 
 @dataclass
@@ -71,9 +72,8 @@ def run(args: Arguments) -> int:
         else:
             dances.append(load_dance_file(path, music, vqvae, reward_model.config.codebook_size))
     scores = score_dances(reward_model, dances, vqvae, args.stride)
-    print("| dance | tokens | windows | mean u |\n|---|---:|---:|---:|")
-    for score in scores:
-        print(f"| {score.name} | {score.num_tokens} | {len(score.window_u)} | {score.mean_u:.3f} |")
+    rows = [(s.name, s.num_tokens, len(s.window_u), f"{s.mean_u:.3f}") for s in scores]
+    print(markdown_table(("dance", "tokens", "windows", "mean u"), rows, align="lrrr"))
     if args.output:
         Path(args.output).parent.mkdir(parents=True, exist_ok=True)
         Path(args.output).write_text(json.dumps([s.as_dict() for s in scores], indent=2))

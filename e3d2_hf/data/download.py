@@ -31,7 +31,7 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
-from ..errors import E3D2Error
+from ..utils.errors import E3D2Error
 from . import sources
 from .music import file_digest
 from .paths import datasets_home

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import DataFileError
+from ..utils.errors import DataFileError
 from .layout import HOP_LENGTH, MOTION_FPS, MusicLayout, sample_rate_for_fps
 from .paths import e3d2_home
 

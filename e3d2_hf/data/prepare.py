@@ -16,9 +16,9 @@ from typing import Any
 import numpy as np
 from tqdm.auto import tqdm
 
-from ..errors import DataFileError
-from ..outputs import atomic_output_dir
-from ..ranges import check_ranges
+from ..utils.errors import DataFileError
+from ..utils.outputs import atomic_output_dir
+from ..utils.ranges import check_ranges
 from .download import DANCE_WITH_MELODY, default_download_dir, find_downloaded
 from .kinematics import smpl_joints
 from .layout import MOTION_FPS, TOKEN_FPS

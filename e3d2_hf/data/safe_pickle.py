@@ -12,7 +12,7 @@ import os
 import pickle
 from typing import Any
 
-from ..errors import DataFileError, UnsafePickleError
+from ..utils.errors import DataFileError, UnsafePickleError
 
 _ALLOWED_GLOBALS = {
     ("numpy", "ndarray"),

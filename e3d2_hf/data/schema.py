@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import DataFileError
+from ..utils.errors import DataFileError
 from .layout import FRAMES_PER_TOKEN, MusicLayout
 from .skeleton import Skeleton
 

@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 from accelerate import PartialState
 
-from ..outputs import check_replaceable
-from ..ranges import check_ranges
+from ..utils.outputs import check_replaceable
+from ..utils.ranges import check_ranges
 from .prepare import SOURCES, PrepareConfig, prepare
 from .schema import load_clip_dataset
 

@@ -11,7 +11,6 @@ from .protocol import (
     dance_features,
     evaluate_dances,
     ground_truth_features,
-    markdown_table,
 )
 
 __all__ = [
@@ -25,7 +24,6 @@ __all__ = [
     "geometric_features",
     "ground_truth_features",
     "kinetic_features",
-    "markdown_table",
     "motion_beats",
     "normalise",
     "token_accuracy",

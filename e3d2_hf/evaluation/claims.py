@@ -1,14 +1,17 @@
-"""Claim sentences a spread supports: "pi_RL beats pi_BC on X" only where the intervals part.
+"""Which policy is better on what, as far as a spread supports: "better" only where the
+intervals part (the reports put the verdicts into words and tables).
 
 A row is a PPO report row: `eval_score` with `eval_score_sem` (over held-out episodes) and the
 dance metrics with `eval_{metric}_low` / `_high` (95% bootstrap over pieces, bias-corrected).
-Two 95% intervals that do not overlap support a difference; otherwise the sentence says none
-was shown.
+Two 95% intervals that do not overlap support a difference; otherwise the verdict is "none".
 """
 
 from __future__ import annotations
 
-from .metrics import metrics
+from dataclasses import dataclass
+from typing import Literal
+
+from .metrics import EVAL_PREFIX, METRICS, Metric, metrics
 from .physical import MOVEMENT
 from .protocol import COLUMNS
 
@@ -17,45 +20,51 @@ Z95 = 1.96
 
 def interval(row: dict, metric: str) -> tuple[float, float] | None:
     """The 95% interval of a row's metric, None when the row has none."""
+    key = EVAL_PREFIX + metric
     if metric == "score":
-        mean, sem = row.get("eval_score"), row.get("eval_score_sem")
+        mean, sem = row.get(key), row.get(f"{key}_sem")
         if mean is None or sem is None:
             return None
         return mean - Z95 * sem, mean + Z95 * sem
-    low, high = row.get(f"eval_{metric}_low"), row.get(f"eval_{metric}_high")
+    low, high = row.get(f"{key}_low"), row.get(f"{key}_high")
     return None if low is None or high is None else (low, high)
 
 
-def compare(name: str, row: dict, baseline_name: str, baseline: dict) -> list[str]:
-    """One sentence per metric: which of the two is better, or that the spread decides nothing."""
-    sentences = []
-    for entry in metrics("score", *COLUMNS):
-        metric, title = entry.name, entry.title
-        a, b = interval(row, metric), interval(baseline, metric)
-        if a is None or b is None:
-            continue
-        value, base = row.get(f"eval_{metric}"), baseline.get(f"eval_{metric}")
-        spans = f"{value:.4g} [{a[0]:.4g}, {a[1]:.4g}] vs {base:.4g} [{b[0]:.4g}, {b[1]:.4g}]"
-        higher = True if a[0] > b[1] else False if a[1] < b[0] else None
-        lower_better = bool(entry.lower_is_better)
-        sentences.append(
-            _sentence(name, baseline_name, title, higher, lower_better, spans, "spread")
-        )
-    return sentences
+@dataclass(frozen=True)
+class Verdict:
+    """How a policy compares with a baseline on one metric."""
+
+    metric: Metric
+    outcome: Literal["better", "worse", "none"]
+    """"none": no difference that the evidence supports."""
+    evidence: str
+    """The numbers behind it: both values with their intervals, or the paired difference."""
+    source: Literal["spread", "seeds"]
+    difference: str = ""
+    """Over seeds: the mean paired difference and its 95% interval, for a table cell."""
 
 
-def _sentence(
-    name: str, baseline_name: str, title: str, higher: bool | None, lower_better: bool,
-    evidence: str, source: str,
-) -> str:  # fmt: skip
+def _outcome(higher: bool | None, lower_better: bool) -> Literal["better", "worse", "none"]:
     """`higher`: True/False where the evidence parts the two, None where it does not."""
     if higher is None:
-        return (
-            f"No difference on {title} between {name} and {baseline_name} that the {source} "
-            f"support{'s' if source == 'spread' else ''}: {evidence}."
-        )
-    verb = "beats" if higher != lower_better else "is worse than"
-    return f"{name} {verb} {baseline_name} on {title}: {evidence}."
+        return "none"
+    return "better" if higher != lower_better else "worse"
+
+
+def compare(row: dict, baseline: dict) -> list[Verdict]:
+    """A verdict per metric where both rows have a 95% interval: better or worse where the
+    intervals part, "none" where they overlap."""
+    verdicts = []
+    for entry in metrics("score", *COLUMNS):
+        a, b = interval(row, entry.name), interval(baseline, entry.name)
+        if a is None or b is None:
+            continue
+        value, base = row.get(entry.key), baseline.get(entry.key)
+        spans = f"{value:.4g} [{a[0]:.4g}, {a[1]:.4g}] vs {base:.4g} [{b[0]:.4g}, {b[1]:.4g}]"
+        higher = True if a[0] > b[1] else False if a[1] < b[0] else None
+        outcome = _outcome(higher, bool(entry.lower_is_better))
+        verdicts.append(Verdict(entry, outcome, spans, "spread"))
+    return verdicts
 
 
 SEED_METRICS = tuple(
@@ -75,16 +84,15 @@ def mean_and_spread(values: list[float | None]) -> tuple[float, float, int] | No
     return float(np.mean(defined)), spread, len(defined)
 
 
-def seed_claims(
-    name: str, runs: list[dict], baseline_name: str, baselines: list[dict]
-) -> list[str]:
-    """Sentences from runs paired by seed: a difference is claimed where the 95% t-interval of
+def compare_seeds(runs: list[dict], baselines: list[dict]) -> list[Verdict]:
+    """Verdicts from runs paired by seed: a difference is claimed where the 95% t-interval of
     the mean paired difference excludes 0 (needs two seeds or more)."""
     import numpy as np
     from scipy import stats
 
-    sentences = []
-    for key, title, lower_better in SEED_METRICS:
+    by_key = {m.key: m for m in METRICS.values()}
+    verdicts = []
+    for key, _, lower_better in SEED_METRICS:
         if lower_better is None:
             continue
         pairs = [
@@ -97,9 +105,10 @@ def seed_claims(
         diff = np.array([a - b for a, b in pairs])
         half = stats.t.ppf(0.975, len(diff) - 1) * diff.std(ddof=1) / np.sqrt(len(diff))
         low, high = diff.mean() - half, diff.mean() + half
-        span = (
-            f"mean difference {diff.mean():+.4g} [{low:+.4g}, {high:+.4g}] over {len(diff)} seeds"
-        )
+        difference = f"{diff.mean():+.4g} [{low:+.4g}, {high:+.4g}]"
+        span = f"mean difference {difference} over {len(diff)} seeds"
         higher = True if low > 0 else False if high < 0 else None
-        sentences.append(_sentence(name, baseline_name, title, higher, lower_better, span, "seeds"))
-    return sentences
+        verdicts.append(
+            Verdict(by_key[key], _outcome(higher, lower_better), span, "seeds", difference)
+        )
+    return verdicts

@@ -25,6 +25,10 @@ from .physical import CLEANED, CONTACT_HEIGHT, DIAGNOSTICS
 SCHEMA_VERSION = 1
 TASK = "music_to_dance"
 
+MOTIUS_METRIC_FIELDS = (
+    "fid_k", "fid_g", "diversity_k", "diversity_g", "beat_align", "beat_align_30fps", "fid_utmr",
+)  # fmt: skip
+"""The metric fields of a Motius row."""
 METRIC_FIELDS = {m.leaderboard: name for name, m in METRICS.items() if m.leaderboard}
 """Motius row field -> e3d2-hf metric (evaluation/metrics.py)."""
 DIAGNOSTIC_FIELDS = {
@@ -34,8 +38,8 @@ DIAGNOSTIC_FIELDS = {
     "slide": "foot_skating",
     "penetration": "penetration",
 }
-UNAVAILABLE_FIELDS = ("beat_align_30fps", "fid_utmr")
-"""Motius row fields e3d2-hf does not compute: written as null."""
+UNAVAILABLE_FIELDS = tuple(f for f in MOTIUS_METRIC_FIELDS if f not in METRIC_FIELDS)
+"""Motius row fields no metric of the table fills: written as null."""
 
 
 def results_document(

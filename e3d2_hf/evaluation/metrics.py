@@ -8,9 +8,13 @@ trackers (`eval_<name>`) and the leaderboard JSON all read this table, so a metr
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
+import numpy as np
+
+from .beat_align import beat_align_score
 from .physical import DIAGNOSTICS, MOVEMENT
 
 EVAL_PREFIX = "eval_"
@@ -31,6 +35,11 @@ class Metric:
     computed_by: str = BAILANDO_PROTOCOL
     leaderboard: str | None = None
     """Its field in the Motius music-to-dance results schema (evaluation/leaderboard.py)."""
+    digits: int = 2
+    """Decimals in a table cell."""
+    per_dance: Callable[[np.ndarray, np.ndarray], float] | None = None
+    """A beat metric's score of one dance, from (music beat frames, joints) at 60 FPS: the
+    protocol averages it over the dances whose music beats are known."""
 
     @property
     def key(self) -> str:
@@ -64,7 +73,9 @@ METRICS: dict[str, Metric] = {
         Metric("FID_g", "FID_g", "lower", leaderboard="fid_g"),
         Metric("DIV_k", "DIV_k", "higher", leaderboard="diversity_k"),
         Metric("DIV_g", "DIV_g", "higher", leaderboard="diversity_g"),
-        Metric("BAS", "BAS", "higher", leaderboard="beat_align"),
+        Metric(
+            "BAS", "BAS", "higher", leaderboard="beat_align", digits=4, per_dance=beat_align_score
+        ),
         # how much a dance moves: the physical diagnostics' own declaration
         *(
             Metric(key, title, unit=unit, computed_by="evaluation.physical.dance_diagnostics")
@@ -75,7 +86,19 @@ METRICS: dict[str, Metric] = {
 }
 
 PROTOCOL = tuple(name for name, m in METRICS.items() if m.computed_by == BAILANDO_PROTOCOL)
-"""The Bailando protocol's metrics (the paper's Table 1), in its order."""
+"""The metrics the Bailando protocol's evaluator computes: the paper's Table 1 first, in its
+order."""
+BEAT_METRICS = tuple(name for name in PROTOCOL if METRICS[name].per_dance)
+"""The protocol's metrics scored per dance against its music beats."""
+
+
+def format_metric(name: str, value: float | None) -> str:
+    """A table cell: n/a for an undefined metric, 0 for an exact zero."""
+    if value is None:
+        return "n/a"
+    if value == 0:
+        return "0"
+    return f"{value:.{METRICS[name].digits}f}"
 
 
 def metrics(*names: str) -> tuple[Metric, ...]:

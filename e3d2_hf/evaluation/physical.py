@@ -304,13 +304,3 @@ def raw_and_cleaned(rows: dict[str, dict], prefix: str = "") -> dict[str, dict[s
                 k: row.get(f"{prefix}{CLEANED}{k}") for k, _, _ in DIAGNOSTICS
             }
     return out
-
-
-def diagnostics_table(rows: dict[str, dict]) -> str:
-    """Markdown: one row per set (the ground truth's among them), one column per diagnostic."""
-    header = "| Set | " + " | ".join(f"{t} ({u})" for _, t, u in DIAGNOSTICS) + " |"
-    lines = [header, "|---" * (len(DIAGNOSTICS) + 1) + "|"]
-    for name, row in rows.items():
-        cells = [format_diagnostic(row.get(k)) for k, _, _ in DIAGNOSTICS]
-        lines.append(f"| {name} | " + " | ".join(cells) + " |")
-    return "\n".join(lines)

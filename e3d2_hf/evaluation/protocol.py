@@ -9,7 +9,6 @@ BAS uses the whole, uncropped generated motion.
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import tempfile
 from dataclasses import dataclass
@@ -21,16 +20,14 @@ from tqdm.auto import tqdm
 from ..data.arrays import load_arrays
 from ..data.layout import EVAL_FRAMES, MOTION_FPS
 from ..data.skeleton import SMPL24
-from ..errors import DataFileError
-from ..outputs import claim_output_dir
-from .beat_align import beat_align_score
+from ..utils.errors import DataFileError
 from .distribution import average_pairwise_distance, frechet_distance, normalise
 from .geometric import feature_name as geometric_name
 from .geometric import geometric_features
 from .kinetic import feature_name as kinetic_name
 from .kinetic import kinetic_features
-from .metrics import METRICS, PROTOCOL
-from .physical import diagnostics_table, estimate_floor, pieces, set_diagnostics
+from .metrics import BEAT_METRICS, METRICS, PROTOCOL
+from .physical import estimate_floor, pieces, set_diagnostics
 
 COLUMNS = PROTOCOL
 LOWER_IS_BETTER = {name: METRICS[name].lower_is_better for name in COLUMNS}
@@ -181,7 +178,9 @@ def undefined_reasons(generated: FeatureSet, ground_truth: FeatureSet, has_beats
             continue
         reasons[f"FID_{kind}"] = reasons[f"DIV_{kind}"] = reason
     if not has_beats:
-        reasons["BAS"] = "no music beats are known for the generated dances"
+        reasons.update(
+            dict.fromkeys(BEAT_METRICS, "no music beats are known for the generated dances")
+        )
     return reasons
 
 
@@ -192,7 +191,8 @@ def evaluate_dances(
     fid_method: str = "sqrtm",
     bootstrap: int = 0,
 ) -> dict:
-    """FID_k, FID_g, DIV_k, DIV_g on GT-normalised features, and mean BAS over dances with beats.
+    """FID_k, FID_g, DIV_k, DIV_g on GT-normalised features, and each beat metric (BAS, ...)
+    averaged over the dances whose music beats are known.
 
     `bootstrap` > 0 adds `INTERVALS`: 95% intervals over that many resamples of the dances.
 
@@ -204,10 +204,12 @@ def evaluate_dances(
     gen = feature_set(
         [d.joints for d in generated], EVAL_FRAMES, reference_bug, desc="generated features"
     )
-    scores = [
-        beat_align_score(d.music_beats, d.joints) for d in generated if d.music_beats is not None
-    ]
-    reasons = undefined_reasons(gen, ground_truth, bool(scores))
+    with_beats = [d for d in generated if d.music_beats is not None]
+    scores = {
+        name: [METRICS[name].per_dance(d.music_beats, d.joints) for d in with_beats]
+        for name in BEAT_METRICS
+    }
+    reasons = undefined_reasons(gen, ground_truth, bool(with_beats))
     result: dict = {}
     for kind, gen_x, gt_x in (
         ("k", gen.kinetic, ground_truth.kinetic),
@@ -219,7 +221,8 @@ def evaluate_dances(
         gen_n, gt_n = normalise(gen_x, gt_x), normalise(gt_x, gt_x)
         result[f"FID_{kind}"] = frechet_distance(gen_n, gt_n, method=fid_method)
         result[f"DIV_{kind}"] = average_pairwise_distance(gen_n)
-    result["BAS"] = float(np.mean(scores)) if scores else None
+    for name, values in scores.items():
+        result[name] = float(np.mean(values)) if values else None
     result = {c: result[c] for c in COLUMNS}
     if reasons:
         result[UNDEFINED] = reasons
@@ -237,7 +240,7 @@ INTERVALS = "intervals"
 def bootstrap_intervals(
     generated: FeatureSet,
     ground_truth: FeatureSet,
-    bas: list[float],
+    per_dance: dict[str, list[float]],
     undefined: dict,
     resamples: int,
     fid_method: str = "sqrtm",
@@ -251,7 +254,8 @@ def bootstrap_intervals(
     itself raises FID and lowers DIV (a repeated piece is a zero distance): on the demo's 8
     pieces pi_BC's FID_k of 51.4 got the interval [52.4, 81.1]. Given the full-set
     `estimates`, each interval is moved by that bias (bootstrap mean minus estimate), so it
-    is centred where the estimate is; metrics stay non-negative.
+    is centred where the estimate is; metrics stay non-negative. The beat metrics'
+    `per_dance` scores are resampled together, one draw of dances for all of them.
     """
     rng = np.random.default_rng(seed)
     n = len(generated.kinetic)
@@ -269,10 +273,12 @@ def bootstrap_intervals(
         for kind, (gen_n, gt_n) in normalised.items():
             draws[f"FID_{kind}"].append(frechet_distance(gen_n[pick], gt_n, method=fid_method))
             draws[f"DIV_{kind}"].append(average_pairwise_distance(gen_n[pick]))
-        if "BAS" in draws and bas:
-            draws["BAS"].append(
-                float(np.mean(np.asarray(bas)[rng.integers(0, len(bas), len(bas))]))
-            )
+        beats = {m: np.asarray(v) for m, v in per_dance.items() if m in draws and len(v)}
+        if beats:
+            k = len(next(iter(beats.values())))
+            beat_pick = rng.integers(0, k, k)
+            for metric, values in beats.items():
+                draws[metric].append(float(np.mean(values[beat_pick])))
     intervals = {}
     for metric, v in draws.items():
         if not v:
@@ -331,31 +337,6 @@ def dances_from_folder(folder: str | os.PathLike) -> list[Dance]:
     return out
 
 
-def format_metric(name: str, value: float | None) -> str:
-    """A table cell: n/a for an undefined metric, 0 for an exact zero."""
-    if value is None:
-        return "n/a"
-    if value == 0:
-        return "0"
-    return f"{value:.4f}" if name == "BAS" else f"{value:.2f}"
-
-
-def markdown_table(rows: dict[str, dict]) -> str:
-    """The paper's Table 1 columns, one row per set; reasons for each n/a follow the table."""
-    header = "| Method | " + " | ".join(METRICS[c].heading for c in COLUMNS) + " |"
-    lines = [header, "|---" * (len(COLUMNS) + 1) + "|"]
-    notes: dict[str, list[str]] = {}
-    for name, result in rows.items():
-        lines.append(
-            f"| {name} | " + " | ".join(format_metric(c, result[c]) for c in COLUMNS) + " |"
-        )
-        for metric, reason in result.get(UNDEFINED, {}).items():
-            notes.setdefault(reason, []).append(f"{metric} of {name}")
-    for reason, where in notes.items():
-        lines.append(f"\nn/a ({', '.join(where)}): {reason}.")
-    return "\n".join(lines)
-
-
 def diagnose_sets(
     sets: dict[str, list[Dance]], ground_truth: list[Dance]
 ) -> dict[str, dict[str, float | None]]:
@@ -367,22 +348,3 @@ def diagnose_sets(
     for name, dances in sets.items():
         out[name] = set_diagnostics([d.joints[:EVAL_FRAMES] for d in dances], SMPL24, floor)
     return out
-
-
-def write_report(
-    rows: dict[str, dict[str, float]],
-    output_dir: str | os.PathLike,
-    diagnostics: dict[str, dict] | None = None,
-) -> tuple[Path, Path]:
-    """metrics.json (one row per set), diagnostics.json and metrics.md (both tables)."""
-    output_dir = claim_output_dir(output_dir, "choose another --output_dir")
-    json_path, md_path = output_dir / "metrics.json", output_dir / "metrics.md"
-    json_path.write_text(json.dumps(rows, indent=2))
-    if diagnostics:
-        (output_dir / "diagnostics.json").write_text(json.dumps(diagnostics, indent=2))
-    text = markdown_table(rows)
-    if diagnostics:
-        text += "\n\nPhysical and motion diagnostics (`e3d2_hf/evaluation/physical.py`):\n\n"
-        text += diagnostics_table(diagnostics)
-    md_path.write_text(text + "\n")
-    return json_path, md_path

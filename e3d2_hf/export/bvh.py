@@ -32,7 +32,7 @@ import numpy as np
 from scipy.spatial.transform import Rotation
 
 from ..data.skeleton import Skeleton
-from ..errors import DataFileError
+from ..utils.errors import DataFileError
 
 ROTATION_ORDERS = ("ZXY", "ZYX", "XYZ", "XZY", "YXZ", "YZX")
 POSITION_CHANNELS = ("Xposition", "Yposition", "Zposition")

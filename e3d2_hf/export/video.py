@@ -19,7 +19,7 @@ import numpy as np
 
 from ..data.layout import MOTION_FPS
 from ..data.skeleton import Skeleton
-from ..errors import E3D2Error
+from ..utils.errors import E3D2Error
 from .figure import (
     COLOURS,
     FRONT_THREE_QUARTER_DEG,

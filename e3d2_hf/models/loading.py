@@ -14,7 +14,7 @@ import os
 import re
 from pathlib import Path
 
-from ..errors import E3D2Error
+from ..utils.errors import E3D2Error
 
 LOCAL_PREFIXES = ("/", "./", "../", "~")
 

@@ -82,7 +82,7 @@ def encode_joints(vqvae: DanceVQVAE, joints: np.ndarray) -> tuple[torch.Tensor, 
 
 
 def validate_token_dataset(dataset, source: str = "dataset") -> None:
-    from ..errors import DataFileError
+    from ..utils.errors import DataFileError
 
     missing = [c for c in TOKEN_COLUMNS if c not in dataset.column_names]
     if missing:
@@ -93,7 +93,7 @@ def load_token_splits(tokens_dir: str | os.PathLike):
     """The `train` and `heldout` token datasets that behaviour cloning writes under `tokens_dir`."""
     from datasets import load_from_disk
 
-    from ..errors import DataFileError
+    from ..utils.errors import DataFileError
 
     splits = []
     for split in ("train", "heldout"):

@@ -11,8 +11,9 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..evaluation.claims import SEED_METRICS, compare, interval, mean_and_spread, seed_claims
+from ..evaluation.claims import SEED_METRICS, compare, compare_seeds, interval, mean_and_spread
 from ..evaluation.leaderboard import results_document, write_results
+from ..evaluation.metrics import EVAL_PREFIX
 from ..evaluation.physical import (
     DIAGNOSTICS,
     FLAG_RULES,
@@ -23,10 +24,12 @@ from ..evaluation.physical import (
 )
 from ..evaluation.protocol import COLUMNS
 from ..training.rewards import REWARDS, demo_rewards
+from ..utils.markdown import markdown_table
+from .claims import claim_sentences
 from .ppo import (
     CLEANUP_NOTE,
+    COMPARISON_NOTE,
     CURVE_PLOT,
-    PPO_COLUMNS,
     PPO_REPORT,
     comparisons,
     interval_sentence,
@@ -45,6 +48,7 @@ from .reward import (
     trait_header,
     trait_name,
 )
+from .tables import PPO_COLUMNS, comparison_rows
 
 PPO_FOLDERS = tuple(entry.demo_folder for entry in demo_rewards())
 """The demo's PPO runs, one per reward of the demo (training/rewards.py)."""
@@ -81,7 +85,7 @@ def _fmt(value) -> str:
 
 def _with_interval(row: dict, key: str) -> str:
     """A table cell: the value and, where known, its 95% interval."""
-    span = interval(row, key.removeprefix("eval_"))
+    span = interval(row, key.removeprefix(EVAL_PREFIX))
     cell = _fmt(row.get(key))
     return (
         cell if span is None or row.get(key) is None else f"{cell} [{span[0]:.4g}, {span[1]:.4g}]"
@@ -196,7 +200,7 @@ def _evaluation_blocks(out: Path) -> list[Block]:
             )
         )
         blocks += [Block("p", sentence) for sentence in reasons]
-    elif any(row.get(f"eval_{m}", 0) is None for row in rows.values() for m in COLUMNS):
+    elif any(row.get(f"{EVAL_PREFIX}{m}", 0) is None for row in rows.values() for m in COLUMNS):
         blocks.append(
             Block(
                 "p",
@@ -218,17 +222,31 @@ def _evaluation_blocks(out: Path) -> list[Block]:
                 "Bailando protocol on pieces of the held-out songs (intervals: 95% bootstrap over "
                 "the pieces, moved by the bias that repeating pieces in a resample adds to FID "
                 "and DIV; one training run: they show how much the numbers owe to the music "
-                "drawn, not to training noise). A sentence claims a difference only where the "
-                "two intervals do not overlap.",
+                "drawn, not to training noise).",
             )
         )
         if sentence := likelihood_sentence(bc):
             blocks.append(Block("p", sentence))
         if sentence := repetition_sentence(rows):
             blocks.append(Block("p", sentence))
-        for name, reference in comparisons(rows):
-            if lines := compare(name, rows[name], reference, rows[reference]):
-                blocks.append(Block("p", " ".join(lines)))
+        verdicts = {
+            (name, reference): compare(rows[name], rows[reference])
+            for name, reference in comparisons(rows)
+        }
+        blocks += _comparison_blocks(verdicts, COMPARISON_NOTE)
+    return blocks
+
+
+def _comparison_blocks(verdicts: dict[tuple[str, str], list], note: str) -> list[Block]:
+    """One table, a row per comparison and a marker per metric, then a sentence per claimed
+    difference with its evidence."""
+    if not any(verdicts.values()):
+        return []
+    header, rows = comparison_rows({f"{a} vs {b}": v for (a, b), v in verdicts.items()})
+    blocks = [Block("p", note), Block("table", header=header, rows=tuple(rows))]
+    for (name, reference), found in verdicts.items():
+        if lines := claim_sentences(name, reference, found, differences_only=True):
+            blocks.append(Block("p", " ".join(lines)))
     return blocks
 
 
@@ -236,12 +254,12 @@ def _movement_verdicts(by_policy: dict[str, list[dict]], truth: dict, intervals:
     """Per policy: are its seed means of the four movement figures within ±30% of the ground
     truth's (`physical.FLAG_RULES`)? `intervals`: the ground truth's over its pieces."""
     sentences = []
-    truth = {key: truth.get(f"eval_{key}") for key in MOVEMENT}
-    intervals = {key: intervals.get(f"eval_{key}") for key in MOVEMENT}
+    truth = {key: truth.get(f"{EVAL_PREFIX}{key}") for key in MOVEMENT}
+    intervals = {key: intervals.get(f"{EVAL_PREFIX}{key}") for key in MOVEMENT}
     for name, rows in by_policy.items():
         means = {}
         for key in MOVEMENT:
-            stats = mean_and_spread([r.get(f"eval_{key}") for r in rows])
+            stats = mean_and_spread([r.get(f"{EVAL_PREFIX}{key}") for r in rows])
             means[key] = stats[0] if stats else None
         flags = diagnostic_flags(means, truth, "the ground truth's", intervals)
         margin = FLAG_RULES[MOVEMENT[0]][1]
@@ -252,6 +270,12 @@ def _movement_verdicts(by_policy: dict[str, list[dict]], truth: dict, intervals:
             "figures (mean over the seeds)."
         )
     return sentences
+
+
+SEED_COMPARISON_NOTE = (
+    "Paired by seed: ▲ better or ▼ worse where the 95% t-interval of the mean same-seed "
+    "difference (shown) excludes 0, · where it does not."
+)
 
 
 def seed_runs(out: Path) -> list[Path]:
@@ -299,8 +323,7 @@ def _seed_blocks(out: Path) -> list[Block]:
             "p",
             "Mean ± sample standard deviation (number of seeds) of every policy on held-out music; "
             "each seed redoes the demonstrations, the reward model and both PPO runs from the "
-            "same pi_BC. A difference is claimed where the 95% t-interval of the mean paired "
-            "(same-seed) difference excludes 0.",
+            "same pi_BC.",
         ),
         Block(
             "table",
@@ -310,9 +333,11 @@ def _seed_blocks(out: Path) -> list[Block]:
     ]
     if truth:
         blocks.append(Block("p", " ".join(_movement_verdicts(by_policy, truth, intervals))))
-    for name, reference in comparisons(by_policy):
-        if lines := seed_claims(name, by_policy[name], reference, by_policy[reference]):
-            blocks.append(Block("p", " ".join(lines)))
+    verdicts = {
+        (name, reference): compare_seeds(by_policy[name], by_policy[reference])
+        for name, reference in comparisons(by_policy)
+    }
+    blocks += _comparison_blocks(verdicts, SEED_COMPARISON_NOTE)
     accuracy = []
     for run in runs:
         report = run / "reward" / "reward_report.json"
@@ -357,7 +382,7 @@ def _curve_blocks(out: Path) -> list[Block]:
 def _diagnostic_blocks(rows: dict, truth: dict, flags: dict, spread: str | None) -> list[Block]:
     """The physical diagnostics per policy, the ground truth's (same music) first; `spread`:
     how much the ground truth's movement owes to its pieces (`interval_sentence`)."""
-    table = raw_and_cleaned({"ground truth": truth, **rows}, "eval_")
+    table = raw_and_cleaned({"ground truth": truth, **rows}, EVAL_PREFIX)
     blocks = [
         Block("h2", "Physical and motion diagnostics on held-out music"),
         Block(
@@ -544,10 +569,7 @@ def render_markdown(blocks: list[Block]) -> str:
         elif b.kind == "p":
             lines += [b.text, ""]
         elif b.kind == "table":
-            lines.append("| " + " | ".join(b.header) + " |")
-            lines.append("|---" * len(b.header) + "|")
-            lines += ["| " + " | ".join(r) + " |" for r in b.rows]
-            lines.append("")
+            lines += [markdown_table(b.header, b.rows), ""]
         elif b.kind == "img":
             lines += [f"![{b.text}]({b.path})", ""]
         elif b.kind == "video":
@@ -615,9 +637,9 @@ def write_demo_results(out: Path) -> Path | None:
         if path.is_file():
             data = json.loads(path.read_text())
             for name, row in data["rows"].items():
-                rows[name] = {k.removeprefix("eval_"): v for k, v in row.items()}
+                rows[name] = {k.removeprefix(EVAL_PREFIX): v for k, v in row.items()}
             truth = truth or {
-                k.removeprefix("eval_"): v for k, v in data.get("ground_truth", {}).items()
+                k.removeprefix(EVAL_PREFIX): v for k, v in data.get("ground_truth", {}).items()
             }
             counts = counts or data
     if not rows:

@@ -13,41 +13,14 @@ import numpy as np
 
 from ..data.layout import FRAMES_PER_TOKEN
 from ..evaluation.claims import compare
-from ..evaluation.metrics import metrics
-from ..evaluation.physical import (
-    DIAGNOSTICS,
-    diagnostic_flags,
-    diagnostics_table,
-    raw_and_cleaned,
-)
+from ..evaluation.metrics import EVAL_PREFIX, METRICS, metrics
+from ..evaluation.physical import DIAGNOSTICS, diagnostic_flags, raw_and_cleaned
 from ..evaluation.protocol import COLUMNS
-
-PPO_COLUMNS = tuple((m.key, m.heading) for m in metrics("score", "kl", *COLUMNS))
-"""(row key, header) of the PPO table: the paper's Table 3 shape."""
+from .claims import claim_sentences
+from .tables import comparison_table, diagnostics_table, ppo_table
 
 PPO_REPORT = "ppo_report.json"
 """The PPO report's file in a run's folder (with `ppo_report.md` beside it)."""
-
-
-def ppo_table(rows: dict[str, dict[str, float]]) -> str:
-    """The paper's Table 3 shape: one row per policy, held-out music."""
-    lines = [
-        "| policy | " + " | ".join(title for _, title in PPO_COLUMNS) + " |",
-        "|---" * (len(PPO_COLUMNS) + 1) + "|",
-    ]
-    for name, row in rows.items():
-        cells = []
-        for key, _ in PPO_COLUMNS:
-            value = row.get(key)
-            cells.append(
-                "n/a"
-                if value is None or not np.isfinite(value)
-                else "0"
-                if value == 0
-                else f"{value:.4g}"
-            )
-        lines.append(f"| {name} | " + " | ".join(cells) + " |")
-    return "\n".join(lines)
 
 
 CURVE_PLOT = "ppo_curves.png"
@@ -56,11 +29,15 @@ CLEANUP_NOTE = (
     "cleaned, as `e3d2 dance` writes them (contact clean-up, `e3d2_hf/export/cleanup.py`: "
     "smoothed, standing where the ground truth's supporting feet stand, planted feet held)."
 )
-CURVE_PANELS = tuple(
-    (m.key, m.label)
-    for m in metrics("score", "kl", "FID_k", "DIV_k", "BAS", "FID_g", "DIV_g", "joint_speed")
-)
+CURVE_PANELS = tuple((m.key, m.label) for m in metrics("score", "kl", *COLUMNS, "joint_speed"))
 """(row key, title) of the curves' panels; joint speed: how much the dances still move."""
+CURVE_COLUMNS = 4
+
+
+COMPARISON_NOTE = (
+    "Against pi_BC on the same held-out music: ▲ better or ▼ worse where the two 95% intervals "
+    "do not overlap, · where they do (no difference the spread supports)."
+)
 
 
 def ppo_curve(before: dict, log_history: list[dict], after: dict) -> list[dict]:
@@ -68,8 +45,10 @@ def ppo_curve(before: dict, log_history: list[dict], after: dict) -> list[dict]:
     (`eval_strategy: steps`), and the final policy; one point per iteration."""
     points = {0: before}
     for entry in log_history:
-        if "eval_score" in entry or "eval_FID_k" in entry:
-            points[int(entry["step"])] = {k: v for k, v in entry.items() if k.startswith("eval_")}
+        if METRICS["score"].key in entry or METRICS["FID_k"].key in entry:
+            points[int(entry["step"])] = {
+                k: v for k, v in entry.items() if k.startswith(EVAL_PREFIX)
+            }
     last = max(points) if len(points) > 1 else 0
     points[max(last, 1)] = after
     return [{"iteration": step, **points[step]} for step in sorted(points)]
@@ -101,8 +80,12 @@ def plot_ppo_curves(curves: dict[str, list[dict]], path: Path) -> Path:
         for dash, name in enumerate(names)
     }
     panels = [(k, t) for k, t in CURVE_PANELS if any(points(c, k) for c in curves.values())]
-    fig, axes = plt.subplots(1, len(panels), figsize=(3.2 * len(panels), 2.8), squeeze=False)
-    for ax, (key, title) in zip(axes.flat, panels, strict=True):
+    cols = min(len(panels), CURVE_COLUMNS)
+    rows = -(-len(panels) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(3.2 * cols, 2.8 * rows), squeeze=False)
+    for ax in list(axes.flat)[len(panels) :]:
+        ax.set_axis_off()
+    for ax, (key, title) in zip(axes.flat, panels, strict=False):
         for name, curve in curves.items():
             if found := points(curve, key):
                 colour, style = styles[name]
@@ -122,7 +105,7 @@ def plot_ppo_curves(curves: dict[str, list[dict]], path: Path) -> Path:
 def policy_flags(row: dict, ground_truth: dict, intervals: dict | None = None) -> list[str]:
     """The diagnostics of a PPO report row (`eval_` keys) outside the ground truth's range;
     `intervals`: the ground truth's movement intervals over its pieces."""
-    policy = {k: row.get(f"eval_{k}") for k in ground_truth}
+    policy = {k: row.get(f"{EVAL_PREFIX}{k}") for k in ground_truth}
     return diagnostic_flags(policy, ground_truth, intervals=intervals)
 
 
@@ -132,9 +115,9 @@ def interval_sentence(report: dict) -> str | None:
     intervals = report.get("ground_truth_intervals") or {}
     pieces = report.get("dance_pieces", 0)
     found = [
-        f"{title} {intervals[f'eval_{key}'][0]:.3g} to {intervals[f'eval_{key}'][1]:.3g}"
+        f"{title} {intervals[EVAL_PREFIX + key][0]:.3g} to {intervals[EVAL_PREFIX + key][1]:.3g}"
         for key, title, _ in DIAGNOSTICS
-        if intervals.get(f"eval_{key}")
+        if intervals.get(f"{EVAL_PREFIX}{key}")
     ]
     if not found:
         return None
@@ -228,9 +211,17 @@ def ppo_report_markdown(report: dict) -> str:
     if sentence := repetition_sentence(report["rows"]):
         parts.append(sentence)
     baseline = report["rows"].get("pi_BC")
-    for name, row in report["rows"].items():
-        if baseline and name != "pi_BC" and (claims := compare(name, row, "pi_BC", baseline)):
-            parts.append(" ".join(claims))
+    verdicts = {
+        f"{name} vs pi_BC": compare(row, baseline)
+        for name, row in report["rows"].items()
+        if baseline and name != "pi_BC"
+    }
+    if table := comparison_table(verdicts):
+        parts += [COMPARISON_NOTE, table]
+        for pair, found in verdicts.items():
+            name = pair.removesuffix(" vs pi_BC")
+            if claims := claim_sentences(name, "pi_BC", found, differences_only=True):
+                parts.append(" ".join(claims))
     curve = report.get("curve") or []
     if len(curve) > 2:
         parts += [
@@ -240,8 +231,10 @@ def ppo_report_markdown(report: dict) -> str:
         ]
     truth = report.get("ground_truth") or {}
     if truth:
-        rows = {"ground truth (same music)": {k.removeprefix("eval_"): v for k, v in truth.items()}}
-        rows.update(raw_and_cleaned(report["rows"], "eval_"))
+        rows = {
+            "ground truth (same music)": {k.removeprefix(EVAL_PREFIX): v for k, v in truth.items()}
+        }
+        rows.update(raw_and_cleaned(report["rows"], EVAL_PREFIX))
         parts += [
             "## Physical and motion diagnostics",
             diagnostics_table(rows),
@@ -281,8 +274,8 @@ def write_ppo_report(
     last = list(rows)[-1]
     report = {
         "rows": rows,
-        "ground_truth": {f"eval_{k}": v for k, v in truth.items()},
-        "ground_truth_intervals": {f"eval_{k}": list(v) for k, v in intervals.items()},
+        "ground_truth": {f"{EVAL_PREFIX}{k}": v for k, v in truth.items()},
+        "ground_truth_intervals": {f"{EVAL_PREFIX}{k}": list(v) for k, v in intervals.items()},
         "flags": {name: policy_flags(row, truth, intervals) for name, row in rows.items()},
         "dance_pieces": len(table.music) if table else 0,
         "diagnostic_samples": table.diagnostic_samples if table else 0,

@@ -23,6 +23,7 @@ from ..training.demonstrations import (
     music_segments,
 )
 from ..training.reward_trainer import PreferencePairs, RewardTrainer, accuracy_by_noise_pair
+from ..utils.markdown import markdown_table
 
 TRAITS = (
     ("repeated_codes", "repeated codes"),
@@ -309,66 +310,68 @@ def write_reward_report(report: dict, output_dir: Path) -> None:
     plt.close(fig)
 
     levels = report["noise_levels"]
+    accuracy = [
+        (
+            f"{e['epoch']:g}",
+            f"{e.get('train', float('nan')):.4f}",
+            f"{e.get('test', float('nan')):.4f}",
+        )
+        for e in epochs
+    ]
+    by_pair = [
+        (f"{n:g}", *("" if v is None or np.isnan(v) else f"{v:.3f}" for v in row))
+        for n, row in zip(levels, report["accuracy_by_noise_pair"], strict=True)
+    ]
+    mean_u = [
+        (noise_label(n, report), f"{u:.3f}")
+        for n, u in sorted(report["mean_u_by_noise"].items(), key=lambda x: float(x[0]))
+    ]
     lines = [
         "# Reward model report",
         "",
         "## Pairwise accuracy per epoch",
         "",
-        "| epoch | train music | held-out music |",
-        "|---:|---:|---:|",
-    ]
-    lines += [
-        f"| {e['epoch']:g} | {e.get('train', float('nan')):.4f} | {e.get('test', float('nan')):.4f} |"
-        for e in epochs
-    ]
-    lines += [
+        markdown_table(("epoch", "train music", "held-out music"), accuracy, align="rrr"),
         "",
         "## Held-out accuracy by noise pair (row: chosen eps, column: rejected eps)",
         "",
-        "| chosen \\ rejected | " + " | ".join(f"{n:g}" for n in levels) + " |",
-        "|---|" + "---:|" * len(levels),
-    ]
-    for n, row in zip(levels, report["accuracy_by_noise_pair"], strict=True):
-        cells = " | ".join("" if v is None or np.isnan(v) else f"{v:.3f}" for v in row)
-        lines.append(f"| {n:g} | {cells} |")
-    lines += [
+        markdown_table(
+            ("chosen \\ rejected", *(f"{n:g}" for n in levels)), by_pair, "l" + "r" * len(levels)
+        ),
         "",
         "## Mean total reward u over the training demonstrations",
         "",
-        "| eps | mean u |",
-        "|---:|---:|",
-    ]
-    lines += [
-        f"| {noise_label(n, report)} | {u:.3f} |"
-        for n, u in sorted(report["mean_u_by_noise"].items(), key=lambda x: float(x[0]))
+        markdown_table(("eps", "mean u"), mean_u, align="rr"),
     ]
     if by_noise := report.get("traits_by_noise"):
         traits = present_traits(by_noise.values())
+        rows = [
+            (noise_label(n, report), *trait_cells(m, traits, _value))
+            for n, m in sorted(by_noise.items(), key=lambda x: float(x[0]))
+        ]
         lines += [
             "",
             "## The training demonstrations' traits, and u's correlation with them",
             "",
-            "| eps | " + " | ".join(trait_header(traits)) + " |",
-            "|---:|" + "---:|" * (2 * len(traits)),
+            markdown_table(("eps", *trait_header(traits)), rows, "r" * (1 + 2 * len(traits))),
         ]
-        for n, m in sorted(by_noise.items(), key=lambda x: float(x[0])):
-            cells = trait_cells(m, traits, _value)
-            lines.append(f"| {noise_label(n, report)} | " + " | ".join(cells) + " |")
     if truth := report.get("ground_truth"):
         traits = present_traits(truth.values())
+        rows = [
+            (songs, m["episodes"], f"{m['mean_u']:.3f}", *trait_cells(m, traits, _value))
+            for songs, m in truth.items()
+        ]
         lines += [
             "",
             "## The ground truth's own episodes (pi_BC's tokenised songs), and u's correlation"
             " with their traits",
             "",
-            "| songs | episodes | mean u | " + " | ".join(trait_header(traits)) + " |",
-            "|---|---:|---:|" + "---:|" * (2 * len(traits)),
+            markdown_table(
+                ("songs", "episodes", "mean u", *trait_header(traits)),
+                rows,
+                "lrr" + "r" * (2 * len(traits)),
+            ),
         ]
-        for songs, m in truth.items():
-            cells = trait_cells(m, traits, _value)
-            lines.append(
-                f"| {songs} | {m['episodes']} | {m['mean_u']:.3f} | " + " | ".join(cells) + " |"
-            )
     lines += ["", "![accuracy](reward_accuracy.png)", ""]
     (output_dir / "reward_report.md").write_text("\n".join(lines))
 

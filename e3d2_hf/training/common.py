@@ -22,11 +22,11 @@ from transformers.integrations import TensorBoardCallback
 from transformers.integrations.integration_utils import default_logdir
 from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
 
-from ..errors import E3D2Error
 from ..models.folders import bundle_vqvae, check_model_type
 from ..models.loading import safetensors_problem
-from ..outputs import check_replaceable, claim_output_dir
-from ..ranges import RangeError, check_ranges
+from ..utils.errors import E3D2Error
+from ..utils.outputs import check_replaceable, claim_output_dir
+from ..utils.ranges import RangeError, check_ranges
 
 logger = logging.getLogger(__name__)
 

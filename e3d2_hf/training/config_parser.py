@@ -11,8 +11,8 @@ from pathlib import Path
 import yaml
 from trl import TrlParser
 
-from ..arguments import FieldMetadata
-from ..ranges import RangeError
+from ..utils.arguments import FieldMetadata
+from ..utils.ranges import RangeError
 
 
 class StageParser(FieldMetadata, TrlParser):

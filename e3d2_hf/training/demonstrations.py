@@ -40,9 +40,9 @@ from tqdm.auto import tqdm
 from ..data.layout import WINDOW_TOKENS, MusicLayout
 from ..evaluation.diagnostics import repeated_codes
 from ..models import DancePolicy
-from ..outputs import atomic_output_dir, check_replaceable, claim_output_dir, remove_owned
 from ..preferences import save_preferences
-from ..ranges import check_ranges
+from ..utils.outputs import atomic_output_dir, check_replaceable, claim_output_dir, remove_owned
+from ..utils.ranges import check_ranges
 
 logger = logging.getLogger(__name__)
 

@@ -33,14 +33,15 @@ from transformers.trainer_callback import ExportableState
 from trl.trainer.utils import disable_dropout_in_model
 
 from ..cards import save_card_info
-from ..errors import E3D2Error
 from ..evaluation.diagnostics import correlation, repeated_codes
+from ..evaluation.metrics import EVAL_PREFIX
 from ..models import DancePolicy
 from ..models.config_checks import check_same_interface
 from ..models.folders import bundle_vqvae, load_model
 from ..models.policy.modeling_policy import action_log_probs, shift_actions
-from ..private_api import load_model_from_checkpoint, load_optimizer_and_rng, save_checkpoint
+from ..utils.errors import E3D2Error
 from .common import E3D2Trainer, E3D2TrainingArguments
+from .private_api import load_model_from_checkpoint, load_optimizer_and_rng, save_checkpoint
 from .rewards import RewardFunction
 
 logger = logging.getLogger(__name__)
@@ -583,19 +584,18 @@ class PPOTrainer(E3D2Trainer):
             sem = float(score.std() / len(score) ** 0.5) if len(score) > 1 else None
             metrics.update(
                 {
-                    "eval_score": float(score.mean()),
-                    "eval_score_sem": sem,
-                    "eval_kl": float(kl.mean()),
-                    "eval_score_ref_logp_corr": correlation(score, episodes.ref_logp.sum(-1)),
-                    "eval_repeated_codes": float(
+                    "score": float(score.mean()),
+                    "score_sem": sem,
+                    "kl": float(kl.mean()),
+                    "score_ref_logp_corr": correlation(score, episodes.ref_logp.sum(-1)),
+                    "repeated_codes": float(
                         repeated_codes(episodes.upper.cpu(), episodes.lower.cpu()).mean()
                     ),
                 }
             )
         if self.evaluate_fn is not None and self.is_world_process_zero():
-            table = self.evaluate_fn(policy, temperature=temperature)
-            metrics.update({f"eval_{k}": v for k, v in table.items()})
-        return metrics
+            metrics.update(self.evaluate_fn(policy, temperature=temperature))
+        return {EVAL_PREFIX + k: v for k, v in metrics.items()}
 
     # --- the loop ---------------------------------------------------------------------------------
     def train(self, resume_from_checkpoint: str | bool | None = None, **kwargs) -> TrainerState:

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from ...errors import DataFileError
+from ...utils.errors import DataFileError
 from ..kinematics import smpl_joints
 from ..layout import MOTION_FPS, TOKEN_FPS
 from ..music import music_features

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from ...errors import DataFileError
+from ...utils.errors import DataFileError
 from ..layout import MOTION_FPS, TOKEN_FPS
 from ..motion import resample
 from ..music import music_features

@@ -1,0 +1,35 @@
+"""The one markdown table renderer and the comparison table built on it."""
+
+from __future__ import annotations
+
+import pytest
+
+from e3d2_hf.evaluation.claims import compare
+from e3d2_hf.reports.tables import comparison_table
+from e3d2_hf.utils.markdown import markdown_table
+
+
+def test_a_table_has_its_alignment_rule_and_escapes_a_pipe_inside_a_cell():
+    text = markdown_table(("name", "value"), [("a|b", 1), ("c", 2.5)], align="lr")
+    assert text.splitlines() == ["| name | value |", "|---|---:|", "| a\\|b | 1 |", "| c | 2.5 |"]
+    assert markdown_table(("x",), []).splitlines() == ["| x |", "|---|"]
+
+
+def test_a_row_or_an_alignment_of_the_wrong_width_is_refused():
+    with pytest.raises(ValueError, match="a row of 1 cells under 2 columns"):
+        markdown_table(("a", "b"), [("only",)])
+    with pytest.raises(ValueError, match="2 columns, 3 alignments"):
+        markdown_table(("a", "b"), [], align="lrr")
+
+
+def test_the_comparison_table_marks_each_metric_better_worse_or_no_difference():
+    bc = {"eval_score": 10.0, "eval_score_sem": 0.5, "eval_FID_k": 50.0,
+          "eval_FID_k_low": 40.0, "eval_FID_k_high": 60.0, "eval_BAS": 0.2,
+          "eval_BAS_low": 0.15, "eval_BAS_high": 0.25}  # fmt: skip
+    rl = {"eval_score": 14.0, "eval_score_sem": 0.5, "eval_FID_k": 80.0,
+          "eval_FID_k_low": 70.0, "eval_FID_k_high": 90.0, "eval_BAS": 0.21,
+          "eval_BAS_low": 0.16, "eval_BAS_high": 0.26}  # fmt: skip
+    header, rule, row = comparison_table({"pi_RL vs pi_BC": compare(rl, bc)}).splitlines()
+    assert header == "| comparison | reward-model score ↑ | FID_k ↓ | BAS ↑ |"
+    assert row == "| pi_RL vs pi_BC | ▲ better | ▼ worse | · none shown |"
+    assert comparison_table({"pi_RL vs pi_BC": compare({"eval_score": 1.0}, bc)}) == ""
