@@ -148,6 +148,32 @@ def test_bas_on_beat_is_high_and_half_a_beat_off_is_low():
     assert beat_align_score(music, off) < 0.3
 
 
+def test_bas_at_30_fps_keeps_the_tolerance_in_seconds_and_reaches_every_report():
+    from e3d2_hf.evaluation.beat_align import beat_align_score_30fps
+    from e3d2_hf.evaluation.leaderboard import results_document
+
+    period, music = 30, np.arange(15, 885, 30)
+    on = _beat_dance(np.arange(15, 900, period) + 0.5)
+    off = _beat_dance(np.arange(0, 900, period) + 0.5)
+    assert beat_align_score_30fps(music, on) > 0.9 and beat_align_score_30fps(music, off) < 0.3
+    # motion beats late by 0.017 to 0.1 s on beats that fall on odd and even 60-FPS frames
+    # alike: the same tolerance in seconds gives the 60-FPS score, to the 30-FPS frame's grain
+    odd_and_even = np.arange(15, 885, 31)
+    for lag in range(1, 7):
+        late = _beat_dance(np.arange(15 + lag, 900, 31) + 0.5)
+        assert beat_align_score_30fps(odd_and_even, late) == pytest.approx(
+            beat_align_score(odd_and_even, late), abs=0.05
+        )
+    # through the protocol, its table and the leaderboard document
+    truth = ground_truth_features(synthetic_dances(6, frames=600, seed=1), cache_dir=False)
+    dances = [Dance(on[:600] + 0.01 * i, music[music < 600], f"d{i}") for i in range(3)]
+    result = evaluate_dances(dances, truth, bootstrap=20)
+    assert result["BAS_30fps"] > 0.9 and "BAS_30fps" in result["intervals"]
+    assert "BAS at 30 FPS ↑" in metrics_table({"ours": result})
+    row = results_document({"ours": result}, {}, dataset="t", population=3, reference_pool=6)
+    assert row["rows"][0]["beat_align_30fps"] == result["BAS_30fps"]
+
+
 def test_bas_of_a_static_dance_is_zero_with_a_warning(caplog):
     with caplog.at_level(logging.WARNING):
         assert beat_align_score(np.array([10, 40]), np.zeros((100, 24, 3))) == 0.0

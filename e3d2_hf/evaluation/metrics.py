@@ -14,7 +14,7 @@ from typing import Literal
 
 import numpy as np
 
-from .beat_align import beat_align_score
+from .beat_align import beat_align_score, beat_align_score_30fps
 from .physical import DIAGNOSTICS, MOVEMENT
 
 EVAL_PREFIX = "eval_"
@@ -76,6 +76,14 @@ METRICS: dict[str, Metric] = {
         Metric(
             "BAS", "BAS", "higher", leaderboard="beat_align", digits=4, per_dance=beat_align_score
         ),
+        Metric(
+            "BAS_30fps",
+            "BAS at 30 FPS",
+            "higher",
+            leaderboard="beat_align_30fps",
+            digits=4,
+            per_dance=beat_align_score_30fps,
+        ),  # fmt: skip
         # how much a dance moves: the physical diagnostics' own declaration
         *(
             Metric(key, title, unit=unit, computed_by="evaluation.physical.dance_diagnostics")
