@@ -35,11 +35,16 @@ COMMANDS = (
 STAGES = {
     "train-vqvae": ("e3d2_hf.recipes.vqvae", "train the dance VQ-VAE (stage 1a)"),
     "train-bc": ("e3d2_hf.recipes.bc", "behaviour cloning of the policy (stage 1b)"),
-    "collect-demos": ("e3d2_hf.recipes.demos", "epsilon-greedy ranked demonstrations of pi_BC"),
+    "collect-demonstrations": (
+        "e3d2_hf.recipes.demonstrations",
+        "epsilon-greedy ranked demonstrations of pi_BC",
+    ),
     "train-reward": ("e3d2_hf.recipes.reward", "train the reward model on ranked pairs"),
     "ppo": ("e3d2_hf.recipes.ppo", "PPO of pi_BC against the learned or hand-designed reward"),
 }
 """Training stages: each takes its recipe's options, from `--config` YAML and flags."""
+RENAMED = {"collect-demos": "collect-demonstrations"}
+"""Old command names that still run, with a notice naming the new one."""
 
 
 def command_module(command: str):
@@ -103,6 +108,9 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     verbose = bool(argv) and argv[0] in ("-v", "--verbose")
     rest = argv[1:] if verbose else argv
+    if rest and rest[0] in RENAMED:
+        print(f"e3d2: `{rest[0]}` is now `{RENAMED[rest[0]]}`", file=sys.stderr)
+        rest = [RENAMED[rest[0]], *rest[1:]]
     if rest and rest[0] in STAGES:
         return run_stage(rest[0], rest[1:])
     if rest and rest[0] in COMMANDS:

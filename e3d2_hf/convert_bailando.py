@@ -571,7 +571,7 @@ def convert_bailando(
 
     With `train_clips` and `heldout_clips` (clip datasets from `e3d2 prepare`)
     the policy folder also gets `tokens/{train,heldout}` encoded by the
-    converted VQ-VAE, the layout of a pi_BC folder, so `e3d2 collect-demos`
+    converted VQ-VAE, the layout of a pi_BC folder, so `e3d2 collect-demonstrations`
     and `e3d2 ppo` take it as their policy. Everything is read and checked
     before anything is written; a failure leaves nothing.
     """

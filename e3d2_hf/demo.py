@@ -188,7 +188,7 @@ def _seeded_stages(options: DemoOptions, root: Path, seed: int, bc: Path) -> lis
         Stage(
             f"ranked demonstrations{tag}", paths["preferences"], "demonstrations.json",
             _run_stage(
-                options, "demos", output_dir=paths["preferences"], policy_name_or_path=bc,
+                options, "demonstrations", output_dir=paths["preferences"], policy_name_or_path=bc,
                 seed=seed,
             ),
         ),

@@ -77,7 +77,9 @@ def load_preferences(
     if is_local(path_or_repo):
         path = Path(path_or_repo)
         if not (path / INFO_FILE).is_file():
-            raise DataFileError(path, "preference dataset not found (run e3d2 collect-demos first)")
+            raise DataFileError(
+                path, "preference dataset not found (run e3d2 collect-demonstrations first)"
+            )
         try:
             info = json.loads((path / INFO_FILE).read_text())
         except json.JSONDecodeError as error:

@@ -25,8 +25,8 @@ from e3d2_hf.models.folders import load_model, vqvae_reference
 from e3d2_hf.models.presets import ModelArguments
 from e3d2_hf.models.tokens import tokenize_clips
 from e3d2_hf.training.bc_trainer import BCConfig, BCTrainer
-from e3d2_hf.training.common import finish_run
 from e3d2_hf.training.config_parser import parse_stage_args
+from e3d2_hf.training.trainer import finish_run
 from e3d2_hf.training.windows import TokenWindows
 from e3d2_hf.utils.errors import run_recipe
 from e3d2_hf.utils.outputs import claim_output_dir

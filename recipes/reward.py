@@ -36,7 +36,9 @@ from e3d2_hf.utils.errors import run_recipe
 class RewardDataArguments:
     preferences_dir: str = field(
         default="outputs/demo/preferences",
-        metadata={"help": "ranked pairs: a folder from collect-demos or a Hub dataset repo id"},
+        metadata={
+            "help": "ranked pairs: a folder from collect-demonstrations or a Hub dataset repo id"
+        },
     )
     model_preset: str = field(default="demo", metadata={"help": "tiny | demo | paper"})
     hidden_size: int | None = field(
@@ -120,8 +122,10 @@ def run(data: RewardDataArguments, config: RewardConfig) -> dict:
         "reward", data.model_preset,
         codebook_size=info["codebook_size"], skeleton=info["skeleton"], **sizes,
     )  # fmt: skip
-    demos = prefs["train_demonstrations"]
-    used = max(int(np.max(demos["upper_ids"])), int(np.max(demos["lower_ids"]))) + 1
+    demonstrations = prefs["train_demonstrations"]
+    used = (
+        max(int(np.max(demonstrations["upper_ids"])), int(np.max(demonstrations["lower_ids"]))) + 1
+    )
     if used > reward_config.codebook_size:
         raise ValueError(
             f"the demonstrations use codes up to {used - 1} but the reward model has "

@@ -20,8 +20,8 @@ from e3d2_hf.evaluation.reconstruction import beat_preservation, reconstruction_
 from e3d2_hf.models import DanceVQVAE, preset_config
 from e3d2_hf.models.folders import load_model
 from e3d2_hf.models.presets import ModelArguments
-from e3d2_hf.training.common import finish_run
 from e3d2_hf.training.config_parser import parse_stage_args
+from e3d2_hf.training.trainer import finish_run
 from e3d2_hf.training.vqvae_trainer import VQVAEConfig, VQVAETrainer
 from e3d2_hf.training.windows import MotionWindows
 from e3d2_hf.utils.errors import run_recipe

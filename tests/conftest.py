@@ -95,10 +95,10 @@ def tiny_reward(tmp_path_factory) -> Path:
     return out
 
 
-def demos_argv(policy: Path, out: Path, *extra: str) -> list[str]:
+def demonstrations_argv(policy: Path, out: Path, *extra: str) -> list[str]:
     return [
         "--config",
-        str(TINY / "demos.yaml"),
+        str(TINY / "demonstrations.yaml"),
         "--policy_name_or_path",
         str(policy),
         "--output_dir",
@@ -109,10 +109,10 @@ def demos_argv(policy: Path, out: Path, *extra: str) -> list[str]:
 
 @pytest.fixture(scope="session")
 def tiny_preferences(tiny_policy, tmp_path_factory) -> Path:
-    from e3d2_hf.recipes.demos import main as main_demos
+    from e3d2_hf.recipes.demonstrations import main as main_demonstrations
 
     out = tmp_path_factory.mktemp("prefs") / "preferences"
-    main_demos(demos_argv(tiny_policy, out))
+    main_demonstrations(demonstrations_argv(tiny_policy, out))
     return out
 
 

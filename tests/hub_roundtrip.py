@@ -50,8 +50,12 @@ def main(preferences_dir: str, work_dir: str, reward_config: str) -> None:
     from_hub = DanceRewardModel.from_pretrained(REWARD_REPO)
     from_disk = DanceRewardModel.from_pretrained(work / "reward")
     segment = hub["test_segments"].with_format("torch")[:4]
-    demos = hub["test_demonstrations"].with_format("torch")[:4]
-    music, upper, lower = segment["music_features"], demos["upper_ids"], demos["lower_ids"]
+    demonstrations = hub["test_demonstrations"].with_format("torch")[:4]
+    music, upper, lower = (
+        segment["music_features"],
+        demonstrations["upper_ids"],
+        demonstrations["lower_ids"],
+    )
     pair_ids = upper.long() * from_hub.config.codebook_size + lower.long()
     found["score_hub"] = from_hub.score(music, pair_ids).tolist()
     found["score_disk"] = from_disk.score(music, upper.long(), lower.long()).tolist()

@@ -12,7 +12,7 @@ from pathlib import Path
 
 POLICY_REPO = "e3d2-tester/dance-policy"
 VQVAE_REPO = "e3d2-tester/dance-vqvae"
-DATASET_REPO = "e3d2-tester/ranked-demos"
+DATASET_REPO = "e3d2-tester/ranked-demonstrations"
 
 
 def push(policy: str, vqvae: str, preferences: str, work: str) -> None:

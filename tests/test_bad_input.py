@@ -202,7 +202,13 @@ DANCE_WITH = ["dance", "{song}", "--vqvae", "{vqvae}", "--output-dir", "out", "-
 TRAIN_VQVAE = ["train-vqvae", "--config", str(TINY / "vqvae.yaml"), "--dataset", "{clips}"]
 TRAIN_BC = ["train-bc", "--config", str(TINY / "bc.yaml"), "--dataset", "{clips}",
             "--vqvae_name_or_path", "{vqvae}"]  # fmt: skip
-DEMOS = ["collect-demos", "--config", str(TINY / "demos.yaml"), "--policy_name_or_path", "{policy}"]
+DEMOS = [
+    "collect-demonstrations",
+    "--config",
+    str(TINY / "demonstrations.yaml"),
+    "--policy_name_or_path",
+    "{policy}",
+]
 REWARD = ["train-reward", "--config", str(TINY / "reward.yaml"), "--preferences_dir", "{prefs}"]
 PPO = ["ppo", "--config", str(TINY / "ppo.yaml"), "--policy_name_or_path", "{policy}",
        "--reward_model_name_or_path", "{reward}"]  # fmt: skip

@@ -168,9 +168,9 @@ def test_a_converted_policy_with_tokens_collects_demonstrations(tmp_path, tiny_c
                      vqvae=STEP2, cwd=tmp_path)  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert json.loads((out / "conversion.json").read_text())["tokens"] == {"train": 4, "heldout": 4}
-    demos = e3d2("collect-demos", "--config", TINY / "demos.yaml", "--policy_name_or_path",
+    demonstrations = e3d2("collect-demonstrations", "--config", TINY / "demonstrations.yaml", "--policy_name_or_path",
                  out / "policy", "--output_dir", tmp_path / "prefs", cwd=tmp_path)  # fmt: skip
-    assert demos.returncode == 0, demos.stderr
+    assert demonstrations.returncode == 0, demonstrations.stderr
     assert (tmp_path / "prefs" / "demonstrations.json").is_file()
 
 

@@ -7,7 +7,7 @@ import dataclasses
 
 import pytest
 
-from e3d2_hf.cli import COMMANDS, command_module, command_parser, main
+from e3d2_hf.cli import COMMANDS, STAGES, command_module, command_parser, main
 
 
 def test_every_multi_word_flag_takes_both_spellings_underscore_first():
@@ -55,6 +55,22 @@ def test_help_documents_one_spelling_and_groups_a_trainer_apart(capsys):
     ]
     assert "TrainingArguments (transformers.training_args):" in groups
     assert "--kl_coef KL_COEF" in text and "--kl-coef" not in text
+
+
+def test_a_renamed_command_still_runs_and_names_its_new_name(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(["collect-demos", "--help"])
+    assert exit_.value.code == 0
+    out, err = capsys.readouterr()
+    assert "`collect-demos` is now `collect-demonstrations`" in err
+    assert "--noise_levels" in out and "by 46%" in out  # a % in a help sentence is text
+
+
+@pytest.mark.parametrize("stage", sorted(STAGES))
+def test_every_stage_prints_its_help(stage, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main([stage, "--help"])
+    assert exit_.value.code == 0 and "--output_dir" in capsys.readouterr().out
 
 
 def test_repeated_and_positional_fields(tmp_path):

@@ -21,7 +21,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from .conftest import TINY, demos_argv, side_by_side
+from .conftest import TINY, demonstrations_argv, side_by_side
 
 RUN = """
 import os, signal, sys
@@ -157,9 +157,9 @@ def test_demonstration_collection_killed_in_a_shard_resumes_to_the_same_dataset(
 
     a, b = tmp_path / "a" / "preferences", tmp_path / "b" / "preferences"
     run_a, killed = both(
-        (["collect-demos", *demos_argv(tiny_policy, a)], {}),
+        (["collect-demonstrations", *demonstrations_argv(tiny_policy, a)], {}),
         (
-            ["collect-demos", *demos_argv(tiny_policy, b)],
+            ["collect-demonstrations", *demonstrations_argv(tiny_policy, b)],
             {"E3D2_TEST_KILL_IN_SHARD": "shard-00001"},
         ),
         cwd=tmp_path,
@@ -172,7 +172,7 @@ def test_demonstration_collection_killed_in_a_shard_resumes_to_the_same_dataset(
     assert (shards / "shard-00000" / "dataset_info.json").is_file()
     assert not (shards / "shard-00001").exists()
 
-    resumed = e3d2(["collect-demos", *demos_argv(tiny_policy, b)], tmp_path)
+    resumed = e3d2(["collect-demonstrations", *demonstrations_argv(tiny_policy, b)], tmp_path)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert "already collected, resuming" in resumed.stderr
     assert not b.with_name("preferences.shards").exists()

@@ -31,7 +31,9 @@ pytestmark = pytest.mark.skipif(
 
 def _stage(command: str, config: str, *flags: str, cwd) -> None:
     argv = [sys.executable, "-m", "e3d2_hf.cli", command, "--config", str(DEMO / f"{config}.yaml")]
-    trackers = [] if command == "collect-demos" else ["--report_to", "none"]  # trainers only
+    trackers = (
+        [] if command == "collect-demonstrations" else ["--report_to", "none"]
+    )  # trainers only
     result = subprocess.run([*argv, *flags, *trackers], cwd=cwd, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr[-3000:]
 
@@ -62,7 +64,7 @@ def test_the_demo_policies_move_like_the_held_out_ground_truth(tmp_path):
 
     prefs, reward = tmp_path / "preferences", tmp_path / "reward"
     _stage(
-        "collect-demos", "demos", "--policy_name_or_path", str(bc), "--output_dir", str(prefs),
+        "collect-demonstrations", "demonstrations", "--policy_name_or_path", str(bc), "--output_dir", str(prefs),
         cwd=tmp_path,
     )  # fmt: skip
     _stage(

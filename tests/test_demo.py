@@ -132,11 +132,11 @@ def test_real_data_runs_the_same_stages_with_the_real_data_configs(tmp_path):
     assert config.report_to == [] or config.report_to == "none"
     dwm = yaml.safe_load((CONFIG_ROOT / "dwm" / "vqvae.yaml").read_text())
     assert config.num_train_epochs == dwm["num_train_epochs"]
-    args, _ = stage_options(options, "demos", policy_name_or_path="bc")  # not a Trainer
+    args, _ = stage_options(options, "demonstrations", policy_name_or_path="bc")  # not a Trainer
     assert args.policy_name_or_path == "bc"
 
 
-@pytest.mark.parametrize("stage", ["vqvae", "bc", "demos", "reward", "ppo"])
+@pytest.mark.parametrize("stage", ["vqvae", "bc", "demonstrations", "reward", "ppo"])
 @pytest.mark.parametrize("preset", ["tiny", "demo", "dwm", "paper"])
 def test_the_demo_builds_each_stage_as_its_flags_would(stage, preset, tmp_path):
     """`e3d2 demo` hands the recipes typed configs; they equal what `--config FILE --key value`

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 from datasets import Dataset, load_from_disk
-from e3d2_hf.recipes.demos import main as main_demos
+from e3d2_hf.recipes.demonstrations import main as main_demonstrations
 from e3d2_hf.recipes.reward import main as main_reward
 
 from e3d2_hf.models import DanceRewardModel
@@ -18,7 +18,7 @@ from e3d2_hf.training.demonstrations import DemonstrationConfig, make_pairs, mus
 from e3d2_hf.training.reward_trainer import PreferencePairs
 from e3d2_hf.utils.errors import DataFileError
 
-from .conftest import TINY, demos_argv
+from .conftest import TINY, demonstrations_argv
 
 
 def test_preference_dataset_layout(tiny_preferences):
@@ -31,9 +31,9 @@ def test_preference_dataset_layout(tiny_preferences):
     )
     assert all(len(ids) == 29 for ids in train["chosen_upper_ids"][:20])
     # one demonstration per segment and noise level, music kept once per segment
-    demos, segments = prefs["train_demonstrations"], prefs["train_segments"]
-    assert len(demos) == 5 * len(segments)
-    assert sorted(set(demos["noise"])) == pytest.approx([0.02, 0.25, 0.5, 0.75, 1.0])
+    collected, segments = prefs["train_demonstrations"], prefs["train_segments"]
+    assert len(collected) == 5 * len(segments)
+    assert sorted(set(collected["noise"])) == pytest.approx([0.02, 0.25, 0.5, 0.75, 1.0])
     assert np.asarray(segments[0]["music_features"]).shape == (29, 438)
     # held-out pairs only use held-out music
     assert set(prefs["test"]["chosen_segment_id"]) <= set(prefs["test_segments"]["segment_id"])
@@ -62,10 +62,10 @@ def test_killed_collection_resumes_without_duplicates(
 
     monkeypatch.setattr(demonstrations, "roll_out_segments", crash_on_third)
     with pytest.raises(KeyboardInterrupt):
-        main_demos(demos_argv(tiny_policy, tmp_path / "prefs"))
+        main_demonstrations(demonstrations_argv(tiny_policy, tmp_path / "prefs"))
     assert not (tmp_path / "prefs").exists()  # nothing half-written looks complete
     monkeypatch.setattr(demonstrations, "roll_out_segments", real)
-    main_demos(demos_argv(tiny_policy, tmp_path / "prefs"))
+    main_demonstrations(demonstrations_argv(tiny_policy, tmp_path / "prefs"))
     resumed = load_from_disk(str(tmp_path / "prefs"))
     straight = load_from_disk(str(tiny_preferences))
     for split in ("train_demonstrations", "train", "test"):
@@ -103,12 +103,12 @@ def test_reward_model_learns_to_rank_noise(tiny_preferences, tmp_path):
 
 def test_pairs_need_two_noise_levels(tiny_tokens):
     segments = music_segments(tiny_tokens)
-    demos = demonstrations.Dataset.from_list(
+    collected = demonstrations.Dataset.from_list(
         [{"segment_id": 0, "noise": 0.5, "upper_ids": [0] * 29, "lower_ids": [0] * 29}] * 3,
         features=demonstrations.demonstration_features(),
     )
     with pytest.raises(ValueError, match="same noise level"):
-        make_pairs(demos, segments, 10, seed=0)
+        make_pairs(collected, segments, 10, seed=0)
 
 
 def test_pairs_matched_on_repeated_codes_differ_by_at_most_the_tolerance(tiny_tokens):
@@ -121,16 +121,18 @@ def test_pairs_matched_on_repeated_codes_differ_by_at_most_the_tolerance(tiny_to
         upper = [k // (1 + i // 4) % 32 for k in range(29)]
         rows.append({"segment_id": i, "noise": [0.02, 1.0][i % 2], "upper_ids": upper,
                      "lower_ids": upper[::-1]})  # fmt: skip
-    demos = demonstrations.Dataset.from_list(rows, features=demonstrations.demonstration_features())
-    kept = repeated_codes(np.stack(demos["upper_ids"]), np.stack(demos["lower_ids"]))
-    pairs = make_pairs(demos, segments, 200, seed=0, match_repeated_codes=0.05)
+    collected = demonstrations.Dataset.from_list(
+        rows, features=demonstrations.demonstration_features()
+    )
+    kept = repeated_codes(np.stack(collected["upper_ids"]), np.stack(collected["lower_ids"]))
+    pairs = make_pairs(collected, segments, 200, seed=0, match_repeated_codes=0.05)
     assert len(pairs) == 200
     for pair in pairs:
         c, r = pair["chosen_segment_id"], pair["rejected_segment_id"]
         assert pair["chosen_noise"] < pair["rejected_noise"]
         assert abs(kept[c] - kept[r]) <= 0.05
     # at random (the paper), the same demonstrations give pairs far apart in repetition
-    loose = make_pairs(demos, segments, 200, seed=0)
+    loose = make_pairs(collected, segments, 200, seed=0)
     assert (
         max(abs(kept[p["chosen_segment_id"]] - kept[p["rejected_segment_id"]]) for p in loose) > 0.3
     )
@@ -139,13 +141,13 @@ def test_pairs_matched_on_repeated_codes_differ_by_at_most_the_tolerance(tiny_to
 def test_an_unmatchable_repetition_tolerance_is_named():
     segments = Dataset.from_list([{"segment_id": 0, "music_id": "m"}])  # only the music id is read
     held, moving = [7] * 29, list(range(29))  # keeps every code; keeps none
-    demos = demonstrations.Dataset.from_list(
+    collected = demonstrations.Dataset.from_list(
         [{"segment_id": 0, "noise": 0.02, "upper_ids": held, "lower_ids": held},
          {"segment_id": 0, "noise": 1.0, "upper_ids": moving, "lower_ids": moving}],
         features=demonstrations.demonstration_features(),
     )  # fmt: skip
     with pytest.raises(ValueError, match="match_repeated_codes 0.5: 4 of 4 pairs"):
-        make_pairs(demos, segments, 4, seed=0, match_repeated_codes=0.5)
+        make_pairs(collected, segments, 4, seed=0, match_repeated_codes=0.5)
     for bad in (0.0, 1.5):
         with pytest.raises(ValueError, match="match_repeated_codes"):
             DemonstrationConfig(match_repeated_codes=bad)
@@ -184,12 +186,12 @@ def test_two_processes_collect_disjoint_shards_and_the_same_dataset(tiny_policy,
 
     extra = ("--shard_segments", "4")
     single = tmp_path / "single" / "preferences"
-    main_demos(demos_argv(tiny_policy, single, *extra))
+    main_demonstrations(demonstrations_argv(tiny_policy, single, *extra))
     multi = tmp_path / "multi" / "preferences"
     env = {**os.environ, "OMP_NUM_THREADS": "1", "CUDA_VISIBLE_DEVICES": ""}
     run = subprocess.run(
         [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-         "-m", "e3d2_hf.cli", "collect-demos", *demos_argv(tiny_policy, multi, *extra)],
+         "-m", "e3d2_hf.cli", "collect-demonstrations", *demonstrations_argv(tiny_policy, multi, *extra)],
         cwd=REPO, env=env, capture_output=True, text=True, timeout=600,
     )  # fmt: skip
     assert run.returncode == 0, run.stderr[-4000:]
@@ -334,12 +336,12 @@ def test_traits_by_noise_decodes_each_demonstration_and_correlates_u_with_each_t
     from e3d2_hf.reports.reward import traits_by_noise
 
     prefs, _ = load_preferences(tiny_preferences)
-    demos, segments = prefs["train_demonstrations"], prefs["train_segments"]
+    collected, segments = prefs["train_demonstrations"], prefs["train_segments"]
     vqvae = DanceVQVAE.from_pretrained(tiny_vqvae).eval()
     # each demonstration decoded on its own, from its segment's p_init
     init = {int(s["segment_id"]): s for s in segments}
     speeds, roots, kept = [], [], []
-    for demo in demos:
+    for demo in collected:
         first = init[int(demo["segment_id"])]
         upper = torch.tensor([[first["init_upper"], *demo["upper_ids"]]])
         lower = torch.tensor([[first["init_lower"], *demo["lower_ids"]]])
@@ -350,9 +352,9 @@ def test_traits_by_noise_decodes_each_demonstration_and_correlates_u_with_each_t
         kept.append(repeated_codes([demo["upper_ids"]], [demo["lower_ids"]])[0])
     speeds, roots, kept = np.asarray(speeds), np.asarray(roots), np.asarray(kept)
     assert roots.std() > 0  # the demonstrations cross the floor at different speeds
-    noise = np.asarray(demos["noise"])
+    noise = np.asarray(collected["noise"])
 
-    traits = traits_by_noise(-2.0 * speeds + 5.0, demos, segments, vqvae, batch_size=7)
+    traits = traits_by_noise(-2.0 * speeds + 5.0, collected, segments, vqvae, batch_size=7)
     assert sorted(traits) == sorted({round(float(n), 6) for n in noise})
     for level, row in traits.items():
         at = np.isclose(noise, level)
@@ -363,14 +365,14 @@ def test_traits_by_noise_decodes_each_demonstration_and_correlates_u_with_each_t
         assert row["score_root_speed_corr"] == pytest.approx(-expected, abs=1e-4)
         assert row["repeated_codes"] == pytest.approx(kept[at].mean())
     # past `max_decoded` a random subset is decoded: each level's speed is a mean of its own
-    some = traits_by_noise(-2.0 * speeds + 5.0, demos, segments, vqvae, max_decoded=30)
+    some = traits_by_noise(-2.0 * speeds + 5.0, collected, segments, vqvae, max_decoded=30)
     for level, row in some.items():
         at = np.isclose(noise, level)
         assert speeds[at].min() - 1e-6 <= row["joint_speed"] <= speeds[at].max() + 1e-6
         assert row["repeated_codes"] == pytest.approx(kept[at].mean())  # always all of them
     assert [r["joint_speed"] for r in some.values()] != [r["joint_speed"] for r in traits.values()]
     # without a VQ-VAE only the code traits; a score that does not vary has no correlation
-    flat = traits_by_noise(np.ones(len(demos)), demos, segments)
+    flat = traits_by_noise(np.ones(len(collected)), collected, segments)
     assert all(set(r) == {"repeated_codes", "score_repeated_codes_corr"} for r in flat.values())
     assert all(r["score_repeated_codes_corr"] is None for r in flat.values())
 
@@ -423,12 +425,14 @@ def test_ground_truth_demonstrations_rank_the_datas_own_codes_above_every_rollou
     """`--ground_truth_demonstrations true` (not in the paper) adds each segment's ground-truth
     codes at noise 0; the rollouts stay the paper's, and the reports name the level."""
     out = tmp_path / "preferences"
-    main_demos(demos_argv(tiny_policy, out, "--ground_truth_demonstrations", "true"))
+    main_demonstrations(
+        demonstrations_argv(tiny_policy, out, "--ground_truth_demonstrations", "true")
+    )
     prefs, paper = load_from_disk(str(out)), load_from_disk(str(tiny_preferences))
     tokens = load_from_disk(str(tiny_policy / "tokens" / "train")).with_format("numpy")
     clips = {str(c["id"]): c for c in tokens}
-    demos = prefs["train_demonstrations"]
-    truth = demos.filter(lambda d: d["noise"] == 0.0)
+    collected = prefs["train_demonstrations"]
+    truth = collected.filter(lambda d: d["noise"] == 0.0)
     segments = prefs["train_segments"]
     assert sorted(truth["segment_id"]) == sorted(segments["segment_id"])
     by_id = {int(s["segment_id"]): s for s in segments}
@@ -437,7 +441,7 @@ def test_ground_truth_demonstrations_rank_the_datas_own_codes_above_every_rollou
         clip, start = clips[segment["music_id"]], int(segment["start"])
         assert demo["upper_ids"] == clip["upper_ids"][start + 1 : start + 30].tolist()
         assert demo["lower_ids"] == clip["lower_ids"][start + 1 : start + 30].tolist()
-    rollouts = demos.filter(lambda d: d["noise"] > 0.0)
+    rollouts = collected.filter(lambda d: d["noise"] > 0.0)
     assert rollouts["upper_ids"] == paper["train_demonstrations"]["upper_ids"]
     zero = [p for p in prefs["train"] if 0.0 in (p["chosen_noise"], p["rejected_noise"])]
     assert zero and all(p["chosen_noise"] == 0.0 for p in zero)

@@ -82,7 +82,7 @@ def test_a_sharding_config_that_would_run_ddp_is_refused_in_one_line(config, eng
 
 def test_sharding_without_a_gpu_is_refused_by_the_arguments(monkeypatch, tmp_path):
     from e3d2_hf.training.bc_trainer import BCConfig
-    from e3d2_hf.training.common import ShardingUnavailableError, has_accelerator
+    from e3d2_hf.training.launch import ShardingUnavailableError, has_accelerator
 
     if has_accelerator():
         pytest.skip("this machine has a GPU: FSDP would really shard")

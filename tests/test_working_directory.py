@@ -33,7 +33,7 @@ def test_each_stage_keeps_the_working_directory_empty(
         "train-vqvae": ["--config", str(TINY / "vqvae.yaml"), "--dataset", str(tiny_clips), *tb],
         "train-bc": ["--config", str(TINY / "bc.yaml"), "--dataset", str(tiny_clips),
                      "--vqvae_name_or_path", str(tiny_vqvae), *tb],
-        "collect-demos": ["--config", str(TINY / "demos.yaml"),
+        "collect-demonstrations": ["--config", str(TINY / "demonstrations.yaml"),
                           "--policy_name_or_path", str(tiny_policy)],
         "train-reward": ["--config", str(TINY / "reward.yaml"),
                          "--preferences_dir", str(tiny_preferences), *tb],

@@ -53,7 +53,7 @@ class Arguments:
         default=None,
         metadata={
             "help": "a clip dataset (e3d2 prepare) to encode into policy/tokens/train, with "
-            "--heldout_clips: collect-demos and ppo then run from the converted policy"
+            "--heldout_clips: collect-demonstrations and ppo then run from the converted policy"
         },
     )
     heldout_clips: str | None = field(

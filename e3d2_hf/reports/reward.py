@@ -56,7 +56,7 @@ def episode_scores(
 
 
 def demonstration_scores(
-    model: DanceRewardModel, demos, segments, batch_size: int = 256
+    model: DanceRewardModel, demonstrations, segments, batch_size: int = 256
 ) -> np.ndarray:
     """The total reward u of every demonstration, in the dataset's order."""
     music = {
@@ -65,7 +65,7 @@ def demonstration_scores(
             segments["segment_id"], segments.with_format("numpy")["music_features"], strict=True
         )
     }
-    rows = demos.with_format("numpy")
+    rows = demonstrations.with_format("numpy")
     return episode_scores(
         model,
         np.stack([music[int(s)] for s in rows["segment_id"]]),
@@ -75,15 +75,15 @@ def demonstration_scores(
     )
 
 
-def noise_levels_of(demos) -> tuple[np.ndarray, list[float]]:
+def noise_levels_of(demonstrations) -> tuple[np.ndarray, list[float]]:
     """Each demonstration's noise level and the sorted levels."""
-    noises = np.asarray(demos["noise"])
+    noises = np.asarray(demonstrations["noise"])
     return noises, sorted({round(float(n), 6) for n in noises.tolist()})
 
 
-def mean_score_by_noise(scores: np.ndarray, demos) -> dict[float, float]:
+def mean_score_by_noise(scores: np.ndarray, demonstrations) -> dict[float, float]:
     """Mean total reward u of the demonstrations at each noise level (the paper's Table 4 u column)."""
-    noises, levels = noise_levels_of(demos)
+    noises, levels = noise_levels_of(demonstrations)
     return {n: float(scores[np.isclose(noises, n)].mean()) for n in levels}
 
 
@@ -154,7 +154,7 @@ def summarise_traits(
 
 def traits_by_noise(
     scores: np.ndarray,
-    demos,
+    demonstrations,
     segments,
     vqvae: DanceVQVAE | None = None,
     batch_size: int = 256,
@@ -167,7 +167,7 @@ def traits_by_noise(
     A trait of the noise that u follows among the least noisy demonstrations, nearly pi_BC's
     own dances, is what PPO against the reward model can raise without dancing better.
     """
-    rows = demos.with_format("numpy")
+    rows = demonstrations.with_format("numpy")
     upper, lower = np.stack(rows["upper_ids"]), np.stack(rows["lower_ids"])
     init = {
         int(s): (int(u), int(lo))
@@ -177,7 +177,7 @@ def traits_by_noise(
     }
     first = np.array([init[int(s)] for s in rows["segment_id"]], dtype=np.int64)
     traits = episode_traits(upper, lower, first, vqvae, batch_size, max_decoded)
-    noises, levels = noise_levels_of(demos)
+    noises, levels = noise_levels_of(demonstrations)
     return {n: summarise_traits(scores, traits, np.isclose(noises, n)) for n in levels}
 
 
@@ -193,12 +193,12 @@ def ground_truth_episodes(
     except ValueError:  # no clip has a whole window
         codes = np.zeros((0, WINDOW_TOKENS - 1), np.int64)
         return np.zeros((0, WINDOW_TOKENS - 1, 0), np.float32), codes, codes, np.zeros((0, 2))
-    demos = ground_truth_demonstrations(tokens, segments).with_format("numpy")
+    demonstrations = ground_truth_demonstrations(tokens, segments).with_format("numpy")
     segments = segments.with_format("numpy")
     return (
         np.stack(segments["music_features"]),
-        np.stack(demos["upper_ids"]).astype(np.int64),
-        np.stack(demos["lower_ids"]).astype(np.int64),
+        np.stack(demonstrations["upper_ids"]).astype(np.int64),
+        np.stack(demonstrations["lower_ids"]).astype(np.int64),
         np.stack([segments["init_upper"], segments["init_lower"]], axis=1).astype(np.int64),
     )
 
@@ -262,10 +262,10 @@ def reward_report(
     noise = np.asarray(output.label_ids).reshape(-1, 2)
     levels = sorted({round(float(x), 6) for x in np.unique(noise).tolist()})
     model = trainer.accelerator.unwrap_model(trainer.model)
-    demos, segments = prefs["train_demonstrations"], prefs["train_segments"]
-    u = demonstration_scores(model, demos, segments)
+    demonstrations, segments = prefs["train_demonstrations"], prefs["train_segments"]
+    u = demonstration_scores(model, demonstrations, segments)
     vqvae = None if vqvae is None else vqvae.to(model.device)
-    traits = traits_by_noise(u, demos, segments, vqvae)
+    traits = traits_by_noise(u, demonstrations, segments, vqvae)
     truth = {
         songs: found
         for songs, tokens in (ground_truth or {}).items()
@@ -275,7 +275,7 @@ def reward_report(
         "accuracy_per_epoch": list(merged.values()),
         "noise_levels": levels,
         "accuracy_by_noise_pair": accuracy_by_noise_pair(scores, noise, levels).tolist(),
-        "mean_u_by_noise": mean_score_by_noise(u, demos),
+        "mean_u_by_noise": mean_score_by_noise(u, demonstrations),
         "traits_by_noise": traits,
         "ground_truth": truth,
         "ground_truth_demonstrations": ranked_ground_truth,

@@ -3,7 +3,7 @@
 from ..models.folders import load_model
 from ..models.tokens import tokenize_clips
 from .bc_trainer import BCConfig, BCTrainer
-from .common import E3D2Trainer, E3D2TrainingArguments
+from .trainer import E3D2Trainer, E3D2TrainingArguments
 from .vqvae_trainer import VQVAEConfig, VQVAETrainer
 from .windows import MotionWindows, TokenWindows
 

@@ -10,7 +10,7 @@ from transformers import EvalPrediction
 
 from ..data.layout import WINDOW_TOKENS
 from ..evaluation.diagnostics import token_accuracy
-from .common import E3D2Trainer, E3D2TrainingArguments
+from .trainer import E3D2Trainer, E3D2TrainingArguments
 
 
 @dataclass

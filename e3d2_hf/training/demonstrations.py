@@ -258,9 +258,9 @@ def collect_demonstrations(
         part = segments.select(
             range(i * config.shard_segments, min((i + 1) * config.shard_segments, len(segments)))
         )
-        demos = roll_out_segments(policy, part, config, i)
+        demonstrations = roll_out_segments(policy, part, config, i)
         with atomic_output_dir(shard_dir / f"shard-{i:05d}") as tmp, quiet_datasets():
-            demos.save_to_disk(str(tmp))
+            demonstrations.save_to_disk(str(tmp))
     state.wait_for_everyone()
     return concatenate_datasets(
         [load_from_disk(str(shard_dir / f"shard-{i:05d}")) for i in range(num_shards)]
@@ -272,7 +272,7 @@ MATCH_ROUNDS = 10_000
 
 
 def make_pairs(
-    demos: Dataset,
+    demonstrations: Dataset,
     segments: Dataset,
     num_pairs: int,
     seed: int,
@@ -285,17 +285,17 @@ def make_pairs(
     """
     if num_pairs < 1:
         raise ValueError(f"num_pairs must be positive, got {num_pairs}")
-    noise = np.asarray(demos["noise"], dtype=np.float32)
+    noise = np.asarray(demonstrations["noise"], dtype=np.float32)
     if len(np.unique(noise)) < 2:
         raise ValueError("all demonstrations have the same noise level: no pair can be ranked")
-    rows = demos.with_format("numpy")
+    rows = demonstrations.with_format("numpy")
     kept = None
     if match_repeated_codes is not None:
         kept = repeated_codes(np.stack(rows["upper_ids"]), np.stack(rows["lower_ids"]))
     music_of = dict(zip(segments["segment_id"], segments["music_id"], strict=True))
     rng = np.random.default_rng(seed)
-    first = rng.integers(len(demos), size=num_pairs)
-    second = rng.integers(len(demos), size=num_pairs)
+    first = rng.integers(len(demonstrations), size=num_pairs)
+    second = rng.integers(len(demonstrations), size=num_pairs)
 
     def unpairable(a: np.ndarray, b: np.ndarray) -> np.ndarray:
         bad = noise[a] == noise[b]
@@ -310,9 +310,9 @@ def make_pairs(
                 f"match_repeated_codes {match_repeated_codes:g}: {int(bad.sum())} of {num_pairs} "
                 f"pairs found no partner in {MATCH_ROUNDS} draws; allow a larger difference"
             )
-        second[bad] = rng.integers(len(demos), size=int(bad.sum()))
+        second[bad] = rng.integers(len(demonstrations), size=int(bad.sum()))
         if kept is not None and rounds % 50 == 0:  # a demonstration may have no partner at all
-            first[bad] = rng.integers(len(demos), size=int(bad.sum()))
+            first[bad] = rng.integers(len(demonstrations), size=int(bad.sum()))
         bad = unpairable(first, second)
     chosen = np.where(noise[first] < noise[second], first, second)
     rejected = np.where(noise[first] < noise[second], second, first)
@@ -351,32 +351,32 @@ def build_preference_dataset(
     if state.is_main_process:
         claim_output_dir(work, f"move it away or choose another --output_dir than {output_dir}")
     state.wait_for_everyone()
-    train_demos = collect_demonstrations(
+    train_demonstrations = collect_demonstrations(
         policy, train_segments, work / "train", config, "demonstrations (train music)"
     )
-    test_demos = collect_demonstrations(
+    test_demonstrations = collect_demonstrations(
         policy, test_segments, work / "test", config, "demonstrations (held-out music)"
     )
     if config.ground_truth_demonstrations:
-        train_demos = concatenate_datasets(
-            [train_demos, ground_truth_demonstrations(train_tokens, train_segments)]
+        train_demonstrations = concatenate_datasets(
+            [train_demonstrations, ground_truth_demonstrations(train_tokens, train_segments)]
         )
-        test_demos = concatenate_datasets(
-            [test_demos, ground_truth_demonstrations(test_tokens, test_segments)]
+        test_demonstrations = concatenate_datasets(
+            [test_demonstrations, ground_truth_demonstrations(test_tokens, test_segments)]
         )
     match = config.match_repeated_codes
     dataset = DatasetDict(
         {
             "train": make_pairs(
-                train_demos, train_segments, config.num_train_pairs, config.seed, match
+                train_demonstrations, train_segments, config.num_train_pairs, config.seed, match
             ),
             "test": make_pairs(
-                test_demos, test_segments, config.num_test_pairs, config.seed + 1, match
+                test_demonstrations, test_segments, config.num_test_pairs, config.seed + 1, match
             ),
             "train_segments": train_segments,
             "test_segments": test_segments,
-            "train_demonstrations": train_demos,
-            "test_demonstrations": test_demos,
+            "train_demonstrations": train_demonstrations,
+            "test_demonstrations": test_demonstrations,
         }
     )
     if state.is_main_process:

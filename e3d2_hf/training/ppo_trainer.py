@@ -40,9 +40,9 @@ from ..models.config_checks import check_same_interface
 from ..models.folders import bundle_vqvae, load_model
 from ..models.policy.modeling_policy import action_log_probs, shift_actions
 from ..utils.errors import E3D2Error
-from .common import E3D2Trainer, E3D2TrainingArguments
 from .private_api import load_model_from_checkpoint, load_optimizer_and_rng, save_checkpoint
 from .rewards import RewardFunction
+from .trainer import E3D2Trainer, E3D2TrainingArguments
 
 logger = logging.getLogger(__name__)
 

@@ -11,7 +11,7 @@ from torch.utils.data import Dataset as TorchDataset
 from transformers import EvalPrediction
 from trl.trainer.utils import disable_dropout_in_model
 
-from .common import E3D2Trainer, E3D2TrainingArguments
+from .trainer import E3D2Trainer, E3D2TrainingArguments
 
 
 @dataclass

@@ -12,7 +12,7 @@ from accelerate.utils import send_to_device
 from transformers import EvalPrediction
 
 from ..data.layout import WINDOW_FRAMES
-from .common import E3D2Trainer, E3D2TrainingArguments
+from .trainer import E3D2Trainer, E3D2TrainingArguments
 
 logger = logging.getLogger(__name__)
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import re
 import typing
 
 from transformers import HfArgumentParser
@@ -36,10 +37,13 @@ class OneSpellingHelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
         )
 
     def _get_help_string(self, action: argparse.Action) -> str:
-        text = action.help or ""
+        # argparse %-formats the help; a plain "46%" in a sentence must not break `--help`
+        text = re.sub(r"%(?!\()", "%%", action.help or "")
         if "default" in text or action.default in (None, False, argparse.SUPPRESS):
             return text
-        return super()._get_help_string(action)
+        if action.option_strings or action.nargs in (argparse.OPTIONAL, argparse.ZERO_OR_MORE):
+            return text + " (default: %(default)s)"
+        return text
 
 
 class FieldMetadata:

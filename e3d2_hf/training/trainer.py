@@ -1,10 +1,9 @@
-"""What every e3d2 trainer shares: milestone LR schedules, output-dir and checkpoint checks,
-per-sample evaluation metrics and model cards."""
+"""What every e3d2 trainer shares: its arguments' defaults and checks, milestone LR schedules,
+per-sample evaluation metrics, the resume/overwrite guard, model cards and the finished run."""
 
 from __future__ import annotations
 
 import json
-import logging
 import math
 import os
 import time
@@ -14,21 +13,17 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from accelerate import PartialState
 from accelerate.utils import send_to_device
 from torch.optim.lr_scheduler import LambdaLR
-from transformers import PrinterCallback, Trainer, TrainerCallback, TrainingArguments
+from transformers import PrinterCallback, Trainer, TrainingArguments
 from transformers.integrations import TensorBoardCallback
 from transformers.integrations.integration_utils import default_logdir
-from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
 
 from ..models.folders import bundle_vqvae, check_model_type
-from ..models.loading import safetensors_problem
-from ..utils.errors import E3D2Error
 from ..utils.outputs import check_replaceable, claim_output_dir
 from ..utils.ranges import RangeError, check_ranges
-
-logger = logging.getLogger(__name__)
+from .checkpoints import CheckpointCompleteCallback, is_finished_run, resolve_checkpoint
+from .launch import check_sharding_engine, check_trackers, has_accelerator
 
 
 @dataclass
@@ -184,7 +179,7 @@ class E3D2Trainer(Trainer):
         for a fresh run; a finished run in `output_dir` is refused unless overwriting is asked."""
         output_dir = Path(self.args.output_dir)
         if resume_from_checkpoint:
-            checkpoint = _resolve_checkpoint(output_dir, resume_from_checkpoint)
+            checkpoint = resolve_checkpoint(output_dir, resume_from_checkpoint)
             check_model_type(checkpoint, self.model_family)
             return checkpoint
         if is_finished_run(output_dir) and not self.args.overwrite_output_dir:
@@ -205,17 +200,6 @@ class E3D2Trainer(Trainer):
         save_card_info(self.args.output_dir, self.card_template, self.card_data)
 
 
-class CheckpointCompleteCallback(TrainerCallback):
-    """Marks each `checkpoint-N/` complete once every rank has written its part (the marker is
-    written last, so a save cut short by a crash is never taken for a checkpoint)."""
-
-    def on_save(self, args, state, control, **kwargs):
-        PartialState().wait_for_everyone()  # every rank's RNG state is on disk
-        folder = Path(args.output_dir) / f"{PREFIX_CHECKPOINT_DIR}-{state.global_step}"
-        if args.should_save and folder.is_dir():
-            mark_checkpoint_complete(folder, state.global_step)
-
-
 class MainProcessPrinterCallback(PrinterCallback):
     """transformers' `PrinterCallback` (the logs without a progress bar) on the first process of
     the world only: its own prints on every machine's first process, one log stream per node."""
@@ -223,156 +207,6 @@ class MainProcessPrinterCallback(PrinterCallback):
     def on_log(self, args, state, control, logs=None, **kwargs):
         if state.is_world_process_zero:
             super().on_log(args, state, control, logs=logs, **kwargs)
-
-
-def check_trackers(report_to: list[str] | None) -> None:
-    """A tracker that is not installed is one clear line here, not a traceback from Trainer."""
-    from transformers.integrations import (
-        get_available_reporting_integrations,
-        get_reporting_integration_callbacks,
-    )
-
-    available = set(get_available_reporting_integrations())
-    for name in report_to or []:
-        try:  # an unknown name is left to Trainer's own message
-            known = name not in ("all", "none") and bool(
-                get_reporting_integration_callbacks([name])
-            )
-        except ValueError:
-            known = False
-        if known and name not in available:
-            raise ValueError(
-                f"--report_to {name}: the {name} tracker's package is not installed; "
-                f"installed trackers: {', '.join(sorted(available)) or 'none'} (or none)"
-            )
-
-
-class ShardingUnavailableError(E3D2Error, ValueError):
-    """An FSDP or DeepSpeed run was asked for where accelerate would quietly run plain DDP."""
-
-
-def sharding_engine(args: TrainingArguments) -> str | None:
-    """The sharding engine (FSDP or DeepSpeed) that `accelerate launch`'s config or the
-    arguments ask for, if any."""
-    from accelerate.utils import parse_flag_from_env
-
-    if args.fsdp or parse_flag_from_env("ACCELERATE_USE_FSDP"):
-        return "FSDP"
-    if args.deepspeed or parse_flag_from_env("ACCELERATE_USE_DEEPSPEED"):
-        return "DeepSpeed"
-    return None
-
-
-def check_sharding_engine(args: TrainingArguments) -> None:
-    """Refuse FSDP/DeepSpeed without an accelerator: accelerate turns both on only on GPUs
-    (and XPUs, NPUs...) and otherwise trains with plain DDP, unsharded, and exits 0."""
-    engine = sharding_engine(args)
-    if engine and (args.use_cpu or not has_accelerator()):
-        where = "--use_cpu" if args.use_cpu and has_accelerator() else "this machine has no GPU"
-        instead = "trains with plain DDP" if engine == "FSDP" else "fails on a batch-size check"
-        raise ShardingUnavailableError(
-            f"{engine} needs GPUs ({where}): on CPUs accelerate does not shard, it {instead}; "
-            "launch with recipes/accelerate/multi_cpu.yaml for DDP on CPUs"
-        )
-
-
-def has_accelerator() -> bool:
-    """A CUDA, XPU or Apple MPS device is there to train on."""
-    xpu = getattr(torch, "xpu", None)
-    return bool(
-        torch.cuda.is_available()
-        or (xpu is not None and xpu.is_available())
-        or torch.backends.mps.is_available()
-    )
-
-
-def distributed_state():
-    """The process's `PartialState`, distributed over gloo when launched on CPU-only machines.
-
-    accelerate treats `torchrun`/`accelerate launch` ranks as one process each
-    unless told it is on the CPU; a Trainer does that itself, plain stages call this first.
-    """
-    from accelerate import PartialState
-    from accelerate.utils import parse_flag_from_env
-
-    on_cpu = not has_accelerator() or parse_flag_from_env("ACCELERATE_USE_CPU")
-    return PartialState(cpu=on_cpu)
-
-
-def is_finished_run(output_dir: Path) -> bool:
-    return (output_dir / "config.json").is_file() and (output_dir / "model.safetensors").is_file()
-
-
-CHECKPOINT_COMPLETE = "checkpoint_complete.json"
-"""Written into `checkpoint-N/` after everything else: its absence marks a torn save."""
-
-
-def mark_checkpoint_complete(folder: str | os.PathLike, step: int) -> None:
-    tmp = Path(folder) / f".{CHECKPOINT_COMPLETE}.tmp"
-    tmp.write_text(json.dumps({"global_step": step}))
-    os.replace(tmp, Path(folder) / CHECKPOINT_COMPLETE)
-
-
-def is_complete_checkpoint(folder: str | os.PathLike) -> bool:
-    return (Path(folder) / CHECKPOINT_COMPLETE).is_file()
-
-
-def last_complete_checkpoint(output_dir: Path) -> Path | None:
-    """The newest `checkpoint-N/` whose save finished; each newer, torn one is reported in a line."""
-    steps = {}
-    for child in output_dir.iterdir() if output_dir.is_dir() else ():
-        name, _, step = child.name.partition("-")
-        if name == "checkpoint" and step.isdigit() and child.is_dir():
-            steps[int(step)] = child
-    for step in sorted(steps, reverse=True):
-        if is_complete_checkpoint(steps[step]):
-            return steps[step]
-        logger.warning(
-            "%s: skipped, its save was interrupted (no %s)", steps[step], CHECKPOINT_COMPLETE
-        )
-    return None
-
-
-def _resolve_checkpoint(output_dir: Path, resume: str | bool) -> Path:
-    if resume is True or resume == "true":
-        last = last_complete_checkpoint(output_dir)
-        if last is None:
-            raise FileNotFoundError(f"{output_dir}: no complete checkpoint-* folder to resume from")
-        check_checkpoint_files(last)
-        return last
-    path = Path(resume)
-    if not path.is_dir():
-        raise FileNotFoundError(f"{path}: checkpoint folder not found")
-    if not is_complete_checkpoint(path):
-        raise ValueError(
-            f"{path}: an interrupted save (no {CHECKPOINT_COMPLETE}); resume from an earlier "
-            "checkpoint, or pass --resume_from_checkpoint true for the newest complete one"
-        )
-    check_checkpoint_files(path)
-    return path
-
-
-def check_checkpoint_files(folder: Path) -> None:
-    """Every file a resume reads is whole: torch archives (optimizer, scheduler, RNG), safetensors
-    and the trainer state; a damaged one is named before anything is loaded."""
-    import zipfile
-
-    for file in sorted(folder.iterdir()):
-        problem = None
-        if file.suffix in (".pt", ".pth") and not zipfile.is_zipfile(file):
-            problem = "not a complete torch archive (truncated or damaged)"
-        elif file.suffix == ".safetensors":
-            problem = safetensors_problem(file)
-        elif file.name == "trainer_state.json":
-            try:
-                json.loads(file.read_text())
-            except (json.JSONDecodeError, UnicodeDecodeError):
-                problem = "not valid JSON (truncated or damaged)"
-        if problem:
-            raise ValueError(
-                f"{file}: {problem}; resume from another checkpoint (the newest complete one: "
-                "--resume_from_checkpoint true after moving this one away)"
-            )
 
 
 def finish_run(trainer, metrics: dict, data, info: dict, vqvae: str | None = None) -> dict:

@@ -1,8 +1,8 @@
 """Automatically ranked demonstrations: epsilon-greedy rollouts of pi_BC -> a preference dataset.
 
-    python recipes/demos.py --config recipes/configs/demo/demos.yaml [--key value ...]
-    accelerate launch recipes/demos.py --config recipes/configs/demo/demos.yaml
-    e3d2 collect-demos --config ...            (this very module, as e3d2_hf.recipes.demos)
+    python recipes/demonstrations.py --config recipes/configs/demo/demonstrations.yaml [--key value ...]
+    accelerate launch recipes/demonstrations.py --config recipes/configs/demo/demonstrations.yaml
+    e3d2 collect-demonstrations --config ...            (this very module, as e3d2_hf.recipes.demonstrations)
 
 Each rank collects its own shards of the music segments; the dataset (pairs of the same
 music at two noise levels, the less noisy one preferred) appears only once it is whole.
@@ -18,9 +18,9 @@ from e3d2_hf.models import DancePolicy
 from e3d2_hf.models.folders import load_model
 from e3d2_hf.models.tokens import load_token_splits
 from e3d2_hf.preferences import push_preferences_to_hub
-from e3d2_hf.training.common import distributed_state
 from e3d2_hf.training.config_parser import parse_stage_args
 from e3d2_hf.training.demonstrations import DemonstrationConfig, build_preference_dataset
+from e3d2_hf.training.launch import distributed_state
 from e3d2_hf.utils.errors import run_recipe
 
 
@@ -56,7 +56,7 @@ ARGUMENTS = (DemosArguments, DemonstrationConfig)
 
 
 def main(argv: list[str] | None = None):
-    """As `python recipes/demos.py` and `e3d2` run it: parse ARGUMENTS, then `run`."""
+    """As `python recipes/demonstrations.py` and `e3d2` run it: parse ARGUMENTS, then `run`."""
     return run(*parse_stage_args(ARGUMENTS, argv))
 
 
@@ -86,4 +86,4 @@ def run(args: DemosArguments, config: DemonstrationConfig):
 
 
 if __name__ == "__main__":
-    sys.exit(run_recipe("collect-demos", main))
+    sys.exit(run_recipe("collect-demonstrations", main))

@@ -1,0 +1,104 @@
+"""Checkpoints a resume can trust: a marker written last into each `checkpoint-N/`, the newest
+complete one found, every file it reads checked whole before anything is loaded."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from pathlib import Path
+
+from accelerate import PartialState
+from transformers import TrainerCallback
+from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
+
+from ..models.loading import safetensors_problem
+
+logger = logging.getLogger(__name__)
+
+
+def is_finished_run(output_dir: Path) -> bool:
+    return (output_dir / "config.json").is_file() and (output_dir / "model.safetensors").is_file()
+
+
+CHECKPOINT_COMPLETE = "checkpoint_complete.json"
+"""Written into `checkpoint-N/` after everything else: its absence marks a torn save."""
+
+
+def mark_checkpoint_complete(folder: str | os.PathLike, step: int) -> None:
+    tmp = Path(folder) / f".{CHECKPOINT_COMPLETE}.tmp"
+    tmp.write_text(json.dumps({"global_step": step}))
+    os.replace(tmp, Path(folder) / CHECKPOINT_COMPLETE)
+
+
+def is_complete_checkpoint(folder: str | os.PathLike) -> bool:
+    return (Path(folder) / CHECKPOINT_COMPLETE).is_file()
+
+
+def last_complete_checkpoint(output_dir: Path) -> Path | None:
+    """The newest `checkpoint-N/` whose save finished; each newer, torn one is reported in a line."""
+    steps = {}
+    for child in output_dir.iterdir() if output_dir.is_dir() else ():
+        name, _, step = child.name.partition("-")
+        if name == "checkpoint" and step.isdigit() and child.is_dir():
+            steps[int(step)] = child
+    for step in sorted(steps, reverse=True):
+        if is_complete_checkpoint(steps[step]):
+            return steps[step]
+        logger.warning(
+            "%s: skipped, its save was interrupted (no %s)", steps[step], CHECKPOINT_COMPLETE
+        )
+    return None
+
+
+def resolve_checkpoint(output_dir: Path, resume: str | bool) -> Path:
+    if resume is True or resume == "true":
+        last = last_complete_checkpoint(output_dir)
+        if last is None:
+            raise FileNotFoundError(f"{output_dir}: no complete checkpoint-* folder to resume from")
+        check_checkpoint_files(last)
+        return last
+    path = Path(resume)
+    if not path.is_dir():
+        raise FileNotFoundError(f"{path}: checkpoint folder not found")
+    if not is_complete_checkpoint(path):
+        raise ValueError(
+            f"{path}: an interrupted save (no {CHECKPOINT_COMPLETE}); resume from an earlier "
+            "checkpoint, or pass --resume_from_checkpoint true for the newest complete one"
+        )
+    check_checkpoint_files(path)
+    return path
+
+
+def check_checkpoint_files(folder: Path) -> None:
+    """Every file a resume reads is whole: torch archives (optimizer, scheduler, RNG), safetensors
+    and the trainer state; a damaged one is named before anything is loaded."""
+    import zipfile
+
+    for file in sorted(folder.iterdir()):
+        problem = None
+        if file.suffix in (".pt", ".pth") and not zipfile.is_zipfile(file):
+            problem = "not a complete torch archive (truncated or damaged)"
+        elif file.suffix == ".safetensors":
+            problem = safetensors_problem(file)
+        elif file.name == "trainer_state.json":
+            try:
+                json.loads(file.read_text())
+            except (json.JSONDecodeError, UnicodeDecodeError):
+                problem = "not valid JSON (truncated or damaged)"
+        if problem:
+            raise ValueError(
+                f"{file}: {problem}; resume from another checkpoint (the newest complete one: "
+                "--resume_from_checkpoint true after moving this one away)"
+            )
+
+
+class CheckpointCompleteCallback(TrainerCallback):
+    """Marks each `checkpoint-N/` complete once every rank has written its part (the marker is
+    written last, so a save cut short by a crash is never taken for a checkpoint)."""
+
+    def on_save(self, args, state, control, **kwargs):
+        PartialState().wait_for_everyone()  # every rank's RNG state is on disk
+        folder = Path(args.output_dir) / f"{PREFIX_CHECKPOINT_DIR}-{state.global_step}"
+        if args.should_save and folder.is_dir():
+            mark_checkpoint_complete(folder, state.global_step)
