@@ -16,6 +16,7 @@ from .data.sources import SOURCE_DATASETS, source_data_section
 from .models.loading import hub_repo_id
 from .models.policy.configuration_policy import VQVAE_SUBFOLDER
 from .utils.markdown import markdown_table
+from .utils.outputs import DATA_ARGS, DEMONSTRATIONS_INFO, PREPARE_INFO
 from .utils.resources import shipped_folder
 
 logger = logging.getLogger(__name__)
@@ -74,9 +75,9 @@ def source_dataset(reference: str | None) -> str | None:
 
 
 SOURCE_LINKS = (
-    ("prepare.json", ("config", "source")),  # a prepared clip dataset
-    ("data_args.json", ("dataset",)),  # a VQ-VAE or BC model folder
-    ("demonstrations.json", ("source_dataset",)),  # a preference dataset
+    (PREPARE_INFO, ("config", "source")),  # a prepared clip dataset
+    (DATA_ARGS, ("dataset",)),  # a VQ-VAE or BC model folder
+    (DEMONSTRATIONS_INFO, ("source_dataset",)),  # a preference dataset
 )
 
 

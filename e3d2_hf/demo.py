@@ -18,12 +18,21 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
+from .cards import CARD_INFO
 from .data.prepare import SOURCES, PrepareConfig, prepare
-from .reports.ppo import PPO_REPORT
+from .reports.demo import FOLDERS, seed_folder, write_report
 from .training.config_parser import stage_config
 from .training.rewards import demo_rewards
 from .utils.errors import StageError, is_user_error
-from .utils.outputs import claim_output_dir, remove_owned
+from .utils.outputs import (
+    DANCES_INFO,
+    DATA_ARGS,
+    DEMONSTRATIONS_INFO,
+    PPO_REPORT,
+    PREPARE_INFO,
+    claim_output_dir,
+    remove_owned,
+)
 from .utils.resources import shipped_folder
 
 logger = logging.getLogger(__name__)
@@ -122,7 +131,7 @@ def _run_stage(options: DemoOptions, stage: str, **values) -> Callable[[], objec
 
 def build_stages(options: DemoOptions) -> list[Stage]:
     out = options.output_dir
-    paths = {name: out / name for name in ("data", "vqvae", "bc")}
+    paths = {name: out / getattr(FOLDERS, name) for name in ("data", "vqvae", "bc")}
     data_args = {"dataset": options.data, "prepared_dir": paths["data"]}
 
     def run_prepare() -> object:
@@ -143,13 +152,13 @@ def build_stages(options: DemoOptions) -> list[Stage]:
         )
 
     return [
-        Stage("data", paths["data"], "prepare.json", run_prepare),
+        Stage("data", paths["data"], PREPARE_INFO, run_prepare),
         Stage(
-            "VQ-VAE", paths["vqvae"], "data_args.json",
+            "VQ-VAE", paths["vqvae"], DATA_ARGS,
             _run_stage(options, "vqvae", output_dir=paths["vqvae"], **data_args),
         ),
         Stage(
-            "behaviour cloning", paths["bc"], "data_args.json",
+            "behaviour cloning", paths["bc"], DATA_ARGS,
             _run_stage(
                 options, "bc", output_dir=paths["bc"], vqvae_name_or_path=paths["vqvae"],
                 **data_args,
@@ -160,18 +169,13 @@ def build_stages(options: DemoOptions) -> list[Stage]:
             for seed in range(options.seeds)
             for stage in _seeded_stages(options, seed_folder(out, seed), seed, paths["bc"])
         ),
-        Stage("dances", out / "dances", "dances.json", lambda: render_demo_dances(out)),
+        Stage("dances", out / FOLDERS.dances, DANCES_INFO, lambda: render_demo_dances(out)),
     ]  # fmt: skip
-
-
-def seed_folder(out: Path, seed: int) -> Path:
-    """Where a seed's stages after pi_BC go: the main folder for seed 0."""
-    return out if seed == 0 else out / "seeds" / f"seed-{seed}"
 
 
 def _seeded_stages(options: DemoOptions, root: Path, seed: int, bc: Path) -> list[Stage]:
     """Demonstrations -> reward model -> PPO with each of the demo's rewards, all with `seed`."""
-    paths = {name: root / name for name in ("preferences", "reward")}
+    paths = {name: root / getattr(FOLDERS, name) for name in ("preferences", "reward")}
     tag = "" if seed == 0 else f" (seed {seed})"
     ppo_common = {"policy_name_or_path": bc, "reward_model_name_or_path": paths["reward"]}
     ppo_stages = [
@@ -186,14 +190,14 @@ def _seeded_stages(options: DemoOptions, root: Path, seed: int, bc: Path) -> lis
     ]  # fmt: skip
     return [
         Stage(
-            f"ranked demonstrations{tag}", paths["preferences"], "demonstrations.json",
+            f"ranked demonstrations{tag}", paths["preferences"], DEMONSTRATIONS_INFO,
             _run_stage(
                 options, "demonstrations", output_dir=paths["preferences"], policy_name_or_path=bc,
                 seed=seed,
             ),
         ),
         Stage(
-            f"reward model{tag}", paths["reward"], "card_info.json",
+            f"reward model{tag}", paths["reward"], CARD_INFO,
             _run_stage(
                 options, "reward", output_dir=paths["reward"],
                 preferences_dir=paths["preferences"], seed=seed, trunk_policy=bc,
@@ -230,7 +234,7 @@ def _synthetic_size(options: DemoOptions) -> dict:
 
 
 POLICIES = (
-    ("pi_BC", "bc"),
+    ("pi_BC", FOLDERS.bc),
     *((f"pi_RL ({entry.label} reward)", entry.demo_folder) for entry in demo_rewards()),
 )
 
@@ -243,26 +247,26 @@ def render_demo_dances(out: Path, seconds: float = 8.0) -> dict:
     from .data.schema import load_clip_dataset
     from .inference import dance_to_song, load_dancer, save_dance
 
-    heldout = load_from_disk(str(out / "bc" / "tokens" / "heldout"))
-    clips = load_clip_dataset(out / "data")
+    heldout = load_from_disk(str(out / FOLDERS.bc / "tokens" / "heldout"))
+    clips = load_clip_dataset(out / FOLDERS.data)
     clip_id = str(heldout[0]["id"])
     clip = clips.filter(
         lambda other: str(other) == clip_id, input_columns="id", keep_in_memory=True
     )[0]
-    dances_dir = out / "dances"
+    dances_dir = out / FOLDERS.dances
     start_pose = dances_dir / "start_pose.npy"
     claim_output_dir(dances_dir)
     np.save(start_pose, np.asarray(clip["joints"], dtype=np.float32)[:8])
     duration = min(seconds, clip["num_frames"] / clip["fps"])
     summary = {"song": clip["music_path"], "clip": clip_id, "duration": duration, "dances": {}}
     for title, folder in POLICIES:
-        policy, vqvae = load_dancer(str(out / folder), str(out / "vqvae"))
+        policy, vqvae = load_dancer(str(out / folder), str(out / FOLDERS.vqvae))
         dance = dance_to_song(
             policy, vqvae, clip["music_path"], duration=duration, seed=0, start_pose=start_pose
         )
         files = save_dance(dance, dances_dir, folder, ("mp4", "bvh", "npz", "glb"), video_fps=24.0)
         summary["dances"][title] = {k: str(v.relative_to(out)) for k, v in files.items()}
-    (dances_dir / "dances.json").write_text(json.dumps(summary, indent=2))
+    (dances_dir / DANCES_INFO).write_text(json.dumps(summary, indent=2))
     return summary
 
 
@@ -296,7 +300,6 @@ def run_demo(options: DemoOptions) -> Path:
         timings[stage.name] = time.perf_counter() - start
         timings_file.write_text(json.dumps(timings, indent=2))
         print(f"{prefix}: done in {timings[stage.name]:.0f} s", flush=True)
-    from .reports.demo import write_report
 
     report = write_report(options.output_dir, timings)
     print(f"[demo] report: {report} and {report.with_suffix('.html')}", flush=True)

@@ -10,6 +10,7 @@ from huggingface_hub import ModelCard
 
 from .cards import CARD_INFO, render_model_card
 from .models.policy.configuration_policy import VQVAE_SUBFOLDER
+from .utils.outputs import DEMONSTRATIONS_INFO, PREPARE_INFO
 
 logger = logging.getLogger(__name__)
 
@@ -32,9 +33,9 @@ def output_kind(path: str | Path) -> str:
         if model_type in MODEL_TEMPLATES:
             return model_type
         raise ValueError(f"{path}: holds a {model_type!r} model, not one of e3d2's")
-    if (path / "demonstrations.json").is_file():
+    if (path / DEMONSTRATIONS_INFO).is_file():
         return "preferences"
-    if (path / "prepare.json").is_file():
+    if (path / PREPARE_INFO).is_file():
         return "clips"
     raise ValueError(
         f"{path}: not an e3d2 output (no config.json, demonstrations.json or prepare.json)"

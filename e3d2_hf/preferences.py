@@ -22,10 +22,10 @@ from datasets import DatasetDict, load_dataset, load_from_disk
 
 from .models.loading import hub_repo_id
 from .utils.errors import DataFileError
+from .utils.outputs import DEMONSTRATIONS_INFO
 
 logger = logging.getLogger(__name__)
 
-INFO_FILE = "demonstrations.json"
 CARD_FILE = "README.md"
 # local split name -> (Hub config, Hub split)
 HUB_LAYOUT = {
@@ -51,7 +51,7 @@ def _check(dataset: DatasetDict, source: str) -> DatasetDict:
 
 def _check_info(info: Any, source: str) -> dict:
     if not isinstance(info, dict) or not {"codebook_size", "skeleton"} <= set(info):
-        raise DataFileError(source, f"{INFO_FILE} must name codebook_size and skeleton")
+        raise DataFileError(source, f"{DEMONSTRATIONS_INFO} must name codebook_size and skeleton")
     return info
 
 
@@ -61,7 +61,7 @@ def save_preferences(dataset: DatasetDict, info: dict, output_dir: str | Path) -
 
     output_dir = Path(output_dir)
     dataset.save_to_disk(str(output_dir))
-    (output_dir / INFO_FILE).write_text(json.dumps(info, indent=2))
+    (output_dir / DEMONSTRATIONS_INFO).write_text(json.dumps(info, indent=2))
     render_dataset_card("preferences", dataset, info).save(output_dir / CARD_FILE)
 
 
@@ -76,23 +76,23 @@ def load_preferences(
     """The six splits and the info of a preference dataset, from a folder or a Hub dataset repo."""
     if is_local(path_or_repo):
         path = Path(path_or_repo)
-        if not (path / INFO_FILE).is_file():
+        if not (path / DEMONSTRATIONS_INFO).is_file():
             raise DataFileError(
                 path, "preference dataset not found (run e3d2 collect-demonstrations first)"
             )
         try:
-            info = json.loads((path / INFO_FILE).read_text())
+            info = json.loads((path / DEMONSTRATIONS_INFO).read_text())
         except json.JSONDecodeError as error:
-            raise DataFileError(path / INFO_FILE, f"not JSON: {error}") from None
+            raise DataFileError(path / DEMONSTRATIONS_INFO, f"not JSON: {error}") from None
         return _check(load_from_disk(str(path)), str(path)), _check_info(
-            info, str(path / INFO_FILE)
+            info, str(path / DEMONSTRATIONS_INFO)
         )
 
     from huggingface_hub import hf_hub_download
 
     repo = str(path_or_repo)
-    info_path = hf_hub_download(repo, INFO_FILE, repo_type="dataset", revision=revision)
-    info = _check_info(json.loads(Path(info_path).read_text()), f"{repo}/{INFO_FILE}")
+    info_path = hf_hub_download(repo, DEMONSTRATIONS_INFO, repo_type="dataset", revision=revision)
+    info = _check_info(json.loads(Path(info_path).read_text()), f"{repo}/{DEMONSTRATIONS_INFO}")
     splits = {}
     for config in dict.fromkeys(c for c, _ in HUB_LAYOUT.values()):
         loaded = load_dataset(repo, config, revision=revision)
@@ -126,7 +126,7 @@ def push_preferences_to_hub(
         )
     api.upload_file(
         path_or_fileobj=json.dumps(info, indent=2).encode(),
-        path_in_repo=INFO_FILE,
+        path_in_repo=DEMONSTRATIONS_INFO,
         repo_id=repo_id,
         repo_type="dataset",
         commit_message="Upload the collection info",

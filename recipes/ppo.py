@@ -25,7 +25,6 @@ from e3d2_hf.models import DancePolicy, DanceRewardModel, DanceVQVAE
 from e3d2_hf.models.folders import load_model, locate_vqvae, policy_clips
 from e3d2_hf.models.tokens import load_token_splits
 from e3d2_hf.reports.ppo import (
-    PPO_REPORT,
     finite_metrics,
     previous_rows,
     reference_row,
@@ -36,6 +35,7 @@ from e3d2_hf.training.demonstrations import music_segments
 from e3d2_hf.training.ppo_trainer import PPOConfig, PPOTrainer, load_policy_with_value_head
 from e3d2_hf.training.rewards import REWARDS, RewardInputs, build_reward
 from e3d2_hf.utils.errors import run_recipe
+from e3d2_hf.utils.outputs import PPO_REPORT
 from e3d2_hf.utils.ranges import check_ranges
 
 

@@ -451,28 +451,6 @@ def test_bootstrap_intervals_cover_the_defined_metrics_only():
     assert evaluate_dances(generated, truth, bootstrap=40)["intervals"] == intervals  # seeded
 
 
-def test_a_claim_is_made_only_where_the_intervals_part():
-    from e3d2_hf.evaluation.claims import compare as verdicts
-    from e3d2_hf.reports.claims import claim_sentences
-
-    def compare(name, row, baseline_name, baseline):
-        return claim_sentences(name, baseline_name, verdicts(row, baseline))
-
-    bc = {"eval_score": 10.0, "eval_score_sem": 0.5, "eval_FID_k": 50.0,
-          "eval_FID_k_low": 40.0, "eval_FID_k_high": 60.0, "eval_BAS": 0.2,
-          "eval_BAS_low": 0.15, "eval_BAS_high": 0.25}  # fmt: skip
-    rl = {"eval_score": 14.0, "eval_score_sem": 0.5, "eval_FID_k": 30.0,
-          "eval_FID_k_low": 25.0, "eval_FID_k_high": 35.0, "eval_BAS": 0.21,
-          "eval_BAS_low": 0.16, "eval_BAS_high": 0.26}  # fmt: skip
-    said = compare("pi_RL", rl, "pi_BC", bc)
-    assert said[0].startswith("pi_RL beats pi_BC on reward-model score")
-    assert said[1].startswith("pi_RL beats pi_BC on FID_k")  # lower is better
-    assert said[2].startswith("No difference on BAS")
-    worse = {**rl, "eval_FID_k": 80.0, "eval_FID_k_low": 70.0, "eval_FID_k_high": 90.0}
-    assert "pi_RL is worse than pi_BC on FID_k" in " ".join(compare("pi_RL", worse, "pi_BC", bc))
-    assert compare("pi_RL", {"eval_score": 1.0}, "pi_BC", bc) == []  # no spread, no claim
-
-
 def test_every_report_reads_its_metrics_from_the_one_table():
     from e3d2_hf.evaluation.claims import SEED_METRICS
     from e3d2_hf.evaluation.leaderboard import METRIC_FIELDS

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from e3d2_hf.evaluation.claims import compare
+from e3d2_hf.reports.claims import claim_sentences
 from e3d2_hf.reports.tables import comparison_table
 from e3d2_hf.utils.markdown import markdown_table
 
@@ -22,14 +23,27 @@ def test_a_row_or_an_alignment_of_the_wrong_width_is_refused():
         markdown_table(("a", "b"), [], align="lrr")
 
 
+BC = {"eval_score": 10.0, "eval_score_sem": 0.5, "eval_FID_k": 50.0, "eval_FID_k_low": 40.0,
+      "eval_FID_k_high": 60.0, "eval_BAS": 0.2, "eval_BAS_low": 0.15, "eval_BAS_high": 0.25}  # fmt: skip
+RL = {"eval_score": 14.0, "eval_score_sem": 0.5, "eval_FID_k": 30.0, "eval_FID_k_low": 25.0,
+      "eval_FID_k_high": 35.0, "eval_BAS": 0.21, "eval_BAS_low": 0.16, "eval_BAS_high": 0.26}  # fmt: skip
+WORSE = {**RL, "eval_FID_k": 80.0, "eval_FID_k_low": 70.0, "eval_FID_k_high": 90.0}
+
+
+def test_a_claim_is_made_only_where_the_intervals_part():
+    said = claim_sentences("pi_RL", "pi_BC", compare(RL, BC))
+    assert said[0].startswith("pi_RL beats pi_BC on reward-model score")
+    assert said[1].startswith("pi_RL beats pi_BC on FID_k")  # lower is better
+    assert said[2].startswith("No difference on BAS")
+    worse = claim_sentences("pi_RL", "pi_BC", compare(WORSE, BC))
+    assert "pi_RL is worse than pi_BC on FID_k" in " ".join(worse)
+    assert compare({"eval_score": 1.0}, BC) == []  # no spread, no claim
+    differences = claim_sentences("pi_RL", "pi_BC", compare(RL, BC), differences_only=True)
+    assert differences == said[:2]
+
+
 def test_the_comparison_table_marks_each_metric_better_worse_or_no_difference():
-    bc = {"eval_score": 10.0, "eval_score_sem": 0.5, "eval_FID_k": 50.0,
-          "eval_FID_k_low": 40.0, "eval_FID_k_high": 60.0, "eval_BAS": 0.2,
-          "eval_BAS_low": 0.15, "eval_BAS_high": 0.25}  # fmt: skip
-    rl = {"eval_score": 14.0, "eval_score_sem": 0.5, "eval_FID_k": 80.0,
-          "eval_FID_k_low": 70.0, "eval_FID_k_high": 90.0, "eval_BAS": 0.21,
-          "eval_BAS_low": 0.16, "eval_BAS_high": 0.26}  # fmt: skip
-    header, rule, row = comparison_table({"pi_RL vs pi_BC": compare(rl, bc)}).splitlines()
+    header, rule, row = comparison_table({"pi_RL vs pi_BC": compare(WORSE, BC)}).splitlines()
     assert header == "| comparison | reward-model score ↑ | FID_k ↓ | BAS ↑ |"
     assert row == "| pi_RL vs pi_BC | ▲ better | ▼ worse | · none shown |"
-    assert comparison_table({"pi_RL vs pi_BC": compare({"eval_score": 1.0}, bc)}) == ""
+    assert comparison_table({"pi_RL vs pi_BC": compare({"eval_score": 1.0}, BC)}) == ""

@@ -10,9 +10,10 @@ from pathlib import Path
 
 from ..data.prepare import PrepareConfig as Arguments
 from ..data.prepare import prepare
+from ..utils.outputs import PREPARE_INFO
 
 
 def run(args: Arguments) -> int:
     out = prepare(args)
-    print((Path(out) / "prepare.json").read_text())
+    print((Path(out) / PREPARE_INFO).read_text())
     return 0

@@ -17,7 +17,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from ..utils.errors import DataFileError
-from ..utils.outputs import atomic_output_dir
+from ..utils.outputs import PREPARE_INFO, atomic_output_dir
 from ..utils.ranges import check_ranges
 from .download import DANCE_WITH_MELODY, default_download_dir, find_downloaded
 from .kinematics import smpl_joints
@@ -168,7 +168,7 @@ def prepare(config: PrepareConfig) -> Path:
             "genres": sorted({r["genre"] for r in rows}),
             "mean_beats_per_clip": float(np.mean([len(r["beat_frames"]) for r in rows])),
         }
-        (tmp / "prepare.json").write_text(json.dumps(summary, indent=2))
+        (tmp / PREPARE_INFO).write_text(json.dumps(summary, indent=2))
     logger.info("wrote %d clips to %s", len(rows), output_dir)
     return output_dir
 

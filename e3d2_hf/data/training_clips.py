@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 from accelerate import PartialState
 
-from ..utils.outputs import check_replaceable
+from ..utils.outputs import PREPARE_INFO, check_replaceable
 from ..utils.ranges import check_ranges
 from .prepare import SOURCES, PrepareConfig, prepare
 from .schema import load_clip_dataset
@@ -55,7 +55,7 @@ def load_clips(data: DataArguments):
     out = Path(data.prepared_dir or f"outputs/data/{data.dataset}")
     path = data.dataset_path
     with PartialState().main_process_first():
-        if not (out / "prepare.json").is_file():
+        if not (out / PREPARE_INFO).is_file():
             check_replaceable(out, "choose another --prepared_dir")
             prepare(
                 PrepareConfig(

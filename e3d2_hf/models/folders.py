@@ -8,6 +8,7 @@ import os
 import shutil
 from pathlib import Path
 
+from ..utils.outputs import DATA_ARGS
 from .loading import saved_model_type
 from .policy.configuration_policy import VQVAE_FILES, VQVAE_SUBFOLDER
 
@@ -91,7 +92,7 @@ def policy_clips(policy_name_or_path: str | os.PathLike, clips_dir: str | None =
     from ..data.schema import load_clip_dataset
 
     path = clips_dir
-    info = Path(policy_name_or_path) / "data_args.json"
+    info = Path(policy_name_or_path) / DATA_ARGS
     if path is None and info.is_file():
         data = json.loads(info.read_text())
         path = data.get("prepared_dir") or f"outputs/data/{data.get('dataset')}"

@@ -25,12 +25,12 @@ from ..evaluation.physical import (
 from ..evaluation.protocol import COLUMNS
 from ..training.rewards import REWARDS, demo_rewards
 from ..utils.markdown import markdown_table
+from ..utils.outputs import DANCES_INFO, PPO_REPORT, PREPARE_INFO, REWARD_REPORT
 from .claims import claim_sentences
 from .ppo import (
     CLEANUP_NOTE,
     COMPARISON_NOTE,
     CURVE_PLOT,
-    PPO_REPORT,
     comparisons,
     interval_sentence,
     is_pi_bc,
@@ -50,6 +50,22 @@ from .reward import (
 )
 from .tables import PPO_COLUMNS, comparison_rows
 
+
+@dataclass(frozen=True)
+class DemoFolders:
+    """The demo's folders under its --output_dir; the PPO runs' come from the reward registry."""
+
+    data: str = "data"
+    vqvae: str = "vqvae"
+    bc: str = "bc"
+    preferences: str = "preferences"
+    reward: str = "reward"
+    dances: str = "dances"
+    seeds: str = "seeds"
+
+
+FOLDERS = DemoFolders()
+
 PPO_FOLDERS = tuple(entry.demo_folder for entry in demo_rewards())
 """The demo's PPO runs, one per reward of the demo (training/rewards.py)."""
 LEARNED_FOLDER = REWARDS["learned"].demo_folder
@@ -57,10 +73,10 @@ LEARNED_FOLDER = REWARDS["learned"].demo_folder
 
 CURVES = (
     # (stage folder, log key, panel title)
-    ("vqvae", "loss", "VQ-VAE training loss"),
-    ("bc", "loss", "behaviour cloning loss"),
-    ("reward", "loss", "reward model loss (Bradley-Terry)"),
-    ("reward", "accuracy", "reward model pairwise accuracy (train batches)"),
+    (FOLDERS.vqvae, "loss", "VQ-VAE training loss"),
+    (FOLDERS.bc, "loss", "behaviour cloning loss"),
+    (FOLDERS.reward, "loss", "reward model loss (Bradley-Terry)"),
+    (FOLDERS.reward, "accuracy", "reward model pairwise accuracy (train batches)"),
     (LEARNED_FOLDER, "objective/scores", "PPO: learned reward of rollouts"),
     (LEARNED_FOLDER, "objective/kl", "PPO: KL to pi_BC"),
 )
@@ -133,7 +149,7 @@ def plot_training_curves(out: Path, path: Path) -> bool:
 
 def report_blocks(out: Path, timings: dict[str, float]) -> list[Block]:
     blocks = [Block("h1", "E3D2 demo report")]
-    data_info = out / "data" / "prepare.json"
+    data_info = out / FOLDERS.data / PREPARE_INFO
     if data_info.is_file():
         info = json.loads(data_info.read_text())
         blocks.append(
@@ -278,9 +294,14 @@ SEED_COMPARISON_NOTE = (
 )
 
 
+def seed_folder(out: Path, seed: int) -> Path:
+    """Where a seed's stages after pi_BC go: the main folder for seed 0."""
+    return out if seed == 0 else out / FOLDERS.seeds / f"seed-{seed}"
+
+
 def seed_runs(out: Path) -> list[Path]:
     """The folders of each seed's stages after pi_BC: `out` (seed 0), then `seeds/seed-k`."""
-    extra = sorted((out / "seeds").glob("seed-*"), key=lambda p: int(p.name.split("-")[1]))
+    extra = sorted((out / FOLDERS.seeds).glob("seed-*"), key=lambda p: int(p.name.split("-")[1]))
     return [out, *extra]
 
 
@@ -340,7 +361,7 @@ def _seed_blocks(out: Path) -> list[Block]:
     blocks += _comparison_blocks(verdicts, SEED_COMPARISON_NOTE)
     accuracy = []
     for run in runs:
-        report = run / "reward" / "reward_report.json"
+        report = run / FOLDERS.reward / REWARD_REPORT
         if report.is_file():
             accuracy.append(json.loads(report.read_text())["test_metrics"].get("accuracy"))
     if (stats := mean_and_spread(accuracy)) is not None:
@@ -414,13 +435,13 @@ def _diagnostic_blocks(rows: dict, truth: dict, flags: dict, spread: str | None)
 
 
 def _reward_blocks(out: Path) -> list[Block]:
-    report_file = out / "reward" / "reward_report.json"
+    report_file = out / FOLDERS.reward / REWARD_REPORT
     if not report_file.is_file():
         return []
     report = json.loads(report_file.read_text())
     levels = report["noise_levels"]
     blocks = [Block("h2", "Reward model")]
-    if (out / "reward" / "reward_accuracy.png").is_file():
+    if (out / FOLDERS.reward / "reward_accuracy.png").is_file():
         blocks.append(
             Block("img", "pairwise accuracy per epoch", path="reward/reward_accuracy.png")
         )
@@ -537,7 +558,7 @@ def _repetition_sentence(report: dict) -> list[Block]:
 
 
 def _dance_blocks(out: Path) -> list[Block]:
-    summary_file = out / "dances" / "dances.json"
+    summary_file = out / FOLDERS.dances / DANCES_INFO
     if not summary_file.is_file():
         return []
     summary = json.loads(summary_file.read_text())
@@ -644,7 +665,7 @@ def write_demo_results(out: Path) -> Path | None:
             counts = counts or data
     if not rows:
         return None
-    info = out / "data" / "prepare.json"
+    info = out / FOLDERS.data / PREPARE_INFO
     dataset = json.loads(info.read_text())["config"]["source"] if info.is_file() else "unknown"
     diagnostics = {"ground truth": truth, **rows} if truth else rows
     document = results_document(

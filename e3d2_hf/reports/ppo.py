@@ -16,12 +16,9 @@ from ..evaluation.claims import compare
 from ..evaluation.metrics import EVAL_PREFIX, METRICS, metrics
 from ..evaluation.physical import DIAGNOSTICS, diagnostic_flags, raw_and_cleaned
 from ..evaluation.protocol import COLUMNS
+from ..utils.outputs import PPO_REPORT
 from .claims import claim_sentences
 from .tables import comparison_table, diagnostics_table, ppo_table
-
-PPO_REPORT = "ppo_report.json"
-"""The PPO report's file in a run's folder (with `ppo_report.md` beside it)."""
-
 
 CURVE_PLOT = "ppo_curves.png"
 CLEANUP_NOTE = (

@@ -24,6 +24,7 @@ from ..training.demonstrations import (
 )
 from ..training.reward_trainer import PreferencePairs, RewardTrainer, accuracy_by_noise_pair
 from ..utils.markdown import markdown_table
+from ..utils.outputs import REWARD_REPORT
 
 TRAITS = (
     ("repeated_codes", "repeated codes"),
@@ -293,7 +294,7 @@ def write_reward_report(report: dict, output_dir: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    (output_dir / "reward_report.json").write_text(json.dumps(report, indent=2))
+    (output_dir / REWARD_REPORT).write_text(json.dumps(report, indent=2))
     epochs = report["accuracy_per_epoch"]
     fig, ax = plt.subplots(figsize=(5, 3.2))
     for split, style in (("train", "o-"), ("test", "s--")):
@@ -373,7 +374,7 @@ def write_reward_report(report: dict, output_dir: Path) -> None:
             ),
         ]
     lines += ["", "![accuracy](reward_accuracy.png)", ""]
-    (output_dir / "reward_report.md").write_text("\n".join(lines))
+    (output_dir / Path(REWARD_REPORT).with_suffix(".md")).write_text("\n".join(lines))
 
 
 def trait_name(title: str) -> str:

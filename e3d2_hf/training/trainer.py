@@ -20,7 +20,7 @@ from transformers.integrations import TensorBoardCallback
 from transformers.integrations.integration_utils import default_logdir
 
 from ..models.folders import bundle_vqvae, check_model_type
-from ..utils.outputs import check_replaceable, claim_output_dir
+from ..utils.outputs import DATA_ARGS, check_replaceable, claim_output_dir
 from ..utils.ranges import RangeError, check_ranges
 from .checkpoints import CheckpointCompleteCallback, is_finished_run, resolve_checkpoint
 from .launch import check_sharding_engine, check_trackers, has_accelerator
@@ -219,9 +219,7 @@ def finish_run(trainer, metrics: dict, data, info: dict, vqvae: str | None = Non
     if trainer.is_world_process_zero():
         bundle_vqvae(trainer.args.output_dir, vqvae)
         trainer.create_model_card()
-        (Path(trainer.args.output_dir) / "data_args.json").write_text(
-            json.dumps(asdict(data), indent=2)
-        )
+        (Path(trainer.args.output_dir) / DATA_ARGS).write_text(json.dumps(asdict(data), indent=2))
     if trainer.args.push_to_hub:
         trainer.push_to_hub()
     return metrics

@@ -17,6 +17,21 @@ from pathlib import Path
 OWNER_MARKER = ".e3d2-hf-output"
 """An empty file saying "e3d2-hf created this folder and may replace it"."""
 
+# The files by which a later stage, a report or `e3d2 push` knows what a folder holds: each
+# written in one place, read wherever it is needed.
+PREPARE_INFO = "prepare.json"
+"""A prepared clip dataset's summary: its source, skeleton, clips and frames."""
+DATA_ARGS = "data_args.json"
+"""A VQ-VAE or BC folder: the data arguments it trained with, where later stages find clips."""
+DEMONSTRATIONS_INFO = "demonstrations.json"
+"""A preference dataset's summary: its policy, codebook, skeleton and collection config."""
+REWARD_REPORT = "reward_report.json"
+"""A reward-model folder's report (`reward_report.md` beside it)."""
+PPO_REPORT = "ppo_report.json"
+"""A PPO run's report (`ppo_report.md` beside it)."""
+DANCES_INFO = "dances.json"
+"""What `e3d2 dance` or the demo rendered into a dances folder, and how."""
+
 
 class ForeignFolderError(FileExistsError):
     """An output folder holds files the toolkit did not write."""
