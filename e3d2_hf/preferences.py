@@ -65,16 +65,11 @@ def save_preferences(dataset: DatasetDict, info: dict, output_dir: str | Path) -
     render_dataset_card("preferences", dataset, info).save(output_dir / CARD_FILE)
 
 
-def is_local(path_or_repo: str | Path) -> bool:
-    """A folder if it exists or cannot be a repo id (`namespace/name`), else a Hub dataset repo."""
-    return hub_repo_id(path_or_repo) is None
-
-
 def load_preferences(
     path_or_repo: str | Path, revision: str | None = None
 ) -> tuple[DatasetDict, dict]:
     """The six splits and the info of a preference dataset, from a folder or a Hub dataset repo."""
-    if is_local(path_or_repo):
+    if hub_repo_id(path_or_repo) is None:  # a folder
         path = Path(path_or_repo)
         if not (path / DEMONSTRATIONS_INFO).is_file():
             raise DataFileError(
