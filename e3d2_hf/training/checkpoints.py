@@ -8,11 +8,13 @@ import logging
 import os
 from pathlib import Path
 
+import torch
 from accelerate import PartialState
 from transformers import TrainerCallback
 from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
 
 from ..models.loading import safetensors_problem
+from ..utils.errors import E3D2Error
 
 logger = logging.getLogger(__name__)
 
@@ -93,6 +95,30 @@ def check_checkpoint_files(folder: Path) -> None:
             )
 
 
+class TrainingStopped(E3D2Error):
+    """A guard rail stopped training: a non-finite loss or weight (PPO: also KL to pi_BC above
+    its bound)."""
+
+
+def last_good_model(output_dir: str | os.PathLike) -> str:
+    """Where the last good weights are, for the line that stops a run."""
+    last = last_complete_checkpoint(Path(output_dir))
+    if last is None:
+        return f"No checkpoint was saved in {output_dir} yet; nothing was saved as final."
+    return f"The last good model is {last}; nothing was saved as final."
+
+
+def check_finite_weights(model, what: str, output_dir: str | os.PathLike) -> None:
+    """Refuse to save weights that are NaN or infinite, naming the first tensors found."""
+    bad = [name for name, p in model.named_parameters() if not torch.isfinite(p.detach()).all()]
+    if bad:
+        more = f" and {len(bad) - 3} more" if len(bad) > 3 else ""
+        raise TrainingStopped(
+            f"{what} has non-finite weights ({', '.join(bad[:3])}{more}). "
+            + last_good_model(output_dir)
+        )
+
+
 class CheckpointCompleteCallback(TrainerCallback):
     """Marks each `checkpoint-N/` complete once every rank has written its part (the marker is
     written last, so a save cut short by a crash is never taken for a checkpoint)."""
@@ -101,4 +127,6 @@ class CheckpointCompleteCallback(TrainerCallback):
         PartialState().wait_for_everyone()  # every rank's RNG state is on disk
         folder = Path(args.output_dir) / f"{PREFIX_CHECKPOINT_DIR}-{state.global_step}"
         if args.should_save and folder.is_dir():
+            # a NaN save is left unmarked, so a resume passes over it to the last good one
+            check_finite_weights(kwargs["model"], f"{folder}", args.output_dir)
             mark_checkpoint_complete(folder, state.global_step)

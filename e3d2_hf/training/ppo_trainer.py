@@ -39,7 +39,7 @@ from ..models import DancePolicy
 from ..models.config_checks import check_same_interface
 from ..models.folders import bundle_vqvae, load_model
 from ..models.policy.modeling_policy import action_log_probs, shift_actions
-from ..utils.errors import E3D2Error
+from .checkpoints import TrainingStopped
 from .private_api import load_model_from_checkpoint, load_optimizer_and_rng, save_checkpoint
 from .rewards import RewardFunction
 from .trainer import E3D2Trainer, E3D2TrainingArguments
@@ -47,10 +47,6 @@ from .trainer import E3D2Trainer, E3D2TrainingArguments
 logger = logging.getLogger(__name__)
 
 ADVANTAGE_ESTIMATORS = ("gae", "return_minus_value")
-
-
-class TrainingStopped(E3D2Error):
-    """A guard rail stopped PPO (non-finite values, or KL to pi_BC above the bound)."""
 
 
 @dataclass

@@ -15,14 +15,21 @@ from typing import Any
 import torch
 from accelerate.utils import send_to_device
 from torch.optim.lr_scheduler import LambdaLR
-from transformers import PrinterCallback, Trainer, TrainingArguments
+from transformers import PrinterCallback, Trainer, TrainerCallback, TrainingArguments
 from transformers.integrations import TensorBoardCallback
 from transformers.integrations.integration_utils import default_logdir
 
 from ..models.folders import bundle_vqvae, check_model_type
 from ..utils.outputs import DATA_ARGS, check_replaceable, claim_output_dir
 from ..utils.ranges import RangeError, check_ranges
-from .checkpoints import CheckpointCompleteCallback, is_finished_run, resolve_checkpoint
+from .checkpoints import (
+    CheckpointCompleteCallback,
+    TrainingStopped,
+    check_finite_weights,
+    is_finished_run,
+    last_good_model,
+    resolve_checkpoint,
+)
 from .launch import check_sharding_engine, check_trackers, has_accelerator
 
 
@@ -108,6 +115,7 @@ class E3D2Trainer(Trainer):
         if self.args.should_save:
             claim_output_dir(self.args.output_dir)
         self.add_callback(CheckpointCompleteCallback())
+        self.add_callback(NonFiniteLogCallback())
         if self.pop_callback(PrinterCallback) is not None:  # --disable_tqdm: printed logs
             self.add_callback(MainProcessPrinterCallback())
         self._log_under_output_dir()
@@ -157,6 +165,21 @@ class E3D2Trainer(Trainer):
             self._aux_logs.clear()
         super().log(logs, *args, **kwargs)
 
+    # --- the non-finite guard -----------------------------------------------------------------
+    def training_step(self, model, inputs, num_items_in_batch=None) -> torch.Tensor:
+        """`backward_step`, then a stop before the optimizer step if the loss is not finite."""
+        loss = self.backward_step(model, inputs, num_items_in_batch)
+        if not torch.isfinite(loss).all():
+            raise TrainingStopped(
+                f"step {self.state.global_step + 1}: the training loss is not finite; stopped "
+                f"before the optimizer step. {last_good_model(self.args.output_dir)}"
+            )
+        return loss
+
+    def backward_step(self, model, inputs, num_items_in_batch=None) -> torch.Tensor:
+        """Forward and backward of one batch: `Trainer.training_step`."""
+        return super().training_step(model, inputs, num_items_in_batch)
+
     # --- evaluation: per-sample predictions, reduced by compute_metrics -----------------------
     def evaluation_batch(self, model, inputs) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         raise NotImplementedError
@@ -200,6 +223,28 @@ class E3D2Trainer(Trainer):
         save_card_info(self.args.output_dir, self.card_template, self.card_data)
 
 
+def _finite(value) -> bool:
+    return not isinstance(value, float) or math.isfinite(value)
+
+
+class NonFiniteLogCallback(TrainerCallback):
+    """Stops a run whose logged gradient norm or loss is not finite: the clipped update of an
+    infinite gradient moves nothing, so the run would go on learning nothing."""
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        # fp16's loss scaler skips the steps whose gradients overflow, by design
+        keys = [k for k in NON_FINITE_KEYS if not (args.fp16 and k == "grad_norm")]
+        bad = {k: v for k, v in (logs or {}).items() if k in keys and not _finite(v)}
+        if bad:
+            raise TrainingStopped(
+                f"step {state.global_step}: {', '.join(f'{k} is {v}' for k, v in bad.items())}. "
+                + last_good_model(args.output_dir)
+            )
+
+
+NON_FINITE_KEYS = ("loss", "grad_norm", "eval_loss")
+
+
 class MainProcessPrinterCallback(PrinterCallback):
     """transformers' `PrinterCallback` (the logs without a progress bar) on the first process of
     the world only: its own prints on every machine's first process, one log stream per node."""
@@ -212,6 +257,13 @@ class MainProcessPrinterCallback(PrinterCallback):
 def finish_run(trainer, metrics: dict, data, info: dict, vqvae: str | None = None) -> dict:
     """Save the model, its metrics, its card and the data arguments (`data_args.json`, where
     later stages find the clips); a policy also gets its VQ-VAE in `vqvae/`. Then push."""
+    check_finite_weights(trainer.model, "the trained model", trainer.args.output_dir)
+    if overflow := {k: v for k, v in metrics.items() if k.endswith("loss") and not _finite(v)}:
+        raise TrainingStopped(
+            f"the trained model's {', '.join(f'{k} is {v}' for k, v in overflow.items())}: its "
+            "outputs overflow (a learning rate too high?). "
+            + last_good_model(trainer.args.output_dir)
+        )
     trainer.card_data = {**info, "metrics": metrics, "dataset": data.dataset}
     trainer.save_model(trainer.args.output_dir)
     trainer.log_metrics("final", metrics)

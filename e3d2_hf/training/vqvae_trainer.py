@@ -79,9 +79,9 @@ class VQVAETrainer(E3D2Trainer):
             self._halves_pool = None
             torch.set_num_threads(threads)
 
-    def training_step(self, model, inputs, num_items_in_batch=None):
+    def backward_step(self, model, inputs, num_items_in_batch=None):
         if self._halves_pool is None:
-            return super().training_step(model, inputs, num_items_in_batch)
+            return super().backward_step(model, inputs, num_items_in_batch)
         model.train()
         inputs = send_to_device(inputs, self.args.device)
         scale = 1.0 / self.current_gradient_accumulation_steps  # as Trainer scales the loss
