@@ -5,9 +5,12 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
+import shutil
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,6 +28,7 @@ from .models.folders import load_model, locate_vqvae
 from .models.policy.configuration_policy import VQVAE_SUBFOLDER
 from .models.tokens import encode_joints
 from .utils.errors import DataFileError
+from .utils.ranges import RangeError
 
 logger = logging.getLogger(__name__)
 
@@ -188,29 +192,31 @@ def save_dance(
     check_dance_targets(output_dir, name, formats)
     created = not output_dir.exists()
     output_dir.mkdir(parents=True, exist_ok=True)
-    written: dict[str, Path] = {}
+    # every file is written beside, then renamed into place: a run that fails leaves the
+    # previous run's dance (and its manifest) as they were
+    staging = Path(tempfile.mkdtemp(prefix=f".{name[:40]}.", suffix=".partial", dir=output_dir))
+    staged: dict[str, Path] = {}
     try:
         _write_formats(
-            dance, output_dir, name, formats, video_fps, bvh_scale, joint_translations, written
+            dance, staging, name, formats, video_fps, bvh_scale, joint_translations, staged
         )
-    except BaseException:
-        for path in written.values():
-            path.unlink(missing_ok=True)
+        record = {
+            "written_by": DANCE_MANIFEST,
+            "song": dance.song, "offset": dance.offset, "duration": dance.duration,
+            "skeleton": dance.skeleton.name, "num_tokens": len(dance.upper_ids),
+            "cleanup": dance.cleanup,
+            "files": {k: str(output_dir / v.name) for k, v in staged.items()},
+            "sha256": {v.name: _sha256(v) for v in staged.values()},
+        }  # fmt: skip
+        (staging / manifest.name).write_text(json.dumps(record, indent=2))
+        for path in staged.values():
+            os.replace(path, output_dir / path.name)
+        os.replace(staging / manifest.name, manifest)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
         if created and not any(output_dir.iterdir()):
             output_dir.rmdir()
-        raise
-    manifest.write_text(
-        json.dumps(
-            {
-                "song": dance.song, "offset": dance.offset, "duration": dance.duration,
-                "skeleton": dance.skeleton.name, "num_tokens": len(dance.upper_ids),
-                "cleanup": dance.cleanup,
-                "files": {k: str(v) for k, v in written.items()},
-            },
-            indent=2,
-        )
-    )  # fmt: skip
-    return written
+    return {k: output_dir / v.name for k, v in staged.items()}
 
 
 def _write_formats(
@@ -258,27 +264,65 @@ def _write_formats(
         written[fmt] = path
 
 
+DANCE_MANIFEST = "e3d2-hf dance"
+"""`written_by` of the `<name>.json` that `save_dance` writes beside a dance."""
+NAME_BYTES = 200
+"""The longest `--name`: with its longest suffix it stays under the usual 255-byte limit."""
+
+
+def check_dance_name(name: str) -> None:
+    """A dance's name is a plain file stem: no folder, no `..`, not hidden, not too long."""
+    if (
+        not name
+        or name.startswith(".")
+        or any(sep in name for sep in ("/", "\\", "\0"))
+        or len(name.encode()) > NAME_BYTES
+    ):
+        raise RangeError(
+            "--name",
+            f"{name[:60]!r} is not a file stem inside --output_dir (no '/', no leading '.', at "
+            f"most {NAME_BYTES} bytes)",
+        )
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
 def check_dance_targets(output_dir: Path, name: str, formats: tuple[str, ...]) -> None:
-    """Refuse to overwrite a file of that name unless an earlier `save_dance` wrote it (its
-    `<name>.json` lists it): the user's own files are never replaced."""
+    """Refuse to overwrite a file of that name unless an earlier `save_dance` wrote it and it is
+    unchanged since (its `<name>.json` holds the file's sha256): the user's own files, and a
+    JSON of theirs that happens to bear the name, are never replaced."""
+    check_dance_name(name)
     manifest = output_dir / f"{name}.json"
-    ours: set[str] = set()
-    if manifest.is_file():
+    ours: dict[str, str] = {}
+    if manifest.exists() or manifest.is_symlink():
         try:
-            ours = {
-                Path(p).name for p in json.loads(manifest.read_text()).get("files", {}).values()
-            }
-        except (json.JSONDecodeError, AttributeError, UnicodeDecodeError):
+            data = json.loads(manifest.read_text()) if manifest.is_file() else None
+        except (json.JSONDecodeError, UnicodeDecodeError, OSError):
+            data = None
+        if (
+            manifest.is_symlink()
+            or not isinstance(data, dict)
+            or data.get("written_by") != DANCE_MANIFEST
+            or not isinstance(data.get("sha256"), dict)
+        ):
             raise FileExistsError(
                 f"{manifest}: exists and is not a dance manifest of e3d2-hf; nothing was written. "
                 "Choose another --name or --output_dir"
-            ) from None
-        ours.add(manifest.name)
-    suffixes = {f if f != "mp4" else "gif" for f in formats} | set(formats) | {"json"}
+            )
+        ours = {str(k): str(v) for k, v in data["sha256"].items()}
+    suffixes = {f if f != "mp4" else "gif" for f in formats} | set(formats)
     for suffix in sorted(suffixes):
         path = output_dir / f"{name}.{suffix}"
-        if path.exists() and path.name not in ours:
+        if not (path.exists() or path.is_symlink()):
+            continue
+        if path.is_symlink() or not path.is_file() or ours.get(path.name) != _sha256(path):
             raise FileExistsError(
-                f"{path}: exists and was not written by e3d2 dance; nothing was written. "
-                "Choose another --name or --output_dir"
+                f"{path}: exists and was not written by e3d2 dance, or changed since; nothing "
+                "was written. Choose another --name or --output_dir"
             )

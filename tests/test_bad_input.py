@@ -250,6 +250,30 @@ CASES: dict[str, Case] = {
         "deletes user data", [*DANCE, "--name", "song"], names="song.mp4",
         setup=write("out/song.mp4", b"the user's own video"),
     ),
+    "dance over the user's own JSON of the manifest's name": Case(
+        "deletes user data", [*DANCE, "--name", "song"], names="song.json",
+        setup=write("out/song.json", '{"mine": [1, 2]}'),
+    ),
+    "a planted manifest that lists the user's video": Case(
+        "deletes user data", [*DANCE, "--name", "song"], names="song.json",
+        setup=both(
+            write("out/song.mp4", b"the user's own video"),
+            write("out/song.json", '{"files": {"mp4": "out/song.mp4"}}'),
+        ),
+    ),
+    "a forged manifest whose hash is not the user's video's": Case(
+        "deletes user data", [*DANCE, "--name", "song"], names="song.mp4",
+        setup=both(
+            write("out/song.mp4", b"the user's own video"),
+            write("out/song.json", json.dumps({"written_by": "e3d2-hf dance",
+                                               "sha256": {"song.mp4": "0" * 64}})),
+        ),  # fmt: skip
+    ),
+    "--name reaching out of --output_dir": Case(
+        "deletes user data", [*DANCE, "--name", "../config"], names="--name",
+        setup=write("config.json", '{"the user": "config"}'),
+    ),
+    "a 300-character --name": Case("traceback", [*DANCE, "--name", "n" * 300], names="--name"),
     "evaluate into the user's folder": Case(
         "deletes user data", [*EVALUATE[:3], "--generated", "g={clips}", "--output-dir", "mine"],
         names="mine", setup=foreign("mine"),

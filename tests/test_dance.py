@@ -117,6 +117,39 @@ def test_without_ffmpeg_the_video_falls_back_to_a_gif(
     assert not (tmp_path / "x.mp4").exists()
 
 
+def test_a_rerun_replaces_its_own_dance_and_a_failed_one_leaves_it_whole(
+    tiny_policy, tiny_vqvae, song, tmp_path, monkeypatch
+):
+    import e3d2_hf.export.bvh as bvh
+
+    policy, vqvae = load_dancer(str(tiny_policy), str(tiny_vqvae))
+    dance = dance_to_song(policy, vqvae, song, duration=1.5)
+    formats = ("npz", "bvh")
+
+    def contents() -> dict[str, bytes]:
+        return {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+
+    save_dance(dance, tmp_path, "d", formats)
+    first = contents()
+    assert set(first) == {"d.npz", "d.bvh", "d.json"}
+    save_dance(dance, tmp_path, "d", formats)  # its own, unchanged: replaced
+    assert set(contents()) == set(first)
+
+    def full_disk(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(bvh, "write_bvh", full_disk)
+    with pytest.raises(OSError, match="No space left"):
+        save_dance(dance, tmp_path, "d", formats)  # the npz was written, the bvh failed
+    assert contents() == first  # the previous dance, its manifest and no partial file
+
+    monkeypatch.undo()
+    (tmp_path / "d.bvh").write_text("edited by the user since")
+    with pytest.raises(FileExistsError, match="d.bvh: exists and was not written by e3d2 dance"):
+        save_dance(dance, tmp_path, "d", formats)
+    assert (tmp_path / "d.bvh").read_text() == "edited by the user since"
+
+
 def test_bad_songs_and_mismatched_models_fail_clearly(tiny_policy, tiny_vqvae, tmp_path, capsys):
     silent = tmp_path / "silent.wav"
     soundfile.write(silent, np.zeros(16000 * 3, dtype=np.float32), 16000)
