@@ -180,3 +180,20 @@ def test_demonstration_collection_killed_in_a_shard_resumes_to_the_same_dataset(
     assert first.keys() == second.keys()
     for split in first:
         assert first[split].to_dict() == second[split].to_dict(), split
+
+
+def test_overwrite_output_dir_starts_afresh_so_a_resume_cannot_find_the_old_run(
+    tiny_clips, tmp_path
+):
+    argv = ["train-vqvae", "--config", str(TINY / "vqvae.yaml"), "--dataset", str(tiny_clips),
+            "--save_total_limit", "5", "--report_to", "none", "--output_dir", str(tmp_path / "run")]  # fmt: skip
+    first = e3d2(argv, tmp_path)
+    assert first.returncode == 0, first.stderr[-2000:]
+    old = sorted(p.name for p in (tmp_path / "run").glob("checkpoint-*"))
+    assert old == ["checkpoint-10", "checkpoint-20", "checkpoint-30"]
+    again = e3d2([*argv, "--overwrite_output_dir", "true", "--max_steps", "10"], tmp_path)
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert [p.name for p in (tmp_path / "run").glob("checkpoint-*")] == ["checkpoint-10"]
+    assert "removed the earlier run's" in again.stderr
+    resumed = e3d2([*argv, "--resume_from_checkpoint", "true", "--max_steps", "10"], tmp_path)
+    assert resumed.returncode == 0 and "checkpoint-30" not in resumed.stderr

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import shutil
 from pathlib import Path
 
 import torch
@@ -15,6 +16,7 @@ from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
 
 from ..models.loading import safetensors_problem
 from ..utils.errors import E3D2Error
+from ..utils.outputs import is_owned
 
 logger = logging.getLogger(__name__)
 
@@ -51,6 +53,24 @@ def last_complete_checkpoint(output_dir: Path) -> Path | None:
             "%s: skipped, its save was interrupted (no %s)", steps[step], CHECKPOINT_COMPLETE
         )
     return None
+
+
+def discard_checkpoints(output_dir: Path) -> list[Path]:
+    """Remove the `checkpoint-N/` folders of an earlier run from a run folder the toolkit owns;
+    a folder it does not own is left alone."""
+    if not is_owned(output_dir):
+        return []
+    old = [
+        child
+        for child in output_dir.iterdir()
+        if child.is_dir() and not child.is_symlink()
+        and child.name.partition("-")[0] == "checkpoint" and child.name.partition("-")[2].isdigit()
+    ]  # fmt: skip
+    for child in old:
+        shutil.rmtree(child)
+    if old:
+        logger.info("%s: removed the earlier run's %s", output_dir, ", ".join(c.name for c in old))
+    return old
 
 
 def resolve_checkpoint(output_dir: Path, resume: str | bool) -> Path:

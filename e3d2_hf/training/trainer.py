@@ -26,6 +26,7 @@ from .checkpoints import (
     CheckpointCompleteCallback,
     TrainingStopped,
     check_finite_weights,
+    discard_checkpoints,
     is_finished_run,
     last_good_model,
     resolve_checkpoint,
@@ -210,6 +211,9 @@ class E3D2Trainer(Trainer):
                 f"{output_dir}: holds a finished run (config.json + model.safetensors). Pass "
                 "--overwrite_output_dir true to train again, or --resume_from_checkpoint to continue."
             )
+        if self.args.overwrite_output_dir and self.args.should_save:
+            # afresh for real: a later `--resume_from_checkpoint true` must not find the old run
+            discard_checkpoints(output_dir)
         return None
 
     # --- model card --------------------------------------------------------------------------
