@@ -184,9 +184,6 @@ def save_dance(
     An mp4 without ffmpeg falls back to a GIF, with a warning.
     """
 
-    unknown = sorted(set(formats) - set(FORMATS))
-    if unknown:
-        raise ValueError(f"unknown formats {unknown}; choose from {FORMATS}")
     output_dir = Path(output_dir)
     manifest = output_dir / f"{name}.json"
     check_dance_targets(output_dir, name, formats)
@@ -298,6 +295,9 @@ def check_dance_targets(output_dir: Path, name: str, formats: tuple[str, ...]) -
     unchanged since (its `<name>.json` holds the file's sha256): the user's own files, and a
     JSON of theirs that happens to bear the name, are never replaced."""
     check_dance_name(name)
+    if not formats or (unknown := sorted(set(formats) - set(FORMATS))):
+        what = f"unknown formats {unknown}" if formats else "no format named"
+        raise RangeError("--formats", f"{what}; choose from {', '.join(FORMATS)}")
     manifest = output_dir / f"{name}.json"
     ours: dict[str, str] = {}
     if manifest.exists() or manifest.is_symlink():

@@ -85,6 +85,11 @@ def drop_first(tensors: dict) -> dict:
     return {k: v for k, v in tensors.items() if k != sorted(tensors)[0]}
 
 
+def nan_first(tensors: dict) -> dict:
+    key = sorted(k for k, v in tensors.items() if v.is_floating_point())[0]
+    return {**tensors, key: torch.full_like(tensors[key], float("nan"))}
+
+
 def add_extra(tensors: dict) -> dict:
     return {**tensors, "extra_head.weight": torch.zeros(3)}
 
@@ -274,6 +279,14 @@ CASES: dict[str, Case] = {
         setup=write("config.json", '{"the user": "config"}'),
     ),
     "a 300-character --name": Case("traceback", [*DANCE, "--name", "n" * 300], names="--name"),
+    "a video at 100000 frames per second": Case(
+        "nonsense", [*DANCE, "--video_fps", "100000"], names="video_fps"
+    ),
+    "no format to write": Case("nonsense", [*DANCE, "--formats", ","], names="--formats"),
+    "a format nobody knows": Case("nonsense", [*DANCE, "--formats", "mp4,fbx"], names="fbx"),
+    "an edge of a thousand codes": Case(
+        "nonsense", [*DANCE, "--edge_tokens", "1000"], names="edge_tokens"
+    ),
     "evaluate into the user's folder": Case(
         "deletes user data", [*EVALUATE[:3], "--generated", "g={clips}", "--output-dir", "mine"],
         names="mine", setup=foreign("mine"),
@@ -286,6 +299,10 @@ CASES: dict[str, Case] = {
     "a policy with a tensor missing": Case(
         "wrong model", [*DANCE_WITH, "model"], names="missing tensors",
         setup=copied_model("policy", edit_tensors(drop_first)),
+    ),
+    "a policy whose weights went NaN": Case(
+        "wrong model", [*DANCE_WITH, "model"], names="NaN or infinite weights",
+        setup=copied_model("policy", edit_tensors(nan_first)),
     ),
     "a policy with an extra tensor": Case(
         "wrong model", [*DANCE_WITH, "model"], names="unexpected tensors",

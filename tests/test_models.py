@@ -540,3 +540,18 @@ print(AutoConfig.from_pretrained(sys.argv[1] + "/policy").model_type)
     assert result.stdout.split() == [
         "DancePolicy", "DanceVQVAE", "DanceRewardModel", "DanceRewardModel", "e3d2_dance_policy",
     ]  # fmt: skip
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf")])
+def test_a_model_with_non_finite_weights_is_refused_at_load_naming_the_tensor(value, tmp_path):
+    from e3d2_hf.models.loading import ModelFolderError
+
+    model = DanceRewardModel(preset_config("reward", "tiny"))
+    name, tensor = next((n, p) for n, p in model.named_parameters() if n.endswith("weight"))
+    with torch.no_grad():
+        tensor.view(-1)[3] = value
+    model.save_pretrained(tmp_path)
+    with pytest.raises(
+        ModelFolderError, match=rf"{tmp_path}: holds NaN or infinite weights \({name}"
+    ):
+        DanceRewardModel.from_pretrained(tmp_path)

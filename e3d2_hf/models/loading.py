@@ -14,6 +14,8 @@ import os
 import re
 from pathlib import Path
 
+import torch
+
 from ..utils.errors import E3D2Error
 
 LOCAL_PREFIXES = ("/", "./", "../", "~")
@@ -156,4 +158,20 @@ class StrictLoadingMixin:
         ]
         if problems:
             raise ModelFolderError(where, f"not a complete {expected} model; {'; '.join(problems)}")
+        if bad := non_finite_tensors(model):
+            more = f" and {len(bad) - 3} more" if len(bad) > 3 else ""
+            raise ModelFolderError(
+                where,
+                f"holds NaN or infinite weights ({', '.join(bad[:3])}{more}): a diverged "
+                "training saved it; load an earlier checkpoint",
+            )
         return (model, info) if want_info else model
+
+
+def non_finite_tensors(model) -> list[str]:
+    """The floating-point tensors of a loaded model holding NaN or infinity."""
+    return [
+        name
+        for name, t in model.state_dict().items()
+        if t.is_floating_point() and not t.is_meta and not torch.isfinite(t).all()
+    ]

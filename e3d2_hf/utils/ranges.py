@@ -28,7 +28,13 @@ class RangeError(E3D2Error, ValueError):
         return RangeError(f"{source}{self.key}", self.problem)
 
 
-def check_value(key: str, value: Any, minimum: float | None = None, above: float | None = None):
+def check_value(
+    key: str,
+    value: Any,
+    minimum: float | None = None,
+    above: float | None = None,
+    maximum: float | None = None,
+):
     """Raise `RangeError` unless `value` is a finite number within the bounds."""
     if value is None:
         return value
@@ -40,6 +46,8 @@ def check_value(key: str, value: Any, minimum: float | None = None, above: float
         raise RangeError(key, f"must be at least {minimum:g}, got {value:g}")
     if above is not None and value <= above:
         raise RangeError(key, f"must be greater than {above:g}, got {value:g}")
+    if maximum is not None and value > maximum:
+        raise RangeError(key, f"must be at most {maximum:g}, got {value:g}")
     return value
 
 
@@ -98,8 +106,8 @@ OPTION_RANGES: dict[str, dict[str, float]] = {
     "retries": {"min": 0},
     "stride": {"min": 1},
     "start": {"min": 0},
-    "edge_tokens": {"min": 0},
-    "video_fps": {"above": 0},
+    "edge_tokens": {"min": 0, "max": 64},  # 64 codes: 8.5 s past each end
+    "video_fps": {"above": 0, "max": 240},  # beyond what a screen shows; 1e5 rendered for hours
     "bvh_scale": {"above": 0},
 }
 """Allowed ranges of every numeric option of the configs, by field name (one name, one meaning)."""
@@ -112,7 +120,7 @@ def check_ranges(instance: Any) -> None:
             continue
         value = getattr(instance, name)
         for item in value if isinstance(value, (list, tuple)) else [value]:
-            check_value(name, item, limits.get("min"), limits.get("above"))
+            check_value(name, item, limits.get("min"), limits.get("above"), limits.get("max"))
 
 
 def _flag_type(cast, minimum: float | None, above: float | None):
