@@ -96,6 +96,8 @@ def start_codes(vqvae: DanceVQVAE, start_pose: str | os.PathLike | None = None) 
                 f"start pose must hold at least {FRAMES_PER_TOKEN} frames of {skeleton.num_joints} "
                 f"joints ({skeleton.name}), got {joints.shape}",
             )
+        if not np.isfinite(joints[:FRAMES_PER_TOKEN]).all():
+            raise DataFileError(path, "the start pose's first frames hold NaN or infinite values")
     upper, lower = encode_joints(vqvae, joints[:FRAMES_PER_TOKEN])
     return int(upper[0, 0]), int(lower[0, 0])
 

@@ -18,6 +18,8 @@ import logging
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
+import pyarrow.compute as pc
 from datasets import DatasetDict, load_dataset, load_from_disk
 
 from .models.loading import hub_repo_id
@@ -46,7 +48,34 @@ def _check(dataset: DatasetDict, source: str) -> DatasetDict:
     for split in ("train", "test"):
         if len(dataset[split]) == 0:
             raise DataFileError(source, f"the {split!r} split has no pairs")
+    for split, table in dataset.items():
+        for column in table.column_names:
+            if problem := _column_problem(column, table.data.column(column)):
+                raise DataFileError(source, f"{split} {column}: {problem}")
     return dataset
+
+
+def _column_problem(column: str, values: pa.ChunkedArray) -> str | None:
+    """Token ids that are not integers, or numbers that are NaN or infinite (music features
+    with NaN trained a reward model to a loss of 0)."""
+    for chunk in values.chunks:
+        leaf = chunk
+        while True:
+            if isinstance(leaf.type, pa.ExtensionType):
+                leaf = leaf.storage
+            elif (
+                pa.types.is_list(leaf.type)
+                or pa.types.is_large_list(leaf.type)
+                or (pa.types.is_fixed_size_list(leaf.type))
+            ):
+                leaf = leaf.flatten()
+            else:
+                break
+        if column.endswith("_ids") and not pa.types.is_integer(leaf.type):
+            return f"token ids must be integers, got {leaf.type}"
+        if pa.types.is_floating(leaf.type) and pc.all(pc.is_finite(leaf)).as_py() is False:
+            return "holds NaN or infinite values"
+    return None
 
 
 def _check_info(info: Any, source: str) -> dict:

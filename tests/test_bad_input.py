@@ -392,6 +392,10 @@ CASES: dict[str, Case] = {
     "evaluate a truncated .npz": Case(
         "traceback", [*EVALUATE, "--generated", "gen"], names="x.npz", setup=truncated_npz("gen/x.npz")
     ),
+    "a start pose of NaN joints": Case(
+        "nonsense", [*DANCE, "--start-pose", "pose.npz"], names="pose.npz",
+        setup=npz("pose.npz", joints=np.full((16, 72), np.nan, np.float32)),
+    ),
     "a start pose that is not numpy": Case(
         "traceback", [*DANCE, "--start-pose", "pose.npy"], names="pose.npy",
         setup=write("pose.npy", b"0,1,2\n3,4,5\n"),

@@ -462,3 +462,40 @@ def test_ground_truth_demonstrations_rank_the_datas_own_codes_above_every_rollou
     assert "| 0 (ground truth) |" in (tmp_path / "reward" / "reward_report.md").read_text()
     with pytest.raises(ValueError, match="noise levels must all be above 0"):
         DemonstrationConfig(noise_levels=[0.0, 0.5], ground_truth_demonstrations=True)
+
+
+@pytest.mark.parametrize(
+    ("split", "column", "change", "problem"),
+    [
+        ("train_segments", "music_features", "nan", "holds NaN or infinite values"),
+        ("train", "chosen_upper_ids", "fraction", "token ids must be integers, got double"),
+    ],
+)
+def test_a_preference_dataset_with_nan_music_or_fractional_ids_is_refused_at_load(
+    split, column, change, problem, tiny_preferences, tmp_path
+):
+    """NaN music trained a reward model to a loss of 0; fractional token ids trained too."""
+    import shutil
+
+    from e3d2_hf.preferences import load_preferences
+    from e3d2_hf.utils.errors import DataFileError
+
+    prefs, _ = load_preferences(tiny_preferences)
+    table = prefs[split]
+    if change == "nan":
+        from datasets import Dataset
+
+        rows = table.to_list()
+        rows[0][column][0][0] = float("nan")
+        table = Dataset.from_list(rows, features=table.features)
+    else:
+        from datasets import Sequence, Value
+
+        table = table.cast_column(column, Sequence(Value("float64")))
+        table = table.map(lambda row: {column: [v + 0.5 for v in row[column]]})
+    prefs[split] = table
+    out = tmp_path / "prefs"
+    prefs.save_to_disk(str(out))
+    shutil.copy(tiny_preferences / "demonstrations.json", out / "demonstrations.json")
+    with pytest.raises(DataFileError, match=rf"{out}: {split} {column}: {problem}"):
+        load_preferences(out)
