@@ -131,7 +131,7 @@ def _run_stage(options: DemoOptions, stage: str, **values) -> Callable[[], objec
 
 def build_stages(options: DemoOptions) -> list[Stage]:
     out = options.output_dir
-    paths = {name: out / getattr(FOLDERS, name) for name in ("data", "vqvae", "bc")}
+    paths = {"data": out / FOLDERS.data, "vqvae": out / FOLDERS.vqvae, "bc": out / FOLDERS.bc}
     data_args = {"dataset": options.data, "prepared_dir": paths["data"]}
 
     def run_prepare() -> object:
@@ -175,7 +175,7 @@ def build_stages(options: DemoOptions) -> list[Stage]:
 
 def _seeded_stages(options: DemoOptions, root: Path, seed: int, bc: Path) -> list[Stage]:
     """Demonstrations -> reward model -> PPO with each of the demo's rewards, all with `seed`."""
-    paths = {name: root / getattr(FOLDERS, name) for name in ("preferences", "reward")}
+    paths = {"preferences": root / FOLDERS.preferences, "reward": root / FOLDERS.reward}
     tag = "" if seed == 0 else f" (seed {seed})"
     ppo_common = {"policy_name_or_path": bc, "reward_model_name_or_path": paths["reward"]}
     ppo_stages = [

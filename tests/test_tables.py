@@ -43,7 +43,7 @@ def test_a_claim_is_made_only_where_the_intervals_part():
 
 
 def test_the_comparison_table_marks_each_metric_better_worse_or_no_difference():
-    header, rule, row = comparison_table({"pi_RL vs pi_BC": compare(WORSE, BC)}).splitlines()
+    header, rule, row = comparison_table({("pi_RL", "pi_BC"): compare(WORSE, BC)}).splitlines()
     assert header == "| comparison | reward-model score ↑ | FID_k ↓ | BAS ↑ |"
     assert row == "| pi_RL vs pi_BC | ▲ better | ▼ worse | · none shown |"
-    assert comparison_table({"pi_RL vs pi_BC": compare({"eval_score": 1.0}, BC)}) == ""
+    assert comparison_table({("pi_RL", "pi_BC"): compare({"eval_score": 1.0}, BC)}) == ""

@@ -159,19 +159,22 @@ class StrictLoadingMixin:
         if problems:
             raise ModelFolderError(where, f"not a complete {expected} model; {'; '.join(problems)}")
         if bad := non_finite_tensors(model):
-            more = f" and {len(bad) - 3} more" if len(bad) > 3 else ""
             raise ModelFolderError(
                 where,
-                f"holds NaN or infinite weights ({', '.join(bad[:3])}{more}): a diverged "
-                "training saved it; load an earlier checkpoint",
+                f"holds NaN or infinite weights ({bad}): a diverged training saved it; load an "
+                "earlier checkpoint",
             )
         return (model, info) if want_info else model
 
 
-def non_finite_tensors(model) -> list[str]:
-    """The floating-point tensors of a loaded model holding NaN or infinity."""
-    return [
+def non_finite_tensors(model) -> str | None:
+    """The floating-point tensors of a model that hold NaN or infinity, the first three by
+    name ("a, b, c and 4 more"), or None when every one is finite."""
+    bad = [
         name
         for name, t in model.state_dict().items()
         if t.is_floating_point() and not t.is_meta and not torch.isfinite(t).all()
     ]
+    if not bad:
+        return None
+    return ", ".join(bad[:3]) + (f" and {len(bad) - 3} more" if len(bad) > 3 else "")

@@ -27,3 +27,13 @@ def claim_sentences(
         for v in verdicts
         if not (differences_only and v.outcome == "none")
     ]
+
+
+def claimed_differences(comparisons: dict[tuple[str, str], list[Verdict]]) -> list[str]:
+    """One paragraph per (policy, baseline) that differ somewhere: its claimed differences with
+    their evidence (the comparison table shows the rest)."""
+    paragraphs = (
+        claim_sentences(name, baseline, verdicts, differences_only=True)
+        for (name, baseline), verdicts in comparisons.items()
+    )
+    return [" ".join(sentences) for sentences in paragraphs if sentences]

@@ -26,7 +26,7 @@ from ..evaluation.protocol import COLUMNS
 from ..training.rewards import REWARDS, demo_rewards
 from ..utils.markdown import markdown_table
 from ..utils.outputs import DANCES_INFO, PPO_REPORT, PREPARE_INFO, REWARD_REPORT
-from .claims import claim_sentences
+from .claims import claimed_differences
 from .ppo import (
     CLEANUP_NOTE,
     COMPARISON_NOTE,
@@ -258,12 +258,9 @@ def _comparison_blocks(verdicts: dict[tuple[str, str], list], note: str) -> list
     difference with its evidence."""
     if not any(verdicts.values()):
         return []
-    header, rows = comparison_rows({f"{a} vs {b}": v for (a, b), v in verdicts.items()})
+    header, rows = comparison_rows(verdicts)
     blocks = [Block("p", note), Block("table", header=header, rows=tuple(rows))]
-    for (name, reference), found in verdicts.items():
-        if lines := claim_sentences(name, reference, found, differences_only=True):
-            blocks.append(Block("p", " ".join(lines)))
-    return blocks
+    return blocks + [Block("p", paragraph) for paragraph in claimed_differences(verdicts)]
 
 
 def _movement_verdicts(by_policy: dict[str, list[dict]], truth: dict, intervals: dict) -> list[str]:

@@ -17,7 +17,7 @@ from ..evaluation.metrics import EVAL_PREFIX, METRICS, metrics
 from ..evaluation.physical import DIAGNOSTICS, diagnostic_flags, raw_and_cleaned
 from ..evaluation.protocol import COLUMNS
 from ..utils.outputs import PPO_REPORT
-from .claims import claim_sentences
+from .claims import claimed_differences
 from .tables import comparison_table, diagnostics_table, ppo_table
 
 CURVE_PLOT = "ppo_curves.png"
@@ -209,16 +209,12 @@ def ppo_report_markdown(report: dict) -> str:
         parts.append(sentence)
     baseline = report["rows"].get("pi_BC")
     verdicts = {
-        f"{name} vs pi_BC": compare(row, baseline)
+        (name, "pi_BC"): compare(row, baseline)
         for name, row in report["rows"].items()
         if baseline and name != "pi_BC"
     }
     if table := comparison_table(verdicts):
-        parts += [COMPARISON_NOTE, table]
-        for pair, found in verdicts.items():
-            name = pair.removesuffix(" vs pi_BC")
-            if claims := claim_sentences(name, "pi_BC", found, differences_only=True):
-                parts.append(" ".join(claims))
+        parts += [COMPARISON_NOTE, table, *claimed_differences(verdicts)]
     curve = report.get("curve") or []
     if len(curve) > 2:
         parts += [

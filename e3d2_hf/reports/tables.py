@@ -64,16 +64,16 @@ the seeds) supports."""
 
 
 def comparison_rows(
-    comparisons: dict[str, list[Verdict]],
+    comparisons: dict[tuple[str, str], list[Verdict]],
 ) -> tuple[tuple[str, ...], list[tuple[str, ...]]]:
-    """(header, rows) of one comparison table: a row per "policy vs baseline", a column per
+    """(header, rows) of one comparison table: a row per (policy, baseline), a column per
     metric any of them compares, a marker (and, for seeds, the paired difference) per cell."""
     names = list(
         dict.fromkeys(v.metric.name for verdicts in comparisons.values() for v in verdicts)
     )
     header = ("comparison", *(METRICS[n].heading for n in names))
     rows = []
-    for pair, verdicts in comparisons.items():
+    for (name, baseline), verdicts in comparisons.items():
         by_metric = {v.metric.name: v for v in verdicts}
         cells = []
         for n in names:
@@ -83,11 +83,11 @@ def comparison_rows(
                 if v is None
                 else MARKERS[v.outcome] + (f" {v.difference}" if v.difference else "")
             )
-        rows.append((pair, *cells))
+        rows.append((f"{name} vs {baseline}", *cells))
     return header, rows
 
 
-def comparison_table(comparisons: dict[str, list[Verdict]]) -> str:
+def comparison_table(comparisons: dict[tuple[str, str], list[Verdict]]) -> str:
     """`comparison_rows` as markdown; empty when nothing was compared."""
     if not any(comparisons.values()):
         return ""

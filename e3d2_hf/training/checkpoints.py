@@ -9,12 +9,11 @@ import os
 import shutil
 from pathlib import Path
 
-import torch
 from accelerate import PartialState
 from transformers import TrainerCallback
 from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
 
-from ..models.loading import safetensors_problem
+from ..models.loading import non_finite_tensors, safetensors_problem
 from ..utils.errors import E3D2Error
 from ..utils.outputs import is_owned
 
@@ -130,12 +129,9 @@ def last_good_model(output_dir: str | os.PathLike) -> str:
 
 def check_finite_weights(model, what: str, output_dir: str | os.PathLike) -> None:
     """Refuse to save weights that are NaN or infinite, naming the first tensors found."""
-    bad = [name for name, p in model.named_parameters() if not torch.isfinite(p.detach()).all()]
-    if bad:
-        more = f" and {len(bad) - 3} more" if len(bad) > 3 else ""
+    if bad := non_finite_tensors(model):
         raise TrainingStopped(
-            f"{what} has non-finite weights ({', '.join(bad[:3])}{more}). "
-            + last_good_model(output_dir)
+            f"{what} has non-finite weights ({bad}). " + last_good_model(output_dir)
         )
 
 

@@ -231,6 +231,10 @@ def _finite(value) -> bool:
     return not isinstance(value, float) or math.isfinite(value)
 
 
+NON_FINITE_KEYS = ("loss", "grad_norm", "eval_loss")
+"""Logged values that stop a run when they are not finite."""
+
+
 class NonFiniteLogCallback(TrainerCallback):
     """Stops a run whose logged gradient norm or loss is not finite: the clipped update of an
     infinite gradient moves nothing, so the run would go on learning nothing."""
@@ -244,9 +248,6 @@ class NonFiniteLogCallback(TrainerCallback):
                 f"step {state.global_step}: {', '.join(f'{k} is {v}' for k, v in bad.items())}. "
                 + last_good_model(args.output_dir)
             )
-
-
-NON_FINITE_KEYS = ("loss", "grad_norm", "eval_loss")
 
 
 class MainProcessPrinterCallback(PrinterCallback):
