@@ -30,10 +30,14 @@ from .utils.outputs import (
     DEMONSTRATIONS_INFO,
     PPO_REPORT,
     PREPARE_INFO,
+    acquire_run_lock,
     claim_output_dir,
+    is_owned,
+    record_files,
     remove_owned,
 )
 from .utils.resources import shipped_folder
+from .utils.yaml_files import read_yaml
 
 logger = logging.getLogger(__name__)
 
@@ -224,9 +228,7 @@ def data_workers(num_clips: int) -> int:
 
 def _synthetic_size(options: DemoOptions) -> dict:
     """The synthetic set's size as the demo VQ-VAE config names it."""
-    import yaml
-
-    config = yaml.safe_load((options.config_dir / "vqvae.yaml").read_text())
+    config = read_yaml(options.config_dir / "vqvae.yaml")
     return {
         "num_sequences": int(config.get("num_synthetic_clips", 16)),
         "duration": float(config.get("synthetic_duration", 16.0)),
@@ -272,8 +274,11 @@ def render_demo_dances(out: Path, seconds: float = 8.0) -> dict:
 
 def run_demo(options: DemoOptions) -> Path:
     """Run every unfinished stage, then write the report; returns the report's path."""
-    claim_output_dir(options.output_dir, "choose another --output_dir")
+    for config in sorted(Path(options.config_dir).glob("*.yaml")):
+        read_yaml(config)  # a broken config is refused before anything is written
     stages = build_stages(options)
+    claim_output_dir(options.output_dir, "choose another --output_dir")
+    acquire_run_lock(options.output_dir)
     timings: dict[str, float] = {}
     timings_file = options.output_dir / "timings.json"
     if timings_file.is_file() and not options.force:
@@ -290,6 +295,8 @@ def run_demo(options: DemoOptions) -> Path:
         try:
             stage.run()
         except BaseException as exc:
+            if is_owned(stage.output):  # what this stage wrote, so a re-run may redo it
+                record_files(stage.output)
             print(
                 f"{prefix}: failed; {stage.output} is left incomplete and is redone next time",
                 flush=True,
@@ -298,9 +305,12 @@ def run_demo(options: DemoOptions) -> Path:
                 raise StageError(f"stage {number}/{len(stages)} ({stage.name})") from exc
             raise
         timings[stage.name] = time.perf_counter() - start
+        if is_owned(stage.output):
+            record_files(stage.output)
         timings_file.write_text(json.dumps(timings, indent=2))
         print(f"{prefix}: done in {timings[stage.name]:.0f} s", flush=True)
 
     report = write_report(options.output_dir, timings)
+    record_files(options.output_dir)
     print(f"[demo] report: {report} and {report.with_suffix('.html')}", flush=True)
     return report

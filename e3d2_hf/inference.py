@@ -5,7 +5,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
@@ -28,6 +27,7 @@ from .models.folders import load_model, locate_vqvae
 from .models.policy.configuration_policy import VQVAE_SUBFOLDER
 from .models.tokens import encode_joints
 from .utils.errors import DataFileError
+from .utils.outputs import file_sha256
 from .utils.ranges import RangeError
 
 logger = logging.getLogger(__name__)
@@ -205,7 +205,7 @@ def save_dance(
             "skeleton": dance.skeleton.name, "num_tokens": len(dance.upper_ids),
             "cleanup": dance.cleanup,
             "files": {k: str(output_dir / v.name) for k, v in staged.items()},
-            "sha256": {v.name: _sha256(v) for v in staged.values()},
+            "sha256": {v.name: file_sha256(v) for v in staged.values()},
         }  # fmt: skip
         (staging / manifest.name).write_text(json.dumps(record, indent=2))
         for path in staged.values():
@@ -275,21 +275,14 @@ def check_dance_name(name: str) -> None:
         not name
         or name.startswith(".")
         or any(sep in name for sep in ("/", "\\", "\0"))
-        or len(name.encode()) > NAME_BYTES
+        or len(name.encode(errors="surrogateescape")) > NAME_BYTES
+        or name != name.encode(errors="surrogateescape").decode(errors="replace")
     ):
         raise RangeError(
             "--name",
-            f"{name[:60]!r} is not a file stem inside --output_dir (no '/', no leading '.', at "
-            f"most {NAME_BYTES} bytes)",
+            f"{name[:60]!r} is not a file stem inside --output_dir (UTF-8, no '/', no leading "
+            f"'.', at most {NAME_BYTES} bytes)",
         )
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def check_dance_targets(output_dir: Path, name: str, formats: tuple[str, ...]) -> None:
@@ -323,7 +316,7 @@ def check_dance_targets(output_dir: Path, name: str, formats: tuple[str, ...]) -
         path = output_dir / f"{name}.{suffix}"
         if not (path.exists() or path.is_symlink()):
             continue
-        if path.is_symlink() or not path.is_file() or ours.get(path.name) != _sha256(path):
+        if path.is_symlink() or not path.is_file() or ours.get(path.name) != file_sha256(path):
             raise FileExistsError(
                 f"{path}: exists and was not written by e3d2 dance, or changed since; nothing "
                 "was written. Choose another --name or --output_dir"

@@ -6,6 +6,7 @@ the 7.5-FPS feature rows. `e3d2 score` is the command-line front end.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from dataclasses import dataclass, field
@@ -50,6 +51,8 @@ class TokenDance:
     music_tokens: np.ndarray  # (N, music_dim) at TOKEN_FPS
     upper_ids: np.ndarray  # (N,)
     lower_ids: np.ndarray  # (N,)
+    source: str = ""
+    """The file or dataset it came from, named by errors."""
 
 
 @torch.no_grad()
@@ -153,7 +156,9 @@ def load_dance_file(
         raise DataFileError(
             path, f"expected 'upper_ids' + 'lower_ids' or 'joints', found {sorted(arrays)}"
         )
-    return TokenDance(path.stem, np.asarray(music_tokens), np.asarray(upper), np.asarray(lower))
+    return TokenDance(
+        path.stem, np.asarray(music_tokens), np.asarray(upper), np.asarray(lower), str(path)
+    )
 
 
 def dances_from_clip_dataset(clips, vqvae: DanceVQVAE | None, source: str) -> list[TokenDance]:
@@ -163,7 +168,12 @@ def dances_from_clip_dataset(clips, vqvae: DanceVQVAE | None, source: str) -> li
     dances = []
     for row in clips.select_columns(["id", "joints", "music_tokens"]).with_format("numpy"):
         upper, lower = tokenize_joints(vqvae, row["joints"], f"{source}:{row['id']}")
-        dances.append(TokenDance(str(row["id"]), np.asarray(row["music_tokens"]), upper, lower))
+        dances.append(
+            TokenDance(
+                str(row["id"]), np.asarray(row["music_tokens"]), upper, lower,
+                f"{source} (clip {row['id']})",
+            )
+        )  # fmt: skip
     return dances
 
 
@@ -182,32 +192,53 @@ def score_dances(
             or dance.music_tokens.shape[1] != reward_model.config.music_dim
         ):
             raise DataFileError(
-                dance.name,
+                dance.source or dance.name,
                 f"music features are {dance.music_tokens.shape}, the reward model reads "
                 f"(steps, {reward_model.config.music_dim})",
             )
-        u = score_windows(
-            reward_model, dance.music_tokens, dance.upper_ids, dance.lower_ids, stride
-        )
+        try:
+            u = score_windows(
+                reward_model, dance.music_tokens, dance.upper_ids, dance.lower_ids, stride
+            )
+        except ValueError as exc:  # too short for one window: say which dance
+            raise DataFileError(dance.source or dance.name, str(exc)) from None
         out.append(
             DanceScore(dance.name, int(min(len(dance.upper_ids), len(dance.music_tokens))), u)
         )
     return out
 
 
+SCORES_WRITTEN_BY = "e3d2-hf score"
+"""`written_by` of the JSON that `e3d2 score --output` writes."""
+
+
+def _rows_sha256(rows: list) -> str:
+    return hashlib.sha256(json.dumps(rows, sort_keys=True).encode()).hexdigest()
+
+
+def scores_document(scores: list[DanceScore]) -> dict:
+    """What `--output` holds: the scores, and the proof that `e3d2 score` wrote them unchanged
+    (the hash of the rows), so a later run replaces only that file."""
+    rows = [s.as_dict() for s in scores]
+    return {"written_by": SCORES_WRITTEN_BY, "sha256": _rows_sha256(rows), "scores": rows}
+
+
 def check_score_output(path: Path) -> None:
-    """`--output` may replace only an earlier scores file of `e3d2 score`."""
-    if not path.exists():
+    """`--output` may replace only an earlier, unedited scores file of `e3d2 score`."""
+    if not path.exists() and not path.is_symlink():
         return
     try:
-        rows = json.loads(path.read_text())
-        ours = isinstance(rows, list) and all(
-            isinstance(r, dict) and {"name", "mean_u"} <= set(r) for r in rows
+        document = json.loads(path.read_text()) if not path.is_symlink() else None
+        ours = (
+            isinstance(document, dict)
+            and document.get("written_by") == SCORES_WRITTEN_BY
+            and isinstance(document.get("scores"), list)
+            and document.get("sha256") == _rows_sha256(document["scores"])
         )
     except (json.JSONDecodeError, UnicodeDecodeError, IsADirectoryError):
         ours = False
     if not ours:
         raise FileExistsError(
-            f"{path}: exists and is not a scores file of e3d2 score; nothing was written. "
-            "Choose another --output"
+            f"{path}: exists and is not an unedited scores file of e3d2 score; nothing was "
+            "written. Choose another --output"
         )

@@ -29,7 +29,6 @@ from e3d2_hf.training.config_parser import parse_stage_args
 from e3d2_hf.training.trainer import finish_run
 from e3d2_hf.training.windows import TokenWindows
 from e3d2_hf.utils.errors import run_recipe
-from e3d2_hf.utils.outputs import claim_output_dir
 
 ARGUMENTS = (DataArguments, ModelArguments, BCConfig)
 """The options: `--config` YAML keys and `--key value` flags, one dataclass each."""
@@ -52,10 +51,6 @@ def run(data: DataArguments, model_args: ModelArguments, config: BCConfig) -> di
     train_clips, heldout = split_holdout(clips, data)
     train_tokens = tokenize_clips(train_clips, vqvae)
     heldout_tokens = tokenize_clips(heldout, vqvae)
-    if PartialState().is_main_process:
-        claim_output_dir(config.output_dir)
-        train_tokens.save_to_disk(os.path.join(config.output_dir, "tokens", "train"))
-        heldout_tokens.save_to_disk(os.path.join(config.output_dir, "tokens", "heldout"))
     train_set = TokenWindows(train_tokens, config.window_tokens, config.window_stride)
     eval_sets = {
         "seen": TokenWindows(train_tokens, config.window_tokens, config.eval_window_stride),
@@ -81,6 +76,10 @@ def run(data: DataArguments, model_args: ModelArguments, config: BCConfig) -> di
 
     # 4. train (training/bc_trainer.py: cross-entropy on the next upper and lower code)
     trainer = BCTrainer(model=model, args=config, train_dataset=train_set, eval_dataset=eval_sets)
+    trainer.checkpoint_to_resume(config.resume_from_checkpoint)  # a refused run writes nothing
+    if PartialState().is_main_process:
+        train_tokens.save_to_disk(os.path.join(config.output_dir, "tokens", "train"))
+        heldout_tokens.save_to_disk(os.path.join(config.output_dir, "tokens", "heldout"))
     trainer.train(resume_from_checkpoint=config.resume_from_checkpoint)
 
     # 5. evaluate: seen vs unseen music, and pi_BC's dances on the held-out songs

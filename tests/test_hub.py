@@ -77,7 +77,7 @@ def test_reward_model_trains_from_the_hub_dataset_and_loads_by_repo_id(hub_round
 
 def test_score_cli_reads_a_reward_model_by_repo_id(hub_roundtrip):
     assert hub_roundtrip["cli_exit"] == 0
-    [score] = hub_roundtrip["cli_scores"]
+    [score] = hub_roundtrip["cli_scores"]["scores"]
     assert score["num_windows"] == 1 and score["num_tokens"] == 29
     assert score["mean_u"] == pytest.approx(hub_roundtrip["score_hub"][0], abs=1e-4)
 
@@ -240,3 +240,26 @@ def test_models_trained_with_relative_paths_work_from_another_directory_and_the_
     assert sorted(p.name for p in (there / "dances").iterdir()) == sorted(
         p.name for p in (there / "hub-dances").iterdir()
     )
+
+
+@pytest.mark.parametrize("failure", ["a refused token", "an unreachable endpoint"])
+def test_push_failures_are_one_line_naming_the_repo_and_what_to_check(
+    failure, tiny_reward, tmp_path
+):
+    """`e3d2 push` with a bad HF_TOKEN, or an HF_ENDPOINT where nothing listens: exit 2 and one
+    line naming the repo and the setting, nothing on the Hub (each used to be a traceback)."""
+    with LoopbackHub() as hub:
+        hub.state.tokens = {"hf_the_right_one"}
+        env = _hub_env(hub, tmp_path / "hf_home")
+        if failure == "an unreachable endpoint":
+            env["HF_ENDPOINT"] = "http://127.0.0.1:9"  # nothing listens on the discard port
+        run = subprocess.run(
+            [sys.executable, "-m", "e3d2_hf.cli", "push", str(tiny_reward), "me/reward"],
+            cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300,
+        )  # fmt: skip
+        assert not hub.state.repos
+    lines = run.stderr.strip().splitlines()
+    assert run.returncode == 2 and "Traceback" not in run.stderr, run.stderr[-2000:]
+    assert lines[-1].startswith("e3d2 push: error: me/reward: "), lines
+    expected = "HF_TOKEN" if failure == "a refused token" else "HF_ENDPOINT"
+    assert expected in lines[-1] and len(lines) == 1, lines

@@ -21,7 +21,8 @@ from ..evaluation.protocol import (
 )
 from ..reports.evaluate import write_report
 from ..reports.tables import diagnostics_table, metrics_table
-from ..utils.outputs import check_replaceable
+from ..utils.outputs import check_writable
+from ..utils.ranges import check_ranges
 
 
 @dataclass
@@ -55,6 +56,9 @@ class Arguments:
         default="outputs/evaluation", metadata={"help": "where metrics.json and metrics.md go"}
     )
 
+    def __post_init__(self) -> None:
+        check_ranges(self)
+
 
 def load_dances(path: str) -> list:
     """The dances of a clip dataset folder, or of a folder of .npz/.npy files."""
@@ -65,7 +69,7 @@ def load_dances(path: str) -> list:
 
 
 def run(args: Arguments) -> int:
-    check_replaceable(args.output_dir, "choose another --output_dir")  # before the work
+    check_writable(args.output_dir, "choose another --output_dir")  # before the work
     bug = not args.fixed_energy
     ground_truth = load_dances(args.ground_truth)
     gt_features = ground_truth_features([d.joints for d in ground_truth], reference_bug=bug)

@@ -9,6 +9,7 @@ a clip dataset folder from `e3d2 prepare` (every clip is scored).
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -58,6 +59,7 @@ def run(args: Arguments) -> int:
         dances_from_clip_dataset,
         load_dance_file,
         score_dances,
+        scores_document,
     )
 
     if args.output:
@@ -75,7 +77,11 @@ def run(args: Arguments) -> int:
     rows = [(s.name, s.num_tokens, len(s.window_u), f"{s.mean_u:.3f}") for s in scores]
     print(markdown_table(("dance", "tokens", "windows", "mean u"), rows, align="lrrr"))
     if args.output:
-        Path(args.output).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.output).write_text(json.dumps([s.as_dict() for s in scores], indent=2))
+        output = Path(args.output)
+        check_score_output(output)  # again: the minutes of scoring may have changed it
+        output.parent.mkdir(parents=True, exist_ok=True)
+        staged = output.with_name(f".{output.name}.partial")
+        staged.write_text(json.dumps(scores_document(scores), indent=2))
+        os.replace(staged, output)
         print(f"\nwrote {args.output}")
     return 0

@@ -32,14 +32,16 @@ from pathlib import Path
 from tqdm.auto import tqdm
 
 from ..utils.errors import E3D2Error
+from ..utils.outputs import file_sha256, owns_file, write_owned_files
 from . import sources
-from .music import file_digest
 from .paths import datasets_home
 from .sources import SourceDataset
 
 logger = logging.getLogger(__name__)
 
 MANIFEST = ".e3d2-download.json"
+STATUS_FILE = "download.json"
+"""What the dataset folder holds (pieces, skipped ones, terms), rewritten after each run."""
 """Written last into every piece this module assembled: what it holds and where it came from."""
 PARTIAL = ".partial"
 CARD_MARK = "<!-- written by e3d2 download -->"
@@ -276,7 +278,7 @@ def _fetch_file(
     pointer = lfs_pointer(part)
     if pointer is None:
         os.replace(part, final)
-        return {"size": remote.size, "git_sha": remote.git_sha, "sha256": file_digest(final)}
+        return {"size": remote.size, "git_sha": remote.git_sha, "sha256": file_sha256(final)}
     oid, size = pointer
     bar.total += size
     bar.refresh()
@@ -287,7 +289,7 @@ def _fetch_file(
         if lfs_pointer(path) is not None:  # the media host answered with the pointer again
             path.unlink()
             raise PieceUnavailable(lacks)
-        return file_digest(path) == oid
+        return file_sha256(path) == oid
 
     _fetch_checked(
         f"{endpoints.media}/{where}", lfs_part, size, retries, bar,
@@ -340,6 +342,27 @@ def _manifest(folder: Path) -> dict | None:
         return None
 
 
+def _is_ours_unchanged(folder: Path) -> bool:
+    """Every file in `folder` is one its manifest lists, with the recorded sha256: a piece the
+    downloader may replace (a planted or edited manifest proves nothing)."""
+    manifest = _manifest(folder)
+    recorded = manifest.get("files") if isinstance(manifest, dict) else None
+    if not isinstance(recorded, dict) or folder.is_symlink():
+        return False
+    for path in folder.rglob("*"):
+        if path.name == MANIFEST and path.parent == folder:
+            continue
+        entry = recorded.get(path.name) if path.parent == folder else None
+        if (
+            path.is_symlink()
+            or not path.is_file()
+            or not isinstance(entry, dict)
+            or entry.get("sha256") != file_sha256(path)
+        ):
+            return False
+    return True
+
+
 def _is_current(folder: Path, dataset: GitHubDataset, files: list[RemoteFile]) -> bool:
     manifest = _manifest(folder)
     if manifest is None or manifest.get("dataset") != dataset.name:
@@ -379,6 +402,11 @@ def download_dataset(
     root = Path(dest) if dest is not None else default_download_dir(name)
     if root.exists() and not root.is_dir():
         raise DownloadError(f"{root}: exists and is not a folder")
+    if not owns_file(root / STATUS_FILE):
+        raise DownloadError(
+            f"{root / STATUS_FILE}: not written by e3d2 download, or changed since; nothing was "
+            "downloaded. Move it away or choose another --output_dir"
+        )
 
     by_piece: dict[str, list[RemoteFile]] = {}
     pattern = re.compile(dataset.piece_pattern)
@@ -406,9 +434,10 @@ def download_dataset(
             report.skipped[piece] = f"the repository has no {', '.join(missing)}"
         elif _is_current(target, dataset, files):
             report.present.append(piece)
-        elif target.exists() and _manifest(target) is None:
+        elif (target.exists() or target.is_symlink()) and not _is_ours_unchanged(target):
             report.skipped[piece] = (
-                f"{target} exists and was not written by e3d2 download; left as is"
+                f"{target} exists and was not written by e3d2 download, or changed since; "
+                "left as is"
             )
         else:
             todo[piece] = files
@@ -439,7 +468,10 @@ def download_dataset(
             }
             (work / MANIFEST).write_text(json.dumps(manifest, indent=2))
             target = root / piece
-            if target.exists():  # an older download of ours (it has a manifest): replace it
+            if target.exists():  # an older download of ours, unchanged: replace it
+                if not _is_ours_unchanged(target):
+                    report.skipped[piece] = f"{target} changed during the download; left as is"
+                    continue
                 shutil.rmtree(target)
             os.replace(work, target)
             report.downloaded.append(piece)
@@ -477,7 +509,7 @@ def _write_card(root: Path, dataset: GitHubDataset, report: DownloadReport) -> N
         "terms": dataset.source.terms,
         "citation": dataset.source.citation,
     }
-    (root / "download.json").write_text(json.dumps(status, indent=2))
+    write_owned_files(root, {STATUS_FILE: json.dumps(status, indent=2)})
     readme = root / "README.md"
     if readme.exists() and not readme.read_text(errors="replace").startswith(CARD_MARK):
         return  # the user's own file

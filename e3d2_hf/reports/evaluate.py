@@ -6,7 +6,7 @@ import json
 import os
 from pathlib import Path
 
-from ..utils.outputs import claim_output_dir
+from ..utils.outputs import claim_output_dir, write_owned_files
 from .tables import diagnostics_table, metrics_table
 
 
@@ -18,12 +18,13 @@ def write_report(
     """metrics.json (one row per set), diagnostics.json and metrics.md (both tables)."""
     output_dir = claim_output_dir(output_dir, "choose another --output_dir")
     json_path, md_path = output_dir / "metrics.json", output_dir / "metrics.md"
-    json_path.write_text(json.dumps(rows, indent=2))
+    files = {json_path.name: json.dumps(rows, indent=2)}
     if diagnostics:
-        (output_dir / "diagnostics.json").write_text(json.dumps(diagnostics, indent=2))
+        files["diagnostics.json"] = json.dumps(diagnostics, indent=2)
     text = metrics_table(rows)
     if diagnostics:
         text += "\n\nPhysical and motion diagnostics (`e3d2_hf/evaluation/physical.py`):\n\n"
         text += diagnostics_table(diagnostics)
-    md_path.write_text(text + "\n")
+    files[md_path.name] = text + "\n"
+    write_owned_files(output_dir, files)
     return json_path, md_path

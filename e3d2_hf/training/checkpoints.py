@@ -15,7 +15,7 @@ from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
 
 from ..models.loading import non_finite_tensors, safetensors_problem
 from ..utils.errors import E3D2Error
-from ..utils.outputs import is_owned
+from ..utils.outputs import ForeignFolderError, foreign_files, is_owned, record_files
 
 logger = logging.getLogger(__name__)
 
@@ -55,8 +55,9 @@ def last_complete_checkpoint(output_dir: Path) -> Path | None:
 
 
 def discard_checkpoints(output_dir: Path) -> list[Path]:
-    """Remove the `checkpoint-N/` folders of an earlier run from a run folder the toolkit owns;
-    a folder it does not own is left alone."""
+    """Remove the `checkpoint-N/` folders of an earlier run from a run folder the toolkit owns
+    (a folder it does not own is left alone); a checkpoint holding files the toolkit did not
+    write, or changed since, is refused before anything is removed."""
     if not is_owned(output_dir):
         return []
     old = [
@@ -65,6 +66,13 @@ def discard_checkpoints(output_dir: Path) -> list[Path]:
         if child.is_dir() and not child.is_symlink()
         and child.name.partition("-")[0] == "checkpoint" and child.name.partition("-")[2].isdigit()
     ]  # fmt: skip
+    for child in old:
+        if foreign := foreign_files(child):
+            raise ForeignFolderError(
+                f"{child}: holds files e3d2-hf did not write or that changed since "
+                f"({', '.join(foreign[:3])}); nothing was removed. Move it away yourself or "
+                "choose another --output_dir"
+            )
     for child in old:
         shutil.rmtree(child)
     if old:
@@ -146,3 +154,5 @@ class CheckpointCompleteCallback(TrainerCallback):
             # a NaN save is left unmarked, so a resume passes over it to the last good one
             check_finite_weights(kwargs["model"], f"{folder}", args.output_dir)
             mark_checkpoint_complete(folder, state.global_step)
+            record_files(folder)  # its own manifest: what --overwrite_output_dir may remove
+            record_files(args.output_dir)

@@ -20,7 +20,13 @@ from transformers.integrations import TensorBoardCallback
 from transformers.integrations.integration_utils import default_logdir
 
 from ..models.folders import bundle_vqvae, check_model_type
-from ..utils.outputs import DATA_ARGS, check_replaceable, claim_output_dir
+from ..utils.outputs import (
+    DATA_ARGS,
+    acquire_run_lock,
+    check_writable,
+    claim_output_dir,
+    record_files,
+)
 from ..utils.ranges import RangeError, check_ranges
 from .checkpoints import (
     CheckpointCompleteCallback,
@@ -83,7 +89,7 @@ class E3D2TrainingArguments(TrainingArguments):
     def __post_init__(self):
         check_ranges(self)
         if self.output_dir:  # a foreign folder is refused before any work is done
-            check_replaceable(self.output_dir, "choose another --output_dir")
+            check_writable(self.output_dir, "choose another --output_dir")
         if self.max_steps == 0 or self.max_steps < -1:
             raise RangeError(
                 "max_steps", f"must be positive (or -1: use epochs), got {self.max_steps}"
@@ -115,6 +121,8 @@ class E3D2Trainer(Trainer):
         self.card_data: dict[str, Any] = {}
         if self.args.should_save:
             claim_output_dir(self.args.output_dir)
+            # one run per folder: a second one would interleave checkpoints with this one's
+            acquire_run_lock(self.args.output_dir)
         self.add_callback(CheckpointCompleteCallback())
         self.add_callback(NonFiniteLogCallback())
         if self.pop_callback(PrinterCallback) is not None:  # --disable_tqdm: printed logs
@@ -277,6 +285,7 @@ def finish_run(trainer, metrics: dict, data, info: dict, vqvae: str | None = Non
         bundle_vqvae(trainer.args.output_dir, vqvae)
         trainer.create_model_card()
         (Path(trainer.args.output_dir) / DATA_ARGS).write_text(json.dumps(asdict(data), indent=2))
+        record_files(trainer.args.output_dir)
     if trainer.args.push_to_hub:
         trainer.push_to_hub()
     return metrics

@@ -1,21 +1,32 @@
 """Folders the toolkit writes, and the proof that it wrote them.
 
-The toolkit deletes or replaces a folder only when the folder is empty or holds
-`OWNER_MARKER`, which is written into every output folder the toolkit creates.
-Anything else belongs to the user: it is refused with one line naming the folder.
+Every output folder the toolkit creates holds `OWNER_MARKER`, a manifest of the files it
+wrote there with their sha256. The toolkit deletes or replaces a file only when a manifest
+lists it and its content is unchanged since, and a folder only when every file in it is such
+a file (a subfolder with its own manifest answers for itself). Anything else belongs to the
+user: it is refused with one line naming the folder and the files, and nothing is changed.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import json
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
+from .errors import WRITING_INTO
+
 OWNER_MARKER = ".e3d2-hf-output"
-"""An empty file saying "e3d2-hf created this folder and may replace it"."""
+"""The manifest saying "e3d2-hf wrote these files here": `{"written_by", "files": {path: sha256}}`."""
+WRITTEN_BY = "e3d2-hf"
+GROWING = "*"
+"""The hash recorded for a file the toolkit keeps appending to (a tracker's event log)."""
+LOG_FOLDERS = ("runs",)
+"""Top-level folders of a run whose files grow after they are recorded (TensorBoard)."""
 
 # The files by which a later stage, a report or `e3d2 push` knows what a folder holds: each
 # written in one place, read wherever it is needed.
@@ -37,23 +48,173 @@ class ForeignFolderError(FileExistsError):
     """An output folder holds files the toolkit did not write."""
 
 
+def file_sha256(path: str | os.PathLike) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def read_manifest(folder: str | os.PathLike) -> dict[str, str] | None:
+    """The files the toolkit recorded in `folder` ({relative path: sha256}), or None when the
+    folder holds no manifest of the toolkit (an empty or planted marker proves nothing)."""
+    marker = Path(folder) / OWNER_MARKER
+    if marker.is_symlink() or not marker.is_file():
+        return None
+    try:
+        manifest = json.loads(marker.read_text())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(manifest, dict) or manifest.get("written_by") != WRITTEN_BY:
+        return None
+    files = manifest.get("files")
+    if not isinstance(files, dict) or not all(isinstance(v, str) for v in files.values()):
+        return None
+    return files
+
+
 def is_owned(folder: str | os.PathLike) -> bool:
-    """`folder` was created by the toolkit (it holds `OWNER_MARKER`)."""
-    return (Path(folder) / OWNER_MARKER).is_file()
+    """`folder` was created by the toolkit (it holds the toolkit's manifest) and is no symlink."""
+    return not Path(folder).is_symlink() and read_manifest(folder) is not None
+
+
+def _write_manifest(folder: Path, files: dict[str, str]) -> None:
+    tmp = folder / f"{OWNER_MARKER}.tmp"
+    tmp.write_text(json.dumps({"written_by": WRITTEN_BY, "files": dict(sorted(files.items()))}))
+    os.replace(tmp, folder / OWNER_MARKER)
+
+
+def _walk(folder: Path) -> Iterator[tuple[str, Path]]:
+    """(relative path, path) of every file or symlink under `folder`, minus the toolkit's own
+    bookkeeping, not entering subfolders that hold a manifest of their own."""
+    for root, dirs, names in os.walk(folder):
+        base = Path(root)
+        for name in list(dirs):
+            if (base / name).is_symlink():
+                names.append(name)  # a link is a file here: never followed
+                dirs.remove(name)
+            elif read_manifest(base / name) is not None:
+                dirs.remove(name)
+        for name in names:
+            if base == folder and name in (OWNER_MARKER, f"{OWNER_MARKER}.tmp"):
+                continue
+            path = base / name
+            yield path.relative_to(folder).as_posix(), path
+
+
+def _nested_owned(folder: Path) -> Iterator[Path]:
+    for root, dirs, _ in os.walk(folder):
+        for name in list(dirs):
+            path = Path(root) / name
+            if not path.is_symlink() and read_manifest(path) is not None:
+                dirs.remove(name)
+                yield path
+
+
+def record_files(
+    folder: str | os.PathLike,
+    paths: Iterable[str | os.PathLike] | None = None,
+    nested: bool = False,
+) -> None:
+    """Add files the toolkit just wrote into `folder` to its manifest, with their hashes;
+    without `paths`, every file in the folder (those of a run the toolkit is writing), and
+    with `nested` those of the subfolders with manifests of their own too."""
+    folder = Path(folder)
+    if nested:
+        for subfolder in list(_nested_owned(folder)):
+            record_files(subfolder, nested=True)
+    files = read_manifest(folder) or {}
+    if paths is None:
+        found = dict(_walk(folder))
+    else:
+        found = {Path(p).resolve().relative_to(folder.resolve()).as_posix(): Path(p) for p in paths}
+    for relative, path in found.items():
+        if path.is_symlink() or not path.is_file():
+            continue
+        growing = relative.split("/", 1)[0] in LOG_FOLDERS and "/" in relative
+        files[relative] = GROWING if growing else file_sha256(path)
+    _write_manifest(folder, files)
+
+
+def foreign_files(folder: str | os.PathLike) -> list[str]:
+    """Files under `folder` that its manifests do not list, or list with another content."""
+    folder = Path(folder)
+    files = read_manifest(folder)
+    if files is None:
+        return sorted(os.listdir(folder))
+    found = [
+        relative
+        for relative, path in _walk(folder)
+        if path.is_symlink()
+        or relative not in files
+        or (files[relative] != GROWING and file_sha256(path) != files[relative])
+    ]
+    for nested in _nested_owned(folder):
+        found += [f"{nested.relative_to(folder).as_posix()}/{f}" for f in foreign_files(nested)]
+    return sorted(found)
+
+
+def owns_file(path: str | os.PathLike) -> bool:
+    """`path` is absent, or listed unchanged in its folder's manifest: the toolkit may replace it."""
+    path = Path(path)
+    if not path.exists() and not path.is_symlink():
+        return True
+    files = read_manifest(path.parent)
+    return (
+        files is not None
+        and not path.is_symlink()
+        and path.is_file()
+        and files.get(path.name) == file_sha256(path)
+    )
+
+
+def write_owned_files(folder: str | os.PathLike, contents: dict[str, str | bytes]) -> None:
+    """Write `contents` ({file name: text or bytes}) into `folder`, each beside and renamed into
+    place, and record them in its manifest. Nothing is written unless every one of them is
+    absent or the toolkit's own, unchanged."""
+    folder = Path(folder)
+    for name in contents:
+        if not owns_file(folder / name):
+            raise ForeignFolderError(
+                f"{folder / name}: not written by e3d2-hf, or changed since; nothing was "
+                "written. Move it away or choose another folder"
+            )
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, content in contents.items():
+        staged = folder / f".{name}.partial"
+        staged.write_bytes(content.encode() if isinstance(content, str) else content)
+        os.replace(staged, folder / name)
+    record_files(folder, [folder / name for name in contents])
 
 
 def check_replaceable(folder: str | os.PathLike, instead: str) -> None:
-    """Raise unless the toolkit may delete `folder`: absent, empty, or its own.
-
-    `instead` tells the user what to do, e.g. "choose another --output_dir".
-    """
+    """Raise unless the toolkit may delete `folder`: absent, empty, or holding only files its
+    manifests list unchanged. `instead` tells the user what to do, e.g. "choose another
+    --output_dir"."""
     folder = Path(folder)
-    if not folder.exists() or is_owned(folder):
+    if not folder.exists() and not folder.is_symlink():
         return
+    if folder.is_symlink():
+        raise ForeignFolderError(f"{folder}: is a symbolic link; nothing was changed. {instead}")
     if not folder.is_dir():
         raise ForeignFolderError(f"{folder}: is a file, not an output folder; {instead}")
-    names = sorted(p.name for p in folder.iterdir())
-    if names:
+    if names := foreign_files(folder):
+        raise ForeignFolderError(
+            f"{folder}: holds files e3d2-hf did not write or that changed since "
+            f"({', '.join(names[:3])}{', ...' if len(names) > 3 else ''}); nothing was changed. "
+            f"Move them away yourself or {instead}"
+        )
+
+
+def check_writable(folder: str | os.PathLike, instead: str) -> None:
+    """Raise unless the toolkit may write into `folder`: absent, empty, or its own."""
+    folder = Path(folder)
+    if folder.is_symlink():
+        raise ForeignFolderError(f"{folder}: is a symbolic link; nothing was changed. {instead}")
+    if folder.exists() and not folder.is_dir():
+        raise ForeignFolderError(f"{folder}: is a file, not an output folder; {instead}")
+    if folder.is_dir() and not is_owned(folder) and (names := sorted(os.listdir(folder))):
         raise ForeignFolderError(
             f"{folder}: holds files e3d2-hf did not write ({', '.join(names[:3])}"
             f"{', ...' if len(names) > 3 else ''}); nothing was changed. "
@@ -67,15 +228,16 @@ def claim_output_dir(
     """Create `folder` (or adopt it when empty) and mark it as the toolkit's; a foreign
     non-empty folder is refused, so nothing of the user's is overwritten."""
     folder = Path(folder)
+    WRITING_INTO.add(os.path.abspath(folder.parent))
     if not is_owned(folder):
-        check_replaceable(folder, instead)
+        check_writable(folder, instead)
         folder.mkdir(parents=True, exist_ok=True)
-        (folder / OWNER_MARKER).touch()
+        _write_manifest(folder, {})
     return folder
 
 
 def remove_owned(folder: str | os.PathLike, instead: str = "choose another folder") -> None:
-    """Delete `folder` if it is the toolkit's (or empty); refuse otherwise."""
+    """Delete `folder` if every file in it is the toolkit's, unchanged (or it is empty)."""
     folder = Path(folder)
     if folder.exists():
         check_replaceable(folder, instead)
@@ -88,24 +250,54 @@ def atomic_output_dir(
 ) -> Iterator[Path]:
     """Yield a temporary sibling folder that becomes `output_dir` only if the block succeeds.
 
-    A failed or interrupted build leaves nothing that looks complete. With
-    `overwrite`, an existing `output_dir` is replaced only if it is the toolkit's.
+    A failed or interrupted build leaves nothing that looks complete; the finished folder's
+    manifest lists every file in it. With `overwrite`, an existing `output_dir` is replaced
+    only if it holds nothing but the toolkit's unchanged files (checked before and after).
     """
     output_dir = Path(output_dir)
-    if output_dir.exists():
+    if output_dir.exists() or output_dir.is_symlink():
         if not overwrite:
             raise FileExistsError(f"{output_dir}: already exists (pass --overwrite to replace it)")
         check_replaceable(output_dir, instead)
     output_dir.parent.mkdir(parents=True, exist_ok=True)
+    WRITING_INTO.add(os.path.abspath(output_dir.parent))
     tmp = Path(
         tempfile.mkdtemp(prefix=f".{output_dir.name}.", suffix=".partial", dir=output_dir.parent)
     )
     try:
-        (tmp / OWNER_MARKER).touch()
+        _write_manifest(tmp, {})
         yield tmp
-        if output_dir.exists():
+        record_files(tmp, nested=True)
+        if output_dir.exists() or output_dir.is_symlink():
+            check_replaceable(output_dir, instead)  # the user may have added files meanwhile
             shutil.rmtree(output_dir)
         os.replace(tmp, output_dir)
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
+
+
+_HELD_LOCKS: dict[str, int] = {}
+"""The folders this process holds the lock of (a second trainer into the same folder, in the
+same process, is the same run: tests and notebooks do that)."""
+
+
+def acquire_run_lock(folder: str | os.PathLike) -> None:
+    """Lock `folder` for the rest of this process (the lock goes with the process, however it
+    ends); raise if another process holds it. The lock is on the folder itself: a refused run
+    leaves no file behind."""
+    import fcntl
+
+    key = os.path.realpath(folder)
+    if key in _HELD_LOCKS:
+        return
+    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        raise FileExistsError(
+            f"{folder}: another run is writing into it; wait for it to end or choose another "
+            "--output_dir"
+        ) from None
+    _HELD_LOCKS[key] = fd
