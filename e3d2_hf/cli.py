@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 
 from .utils.arguments import CommandParser, OneSpellingHelpFormatter, parse_command
-from .utils.errors import exit_code, run_recipe
+from .utils.errors import configure_logging, exit_code, run_recipe
 
 COMMANDS = (
     "demo",
@@ -95,10 +95,7 @@ def run_stage(command: str, argv: list[str] | None = None) -> int:
 
 def run_command(command: str, argv: list[str], verbose: bool = False) -> int:
     """Parse a command's flags into its dataclass and run it, with `exit_code`'s errors."""
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO,
-        format="%(levelname)s %(name)s: %(message)s",
-    )
+    configure_logging(logging.DEBUG if verbose else logging.INFO)
     namespace = command_parser(command).parse_args(argv)  # argparse errors exit 2 itself
     module = command_module(command)
     return exit_code(command, lambda: module.run(parse_command(module.Arguments, namespace)))

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
+from collections.abc import Iterator
 from pathlib import Path
 
 from huggingface_hub import ModelCard
 
 from .cards import CARD_INFO, render_model_card
 from .models.policy.configuration_policy import VQVAE_SUBFOLDER
+from .utils.errors import E3D2Error
 from .utils.outputs import DEMONSTRATIONS_INFO, PREPARE_INFO
 
 logger = logging.getLogger(__name__)
@@ -60,6 +63,41 @@ def _model_card(path: Path, model_type: str, repo_id: str) -> ModelCard:
     return render_model_card(MODEL_TEMPLATES[model_type], model, {"repo_id": repo_id})
 
 
+class HubError(E3D2Error):
+    """The Hub refused or could not be reached: the user's token, endpoint or network."""
+
+
+@contextlib.contextmanager
+def hub_errors(repo_id: str) -> Iterator[None]:
+    """A Hub refusal (bad token, no write access, a bad repo id) or an unreachable endpoint
+    as one `HubError` line naming the repo and the setting to check, not a traceback."""
+    from huggingface_hub import constants
+    from huggingface_hub.errors import HfHubHTTPError, HFValidationError, OfflineModeIsEnabled
+
+    try:
+        yield
+    except HfHubHTTPError as exc:
+        status = exc.response.status_code if exc.response is not None else None
+        why = {
+            401: "the token was refused (401): set HF_TOKEN to a valid token",
+            403: "the token may not write there (403): use a token with write access",
+            404: "no such namespace (404)",
+        }.get(status, f"the Hub answered {status}")
+        raise HubError(f"{repo_id}: {why} ({constants.ENDPOINT})") from None
+    except HFValidationError as exc:
+        raise HubError(f"{repo_id}: not a valid repo id ({' '.join(str(exc).split())})") from None
+    except Exception as exc:
+        # the Hub client's HTTP library (httpx, or its fork httpx2) names its network errors so
+        unreachable = any(c.__name__ == "TransportError" for c in type(exc).__mro__)
+        if not (unreachable or isinstance(exc, (OfflineModeIsEnabled, ConnectionError))):
+            raise
+        raise HubError(
+            f"{repo_id}: could not reach the Hub at {constants.ENDPOINT} "
+            f"({type(exc).__name__}: {' '.join(str(exc).split())[:120]}); check HF_ENDPOINT, "
+            "HF_HUB_OFFLINE and the network"
+        ) from None
+
+
 def push_output(
     path: str | Path,
     repo_id: str,
@@ -74,10 +112,15 @@ def push_output(
     repo alone can dance. A preference dataset goes up as its three configs; a
     prepared clip dataset with `push_to_hub`.
     """
-    from huggingface_hub import CommitOperationAdd, HfApi
-
     path = Path(path)
     kind = output_kind(path)
+    with hub_errors(repo_id):
+        return _push(path, kind, repo_id, private, vqvae, token)
+
+
+def _push(path: Path, kind: str, repo_id: str, private, vqvae, token) -> str:
+    from huggingface_hub import CommitOperationAdd, HfApi
+
     if kind == "preferences":
         from .preferences import push_preferences_to_hub
 

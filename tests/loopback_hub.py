@@ -54,6 +54,8 @@ class HubState:
         self.repos: dict[tuple[str, str], Repo] = {}
         self.requests: list[str] = []
         self.errors: list[str] = []
+        self.tokens: set[str] | None = None
+        """The tokens it accepts (None: any); another is answered 401, as the Hub does."""
 
     def create(self, repo_type: str, repo_id: str) -> bool:
         with self.lock:
@@ -160,6 +162,10 @@ class HubHandler(BaseHTTPRequestHandler):
         self.state.requests.append(f"{method} {path}")
         length = int(self.headers.get("Content-Length") or 0)
         self.body = self.rfile.read(length) if length else b""  # read always: keep-alive needs it
+        token = self.headers.get("Authorization", "").removeprefix("Bearer ")
+        if self.state.tokens is not None and token not in self.state.tokens:
+            self._error(401, "Invalid credentials in Authorization header")
+            return
         try:
             for pattern, name in _ROUTES:
                 match = re.fullmatch(pattern, path)

@@ -22,6 +22,9 @@ class DataFileError(E3D2Error, ValueError):
         self.problem = problem
         super().__init__(f"{self.path}: {problem}" if self.path else problem)
 
+    def __reduce__(self):  # rebuilt from its own arguments in the process that reports it
+        return type(self), (self.path, self.problem)
+
 
 class UnsafePickleError(DataFileError):
     """A pickle asked to load something other than numpy arrays and plain containers."""
@@ -36,15 +39,80 @@ USER_ERRORS: tuple[type[BaseException], ...] = (
 """What a user's file or flag raises: one line on stderr and exit status 2, no traceback."""
 
 
-USER_OS_ERRNOS = frozenset({errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOSPC, errno.EDQUOT})
+OUT_OF_SPACE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
+"""A full disk, a full quota, a file size limit."""
+USER_OS_ERRNOS = frozenset({errno.EACCES, errno.EPERM, errno.EROFS}) | OUT_OF_SPACE_ERRNOS
 """OS errors caused by where the user pointed a command (read-only, full or forbidden places)."""
+_OUT_OF_SPACE_WORDS = ("No space left on device", "File too large", "Disk quota exceeded",
+                       "os error 28", "os error 27", "os error 122")  # fmt: skip
+_ERRNO_LOST = ("iostream error", "System error", "unexpected pos")
+"""What torch's and libsndfile's writers say when a write fails; the errno is lost on the way."""
+
+WRITING_INTO: set[str] = set()
+"""The output folders this process writes into (`utils.outputs` adds them): where to look for
+a full disk when a writer lost the errno."""
+
+
+def _chain(exc: BaseException) -> list[BaseException]:
+    seen: list[BaseException] = []
+    while exc is not None and exc not in seen:
+        seen.append(exc)
+        exc = exc.__cause__ or exc.__context__
+    return seen
+
+
+def _fullest_folder() -> str:
+    """The output folder of this process with the least free space, if that is nearly none."""
+    import shutil
+
+    free = {}
+    for folder in WRITING_INTO:
+        try:
+            free[folder] = shutil.disk_usage(folder).free
+        except OSError:
+            continue
+    fullest = min(free, key=free.get, default=None)
+    return fullest if fullest is not None and free[fullest] < 16 * 2**20 else ""
+
+
+def out_of_space(exc: BaseException) -> str | None:
+    """Where the disk is full if `exc` (or what it was raised from) is a failed write on a full
+    disk, quota or file size limit ("" when the place is unknown), else None."""
+    import resource
+
+    chain = _chain(exc)
+    for e in chain:
+        if isinstance(e, OSError) and e.errno in OUT_OF_SPACE_ERRNOS:
+            return e.filename or _fullest_folder()
+        if any(word in str(e) for word in _OUT_OF_SPACE_WORDS):
+            return _fullest_folder()
+    if not any(word in str(e) for e in chain for word in _ERRNO_LOST):
+        return None
+    if resource.getrlimit(resource.RLIMIT_FSIZE)[0] != resource.RLIM_INFINITY:
+        return ""
+    return _fullest_folder() or None
 
 
 def is_user_error(exc: BaseException) -> bool:
     """A user's file or flag caused `exc`: report it in one line, exit status 2."""
     if isinstance(exc, USER_ERRORS):
         return True
-    return isinstance(exc, OSError) and exc.errno in USER_OS_ERRNOS
+    if isinstance(exc, OSError) and exc.errno in USER_OS_ERRNOS:
+        return True
+    return out_of_space(exc) is not None
+
+
+def user_message(exc: BaseException) -> str:
+    """The one line a user reads for a user error: its message, or where the space ran out."""
+    message = " ".join(str(exc).split())
+    where = out_of_space(exc)
+    if where is None or isinstance(exc, USER_ERRORS):
+        return message
+    place = f" in {where}" if where else ""
+    return (
+        f"out of disk space{place} (or over a file size limit): {message}. Free some space and "
+        "run again; complete checkpoints and earlier outputs are kept"
+    )
 
 
 class StageError(Exception):
@@ -54,11 +122,22 @@ class StageError(Exception):
         self.stage = stage
         super().__init__(f"{stage} failed")
 
+    def __reduce__(self):
+        return type(self), (self.stage,)
+
 
 def one_line(exc: BaseException) -> str:
     """`Type: message` on a single line, for the last line a user reads."""
     message = " ".join(str(exc).split())
     return f"{type(exc).__name__}: {message}" if message else type(exc).__name__
+
+
+def close_progress_bars() -> None:
+    """Close the progress bars a failure left open, so the error stays the last line."""
+    from tqdm.std import tqdm
+
+    for bar in list(getattr(tqdm, "_instances", ())):
+        bar.close()
 
 
 def exit_code(command: str, run: Callable[[], int]) -> int:
@@ -74,7 +153,8 @@ def exit_code(command: str, run: Callable[[], int]) -> int:
         return 130
     except Exception as exc:
         if is_user_error(exc):
-            print(f"e3d2 {command}: error: {' '.join(str(exc).split())}", file=sys.stderr)
+            close_progress_bars()  # an open bar would redraw itself below the error at exit
+            print(f"e3d2 {command}: error: {user_message(exc)}", file=sys.stderr)
             return 2
         where, cause = f"e3d2 {command}", exc
         if isinstance(exc, StageError) and exc.__cause__ is not None:
@@ -85,12 +165,23 @@ def exit_code(command: str, run: Callable[[], int]) -> int:
         return 1
 
 
+CHATTY_LOGGERS = ("httpx", "httpx2", "httpcore")
+"""Libraries that log every HTTP request at INFO: a push or download would print a line per file."""
+
+
+def configure_logging(level: int = logging.INFO) -> None:
+    """The command line's logging: `LEVEL name: message` lines, HTTP clients at WARNING."""
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    for name in CHATTY_LOGGERS:
+        logging.getLogger(name).setLevel(max(level, logging.WARNING))
+
+
 def run_recipe(
     command: str, main: Callable[[list[str]], object], argv: list[str] | None = None
 ) -> int:
     """A training recipe as `e3d2 <command>` and `python recipes/<x>.py` run it: INFO logging,
     the recipe's `main(argv)`, and `exit_code`'s one-line errors."""
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    configure_logging()
     argv = list(sys.argv[1:] if argv is None else argv)
 
     def run() -> int:
