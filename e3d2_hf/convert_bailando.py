@@ -26,12 +26,12 @@ from pathlib import Path
 from typing import Any
 
 import torch
-import yaml
 
 from .models import DancePolicy, DancePolicyConfig, DanceVQVAE, DanceVQVAEConfig
 from .models.policy.configuration_policy import VQVAE_SUBFOLDER
 from .utils.errors import DataFileError
 from .utils.outputs import atomic_output_dir, claim_output_dir
+from .utils.yaml_files import read_yaml
 
 _SAFE_GLOBALS_LOCK = threading.Lock()
 
@@ -125,10 +125,7 @@ def read_config(path: str | os.PathLike | None) -> dict[str, Any] | None:
     path = Path(path)
     if not path.is_file():
         raise DataFileError(path, "no such config file")
-    try:
-        config = yaml.safe_load(path.read_text())
-    except (yaml.YAMLError, UnicodeDecodeError) as exc:
-        raise DataFileError(path, f"not a YAML file ({' '.join(str(exc).split())[:160]})") from None
+    config = read_yaml(path)
     if not isinstance(config, dict):
         raise DataFileError(path, "not a Bailando config: expected a YAML mapping")
     return config

@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ..convert_bailando import convert_bailando
+from ..utils.ranges import check_ranges
 
 
 @dataclass
@@ -60,6 +61,9 @@ class Arguments:
         default=None,
         metadata={"help": "the held-out clip dataset, encoded into policy/tokens/heldout"},
     )
+
+    def __post_init__(self) -> None:
+        check_ranges(self)
 
 
 def run(args: Arguments) -> int:

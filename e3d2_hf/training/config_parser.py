@@ -8,11 +8,11 @@ import types
 import typing
 from pathlib import Path
 
-import yaml
 from trl import TrlParser
 
 from ..utils.arguments import FieldMetadata
 from ..utils.ranges import RangeError
+from ..utils.yaml_files import read_yaml
 
 
 class StageParser(FieldMetadata, TrlParser):
@@ -81,10 +81,7 @@ def _read_config(config_file: Path, dataclass_types: tuple) -> dict:
     """A stage's YAML config as a mapping, its values' types checked against the fields."""
     if not config_file.is_file():
         raise FileNotFoundError(f"{config_file}: config file not found")
-    try:
-        content = yaml.safe_load(config_file.read_text())
-    except yaml.YAMLError as exc:
-        raise ValueError(f"{config_file}: not valid YAML ({exc})") from None
+    content = read_yaml(config_file)
     if not isinstance(content, dict):
         raise ValueError(f"{config_file}: expected a mapping of option: value at the top level")
     _check_types(content, dataclass_types, config_file)
@@ -97,7 +94,14 @@ def _check_types(content: dict, dataclass_types: tuple, config_file: Path) -> No
     for cls in dataclass_types:
         hints = typing.get_type_hints(cls)
         for f in dataclasses.fields(cls):
-            if f.name not in content or content[f.name] is None:
+            if f.name not in content:
+                continue
+            if content[f.name] is None:
+                if not _optional(hints.get(f.name)):
+                    raise ValueError(
+                        f"{config_file}: {f.name}: null is not a value here; give one, or "
+                        "delete the line for the default"
+                    )
                 continue
             value, kinds = content[f.name], _scalar_kinds(hints.get(f.name))
             if not kinds or isinstance(value, (list, dict)):
@@ -109,6 +113,13 @@ def _check_types(content: dict, dataclass_types: tuple, config_file: Path) -> No
             if not ok:
                 names = " or ".join(k.__name__ for k in kinds)
                 raise ValueError(f"{config_file}: {f.name}: expected {names}, got {value!r}")
+
+
+def _optional(hint) -> bool:
+    return hint is None or (
+        typing.get_origin(hint) in (typing.Union, types.UnionType)
+        and type(None) in typing.get_args(hint)
+    )
 
 
 def _scalar_kinds(hint) -> tuple[type, ...]:

@@ -54,6 +54,10 @@ class FieldMetadata:
         kwargs.setdefault("formatter_class", OneSpellingHelpFormatter)
         super().__init__(dataclass_types, **kwargs)
 
+    def parse_known_args(self, args=None, namespace=None):
+        check_repeated_flags(self, args)
+        return super().parse_known_args(args, namespace)
+
     def _add_dataclass_arguments(self, dtype: type) -> None:
         """With several dataclasses, `--help` has a group per class that defines fields: a
         trainer's own options apart from the `TrainingArguments` it extends."""
@@ -85,6 +89,23 @@ class FieldMetadata:
                 meta.setdefault("nargs", "?")
                 meta["default"] = field.default
             parser.add_argument(field.name, **meta)
+
+
+def check_repeated_flags(parser: argparse.ArgumentParser, args: list[str] | None) -> None:
+    """A flag given twice is an error naming it (argparse keeps the last value without a word),
+    unless it is one that repeats by design (`repeat: True`)."""
+    seen: dict[str, str] = {}
+    for token in args or ():
+        if token == "--":
+            break
+        action = parser._option_string_actions.get(token.split("=", 1)[0])
+        if action is None or isinstance(action, (argparse._AppendAction, argparse._HelpAction)):
+            continue
+        flag = token.split("=", 1)[0]
+        if action.dest in seen:
+            spellings = "" if seen[action.dest] == flag else f" (as {seen[action.dest]} and {flag})"
+            parser.error(f"{flag}: given twice{spellings}; give each option once")
+        seen[action.dest] = flag
 
 
 class CommandParser(FieldMetadata, HfArgumentParser):

@@ -23,6 +23,9 @@ class RangeError(E3D2Error, ValueError):
         self.key, self.problem = key, problem
         super().__init__(f"{key}: {problem}")
 
+    def __reduce__(self):  # rebuilt from its own arguments in the process that reports it
+        return type(self), (self.key, self.problem)
+
     def where(self, source: str) -> RangeError:
         """The same error with its option prefixed by where it came from: a file, or `--`."""
         return RangeError(f"{source}{self.key}", self.problem)
@@ -43,12 +46,17 @@ def check_value(
     if not math.isfinite(value):
         raise RangeError(key, f"must be finite, got {value!r}")
     if minimum is not None and value < minimum:
-        raise RangeError(key, f"must be at least {minimum:g}, got {value:g}")
+        raise RangeError(key, f"must be at least {_number(minimum)}, got {_number(value)}")
     if above is not None and value <= above:
-        raise RangeError(key, f"must be greater than {above:g}, got {value:g}")
+        raise RangeError(key, f"must be greater than {_number(above)}, got {_number(value)}")
     if maximum is not None and value > maximum:
-        raise RangeError(key, f"must be at most {maximum:g}, got {value:g}")
+        raise RangeError(key, f"must be at most {_number(maximum)}, got {_number(value)}")
     return value
+
+
+def _number(value: float) -> str:
+    """An integer bound as written (4294967295, not 4.29497e+09); anything else as %g."""
+    return str(int(value)) if float(value).is_integer() and abs(value) < 1e16 else f"{value:g}"
 
 
 OPTION_RANGES: dict[str, dict[str, float]] = {
@@ -64,7 +72,7 @@ OPTION_RANGES: dict[str, dict[str, float]] = {
     "eval_steps": {"above": 0},
     "save_total_limit": {"min": 1},
     "dataloader_num_workers": {"min": 0},
-    "seed": {"min": 0},
+    "seed": {"min": 0, "max": 2**32 - 1},  # numpy and torch seeds are 32-bit
     "max_grad_norm": {"min": 0},
     "warmup_steps": {"min": 0},
     # e3d2's trainers
@@ -113,8 +121,17 @@ OPTION_RANGES: dict[str, dict[str, float]] = {
 """Allowed ranges of every numeric option of the configs, by field name (one name, one meaning)."""
 
 
+FOLDER_OPTIONS = ("output_dir", "prepared_dir", "preferences_dir", "config_dir")
+"""Options naming a folder: an empty one would mean the working directory, never intended."""
+
+
 def check_ranges(instance: Any) -> None:
-    """Check each field of `instance` that `OPTION_RANGES` names (lists item by item)."""
+    """Check each field of `instance` that `OPTION_RANGES` names (lists item by item), and that
+    no folder option is empty."""
+    for name in FOLDER_OPTIONS:
+        value = getattr(instance, name, None)
+        if value is not None and not str(value).strip():
+            raise RangeError(name, "must name a folder, got an empty string")
     for name, limits in OPTION_RANGES.items():
         if not hasattr(instance, name):
             continue
