@@ -24,7 +24,7 @@ from datasets import Dataset
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from e3d2_hf.models import DancePolicy, DanceRewardModel, preset_config  # noqa: E402
-from e3d2_hf.training.demonstrations import segment_features  # noqa: E402
+from e3d2_hf.preferences import segment_features  # noqa: E402
 from e3d2_hf.training.ppo_trainer import PPOConfig, PPOTrainer  # noqa: E402
 from e3d2_hf.training.rewards import LearnedReward  # noqa: E402
 

@@ -20,8 +20,9 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
-from datasets import DatasetDict, load_dataset, load_from_disk
+from datasets import Array2D, DatasetDict, Features, Sequence, Value, load_dataset, load_from_disk
 
+from .data.layout import MusicLayout
 from .models.loading import hub_repo_id
 from .utils.errors import DataFileError
 from .utils.outputs import DEMONSTRATIONS_INFO
@@ -41,10 +42,56 @@ HUB_LAYOUT = {
 PREFERENCE_SPLITS = tuple(HUB_LAYOUT)
 
 
+def segment_features() -> Features:
+    return Features(
+        {
+            "segment_id": Value("int64"),
+            "music_id": Value("string"),
+            "start": Value("int32"),
+            "init_upper": Value("int32"),
+            "init_lower": Value("int32"),
+            "music_features": Array2D(shape=(None, MusicLayout.DIM), dtype="float32"),
+        }
+    )
+
+
+def demonstration_features() -> Features:
+    return Features(
+        {
+            "segment_id": Value("int64"),
+            "noise": Value("float32"),
+            "upper_ids": Sequence(Value("int32")),
+            "lower_ids": Sequence(Value("int32")),
+        }
+    )
+
+
+def pair_features() -> Features:
+    side = {
+        "segment_id": Value("int64"),
+        "music_id": Value("string"),
+        "noise": Value("float32"),
+        "upper_ids": Sequence(Value("int32")),
+        "lower_ids": Sequence(Value("int32")),
+    }
+    columns = {f"{who}_{k}": v for who in ("chosen", "rejected") for k, v in side.items()}
+    return Features({**columns, "margin": Value("float32")})
+
+
+def split_features(split: str) -> Features:
+    """The columns of a split of a preference dataset."""
+    kind = split.partition("_")[2] or "pairs"
+    return {"pairs": pair_features, "segments": segment_features,
+            "demonstrations": demonstration_features}[kind]()  # fmt: skip
+
+
 def _check(dataset: DatasetDict, source: str) -> DatasetDict:
     missing = [s for s in PREFERENCE_SPLITS if s not in dataset]
     if missing:
         raise DataFileError(source, f"not a preference dataset: missing splits {missing}")
+    for split in PREFERENCE_SPLITS:
+        if missing := [c for c in split_features(split) if c not in dataset[split].column_names]:
+            raise DataFileError(source, f"{split}: missing columns {', '.join(missing)}")
     for split in ("train", "test"):
         if len(dataset[split]) == 0:
             raise DataFileError(source, f"the {split!r} split has no pairs")

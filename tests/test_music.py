@@ -68,7 +68,7 @@ def test_mp3_reads_with_offset_and_duration():
 
 def test_cache_returns_identical_features_without_recomputing(tmp_path, click_wav, monkeypatch):
     first = music_features(click_wav, 60, cache_dir=tmp_path)
-    assert len(list(tmp_path.glob("*.npy"))) == 1
+    assert len(list(tmp_path.glob("*.npz"))) == 1
 
     def fail(*args, **kwargs):
         raise AssertionError("the cache should have answered")
@@ -80,6 +80,49 @@ def test_cache_returns_identical_features_without_recomputing(tmp_path, click_wa
     copy = tmp_path / "renamed.wav"
     copy.write_bytes(click_wav.read_bytes())
     np.testing.assert_array_equal(music_features(copy, 60, cache_dir=tmp_path), first)
+
+
+def test_a_truncated_edited_or_swapped_cache_entry_is_recomputed_not_trusted(tmp_path, click_wav):
+    """The cache is checked, not trusted: each damaged entry gives the true features again."""
+    truth = music_features(click_wav, 60, cache_dir=False)
+    cache = tmp_path / "cache"
+    music_features(click_wav, 60, cache_dir=cache)
+    [entry] = cache.glob("*.npz")
+    other = tmp_path / "other.wav"
+    sf.write(other, click_track(90, 10.0, 44100), 44100)
+    music_features(other, 60, cache_dir=cache)
+    [other_entry] = set(cache.glob("*.npz")) - {entry}
+
+    def fewer_rows(path):
+        with np.load(path) as e:
+            arrays = dict(e)
+        np.savez(path, **{**arrays, "features": arrays["features"][:100]})
+
+    def nan(path):
+        with np.load(path) as e:
+            arrays = dict(e)
+        arrays["features"][5, 5] = np.nan
+        np.savez(path, **arrays)
+
+    damages = {
+        "truncated file": lambda p: p.write_bytes(p.read_bytes()[: p.stat().st_size // 2]),
+        "fewer rows, old checksum": fewer_rows,
+        "a NaN, old checksum": nan,
+        "another song's entry": lambda p: p.write_bytes(other_entry.read_bytes()),
+        "a bare .npy of the right shape": lambda p: p.write_bytes(
+            (
+                np.save(tmp_path / "x.npy", np.zeros((100, 438), np.float32)),
+                (tmp_path / "x.npy").read_bytes(),
+            )[1]
+        ),
+    }
+    for what, damage in damages.items():
+        pristine = entry.read_bytes()
+        damage(entry)
+        again = music_features(click_wav, 60, cache_dir=cache)
+        np.testing.assert_array_equal(again, truth, err_msg=what)
+        assert entry.read_bytes() != b"" and np.load(entry)["features"].shape == truth.shape, what
+        entry.write_bytes(pristine)
 
 
 def test_one_second_audio_works(tmp_path):

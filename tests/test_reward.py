@@ -12,6 +12,7 @@ from datasets import Dataset, load_from_disk
 from e3d2_hf.recipes.demonstrations import main as main_demonstrations
 from e3d2_hf.recipes.reward import main as main_reward
 
+from e3d2_hf import preferences
 from e3d2_hf.models import DanceRewardModel
 from e3d2_hf.training import demonstrations
 from e3d2_hf.training.demonstrations import DemonstrationConfig, make_pairs, music_segments
@@ -105,7 +106,7 @@ def test_pairs_need_two_noise_levels(tiny_tokens):
     segments = music_segments(tiny_tokens)
     collected = demonstrations.Dataset.from_list(
         [{"segment_id": 0, "noise": 0.5, "upper_ids": [0] * 29, "lower_ids": [0] * 29}] * 3,
-        features=demonstrations.demonstration_features(),
+        features=preferences.demonstration_features(),
     )
     with pytest.raises(ValueError, match="same noise level"):
         make_pairs(collected, segments, 10, seed=0)
@@ -122,7 +123,7 @@ def test_pairs_matched_on_repeated_codes_differ_by_at_most_the_tolerance(tiny_to
         rows.append({"segment_id": i, "noise": [0.02, 1.0][i % 2], "upper_ids": upper,
                      "lower_ids": upper[::-1]})  # fmt: skip
     collected = demonstrations.Dataset.from_list(
-        rows, features=demonstrations.demonstration_features()
+        rows, features=preferences.demonstration_features()
     )
     kept = repeated_codes(np.stack(collected["upper_ids"]), np.stack(collected["lower_ids"]))
     pairs = make_pairs(collected, segments, 200, seed=0, match_repeated_codes=0.05)
@@ -144,7 +145,7 @@ def test_an_unmatchable_repetition_tolerance_is_named():
     collected = demonstrations.Dataset.from_list(
         [{"segment_id": 0, "noise": 0.02, "upper_ids": held, "lower_ids": held},
          {"segment_id": 0, "noise": 1.0, "upper_ids": moving, "lower_ids": moving}],
-        features=demonstrations.demonstration_features(),
+        features=preferences.demonstration_features(),
     )  # fmt: skip
     with pytest.raises(ValueError, match="match_repeated_codes 0.5: 4 of 4 pairs"):
         make_pairs(collected, segments, 4, seed=0, match_repeated_codes=0.5)

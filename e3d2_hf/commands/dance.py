@@ -9,6 +9,7 @@ planted feet held (--cleanup contact); --cleanup none writes the raw decode.
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -75,7 +76,8 @@ def run(args: Arguments) -> int:
     from ..inference import check_dance_targets, dance_to_song, load_dancer, save_dance
 
     formats = tuple(f.strip() for f in args.formats.split(",") if f.strip())
-    name = args.name or Path(args.song).stem
+    # a song's name in another encoding than UTF-8 still names its dance, its bytes replaced
+    name = args.name or os.fsencode(Path(args.song).stem).decode(errors="replace")
     check_dance_targets(Path(args.output_dir), name, formats)  # before minutes of work
     start = time.perf_counter()
     policy, vqvae = load_dancer(args.policy, args.vqvae)

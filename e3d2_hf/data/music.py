@@ -12,13 +12,15 @@ import logging
 import os
 import tempfile
 import warnings
+import zipfile
 from pathlib import Path
 
 import numpy as np
 
 from ..utils.errors import DataFileError
+from ..utils.outputs import file_sha256
 from .layout import HOP_LENGTH, MOTION_FPS, MusicLayout, sample_rate_for_fps
-from .paths import e3d2_home
+from .paths import checked_folder_setting, e3d2_home
 
 logger = logging.getLogger(__name__)
 
@@ -31,16 +33,7 @@ SILENCE_PEAK = 1e-5
 def default_cache_dir() -> Path:
     """`$E3D2_CACHE/music`, else `<E3D2_HOME>/music`."""
     root = os.environ.get("E3D2_CACHE")
-    return (Path(root) if root else e3d2_home()) / "music"
-
-
-def file_digest(path: str | os.PathLike) -> str:
-    """sha256 of the file's bytes (the cache key: renaming or touching a file keeps its entry)."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
+    return (checked_folder_setting(Path(root), "E3D2_CACHE") if root else e3d2_home()) / "music"
 
 
 MIN_AUDIO_SECONDS = 1.0
@@ -261,23 +254,49 @@ def music_features(
         if not path.is_file():
             raise DataFileError(path, "audio file not found")
         root = default_cache_dir() if cache_dir in (None, True) else Path(cache_dir)
-        key = f"{file_digest(path)}-fps{fps:g}-off{offset:.6f}-dur{duration if duration is None else f'{duration:.6f}'}-v{FEATURE_VERSION}"
-        cache_path = root / f"{hashlib.sha256(key.encode()).hexdigest()[:32]}.npy"
+        # the key hashes the audio's bytes: renaming or touching a file keeps its entry
+        key = f"{file_sha256(path)}-fps{fps:g}-off{offset:.6f}-dur{duration if duration is None else f'{duration:.6f}'}-v{FEATURE_VERSION}"
+        cache_path = root / f"{hashlib.sha256(key.encode()).hexdigest()[:32]}.npz"
         if cache_path.is_file():
-            try:
-                cached = np.load(cache_path, allow_pickle=False)
-                if cached.ndim == 2 and cached.shape[1] == MusicLayout.DIM:
-                    return cached
-            except (OSError, ValueError):
-                logger.warning("ignoring unreadable music cache entry %s", cache_path)
+            if (cached := _read_cache_entry(cache_path, key)) is not None:
+                return cached
+            logger.warning("ignoring a damaged or foreign music cache entry %s", cache_path)
     audio = load_audio(path, sample_rate_for_fps(fps), offset=offset, duration=duration)
     features = features_from_waveform(audio, sample_rate_for_fps(fps))
     if cache_path is not None:
         cache_path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=cache_path.parent, suffix=".npy.tmp")
+        fd, tmp = tempfile.mkstemp(dir=cache_path.parent, suffix=".npz.tmp")
         with os.fdopen(fd, "wb") as f:
-            np.save(f, features, allow_pickle=False)
+            np.savez(f, features=features, key=np.array(key), sha256=np.array(_digest(features)))
         os.replace(tmp, cache_path)
+    return features
+
+
+def _digest(features: np.ndarray) -> str:
+    return hashlib.sha256(np.ascontiguousarray(features, dtype=np.float32).tobytes()).hexdigest()
+
+
+def _read_cache_entry(path: Path, key: str) -> np.ndarray | None:
+    """The features of a cache entry if it is whole, finite and the entry of `key` (a truncated,
+    edited or swapped entry fails its own checksum or key), else None."""
+    try:
+        entry = np.load(path, allow_pickle=False)
+        if not isinstance(entry, np.lib.npyio.NpzFile):
+            return None
+        with entry:
+            features, stored_key, digest = entry["features"], entry["key"], entry["sha256"]
+            stored_key, digest = str(stored_key), str(digest)
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
+        return None
+    if (
+        stored_key != key
+        or features.ndim != 2
+        or features.shape[1] != MusicLayout.DIM
+        or features.dtype != np.float32
+        or digest != _digest(features)
+        or not np.isfinite(features).all()
+    ):
+        return None
     return features
 
 

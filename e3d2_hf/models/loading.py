@@ -25,8 +25,11 @@ class ModelFolderError(E3D2Error, ValueError):
     """A model folder or repo does not hold a complete model of the expected family."""
 
     def __init__(self, where: str, problem: str):
-        self.where = where
+        self.where, self.problem = where, problem
         super().__init__(f"{where}: {problem}")
+
+    def __reduce__(self):  # rebuilt from its own arguments in the process that reports it
+        return type(self), (self.where, self.problem)
 
 
 def _where(name_or_path: str, subfolder: str) -> str:
@@ -126,6 +129,16 @@ class StrictLoadingMixin:
         weights = Path(name) / subfolder / "model.safetensors"
         if weights.is_file() and (problem := safetensors_problem(weights)):
             raise ModelFolderError(str(weights), problem)
+        if weights.parent.is_dir() and not weights.is_file():
+            raise ModelFolderError(
+                where,
+                "no model.safetensors (weights are read from safetensors only; a pickled "
+                "pytorch_model.bin is never loaded)",
+            )
+        config = kwargs.get("config")
+        if not isinstance(config, cls.config_class):
+            config = _load_config(cls.config_class, name, subfolder, where, kwargs)
+        check_fits_in_memory(cls, config, where)
         want_info = kwargs.pop("output_loading_info", False)
         from transformers.utils import logging as hf_logging
 
@@ -165,6 +178,61 @@ class StrictLoadingMixin:
                 "earlier checkpoint",
             )
         return (model, info) if want_info else model
+
+
+def _load_config(config_class, name: str, subfolder: str, where: str, kwargs: dict):
+    """The model's config, its sizes checked: a negative or zero size names config.json."""
+    hub = {
+        k: kwargs[k] for k in ("revision", "token", "cache_dir", "local_files_only") if k in kwargs
+    }
+    try:
+        return config_class.from_pretrained(name, subfolder=subfolder, **hub)
+    except Exception as exc:
+        if "ValidationError" in type(exc).__name__ or isinstance(exc, (TypeError, ValueError)):
+            raise ModelFolderError(
+                f"{where}/config.json", f"not a valid config ({' '.join(str(exc).split())})"
+            ) from None
+        raise
+
+
+def available_memory() -> int:
+    """Bytes this machine can still give (MemAvailable), or 0 where that cannot be read."""
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0
+
+
+def parameter_size(model_class, config) -> tuple[int, int]:
+    """(parameters, bytes) of the model `config` describes, counted on the meta device, where
+    nothing is allocated."""
+    with torch.device("meta"):
+        model = model_class(config)
+    params = list(model.parameters())
+    return sum(p.numel() for p in params), sum(p.numel() * p.element_size() for p in params)
+
+
+def check_fits_in_memory(cls, config, where: str) -> None:
+    """Refuse a config whose model would not fit in memory (counted on the meta device, where
+    nothing is allocated), instead of an allocation error deep in torch or the OOM killer."""
+    free = available_memory()
+    if not free:
+        return
+    try:
+        count, needed = parameter_size(cls, config)
+    except Exception as exc:  # a config the model cannot be built from
+        raise ModelFolderError(
+            f"{where}/config.json", f"no model can be built from it ({' '.join(str(exc).split())})"
+        ) from None
+    if needed > free:
+        raise ModelFolderError(
+            f"{where}/config.json",
+            f"its sizes make a model of {count:,} parameters ({needed / 2**30:.1f} GiB), more "
+            f"than the {free / 2**30:.1f} GiB of memory available",
+        )
 
 
 def non_finite_tensors(model) -> str | None:

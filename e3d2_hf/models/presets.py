@@ -9,9 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-import torch
 from transformers import PreTrainedConfig, PreTrainedModel
 
+from .loading import parameter_size
 from .policy.configuration_policy import DancePolicyConfig
 from .policy.modeling_policy import DancePolicy
 from .reward.configuration_reward import DanceRewardConfig
@@ -67,9 +67,7 @@ def preset_config(family: str, preset: str, **overrides: Any) -> PreTrainedConfi
 def count_parameters(config: PreTrainedConfig) -> int:
     """Parameters of the model a config describes, counted without allocating them."""
     model_class = next(m for c, m in FAMILIES.values() if isinstance(config, c))
-    with torch.device("meta"):
-        model = model_class(config)
-    return sum(p.numel() for p in model.parameters())
+    return parameter_size(model_class, config)[0]
 
 
 def parameter_table(skeleton: str = "smpl24") -> list[tuple[str, str, int]]:

@@ -39,7 +39,9 @@ def tokenize_clips(clips, vqvae: DanceVQVAE, show_progress: bool = True) -> Data
     each window alone, which differs only within the receptive field of a
     window edge.
     """
-    skeletons = set(clips.unique("skeleton"))
+    # read, not `unique()`: on filtered clips that flattens the indices into a cache file
+    # written into the user's dataset folder
+    skeletons = set(clips.select_columns(["skeleton"]).to_dict()["skeleton"])
     if skeletons != {vqvae.config.skeleton}:
         raise ValueError(
             f"the clips use skeleton(s) {sorted(skeletons)} but the VQ-VAE was trained for "

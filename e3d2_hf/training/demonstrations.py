@@ -26,21 +26,22 @@ import numpy as np
 import torch
 from accelerate import PartialState
 from datasets import (
-    Array2D,
     Dataset,
     DatasetDict,
-    Features,
-    Sequence,
-    Value,
     concatenate_datasets,
     load_from_disk,
 )
 from tqdm.auto import tqdm
 
-from ..data.layout import WINDOW_TOKENS, MusicLayout
+from ..data.layout import WINDOW_TOKENS
 from ..evaluation.diagnostics import repeated_codes
 from ..models import DancePolicy
-from ..preferences import save_preferences
+from ..preferences import (
+    demonstration_features,
+    pair_features,
+    save_preferences,
+    segment_features,
+)
 from ..utils.outputs import atomic_output_dir, check_replaceable, claim_output_dir, remove_owned
 from ..utils.ranges import check_ranges
 
@@ -101,42 +102,6 @@ class DemonstrationConfig:
                 f"match_repeated_codes is a difference of fractions, at most 1; got "
                 f"{self.match_repeated_codes:g}"
             )
-
-
-def segment_features() -> Features:
-    return Features(
-        {
-            "segment_id": Value("int64"),
-            "music_id": Value("string"),
-            "start": Value("int32"),
-            "init_upper": Value("int32"),
-            "init_lower": Value("int32"),
-            "music_features": Array2D(shape=(None, MusicLayout.DIM), dtype="float32"),
-        }
-    )
-
-
-def demonstration_features() -> Features:
-    return Features(
-        {
-            "segment_id": Value("int64"),
-            "noise": Value("float32"),
-            "upper_ids": Sequence(Value("int32")),
-            "lower_ids": Sequence(Value("int32")),
-        }
-    )
-
-
-def pair_features() -> Features:
-    side = {
-        "segment_id": Value("int64"),
-        "music_id": Value("string"),
-        "noise": Value("float32"),
-        "upper_ids": Sequence(Value("int32")),
-        "lower_ids": Sequence(Value("int32")),
-    }
-    columns = {f"{who}_{k}": v for who in ("chosen", "rejected") for k, v in side.items()}
-    return Features({**columns, "margin": Value("float32")})
 
 
 def music_segments(tokens, first_segment_id: int = 0, stride: int = 1) -> Dataset:

@@ -307,7 +307,7 @@ class Episodes:
 class PPOTrainer(E3D2Trainer):
     """PPO on `DancePolicy` with a value head; `ref_policy` is the frozen pi_BC.
 
-    `train_dataset` / `eval_dataset` are music-segment tables (`segment_features`:
+    `train_dataset` / `eval_dataset` are music-segment tables (`preferences.segment_features`:
     `music_features`, `init_upper`, `init_lower`). `reward_fn` is any
     `RewardFunction`; `eval_reward_fn` (default: `reward_fn`) scores the held-out
     rollouts, and `evaluate_fn(policy, temperature=t) -> dict` may add metrics (the dance table).

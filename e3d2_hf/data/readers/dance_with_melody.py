@@ -7,6 +7,7 @@ trajectory. The dance starts `start_position / 25` seconds into the song.
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 from pathlib import Path
@@ -71,6 +72,10 @@ def read_motion(folder: Path) -> np.ndarray:
     return (skeletons + center[:, None, :]) * CENTIMETRES
 
 
+def _finite_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
 def read_sequence(
     folder: str | os.PathLike, cache_dir: str | os.PathLike | None | bool = None
 ) -> dict[str, Any]:
@@ -83,6 +88,12 @@ def read_sequence(
     config = _read_json(config_path)
     if not isinstance(config, dict) or "start_position" not in config:
         raise DataFileError(config_path, "expected key 'start_position'")
+    for key in ("start_position", "end_position"):
+        value = config.get(key)
+        if (key == "start_position" or value is not None) and not _finite_number(value):
+            raise DataFileError(
+                config_path, f"{key} must be a finite number of frames, got {value!r}"
+            )
     start = float(config["start_position"]) / SOURCE_FPS
     end = config.get("end_position")
     if start < 0 or (end is not None and float(end) / SOURCE_FPS <= start):
