@@ -23,6 +23,8 @@ import soundfile
 import torch
 from safetensors.torch import load_file, save_file
 
+from e3d2_hf.utils.outputs import DEMONSTRATIONS_INFO, OWNER_MARKER, claim_output_dir, record_files
+
 from .conftest import REPO, TINY, side_by_side
 
 E3D2 = "import sys; from e3d2_hf.cli import main; sys.exit(main(sys.argv[1:]))"
@@ -51,6 +53,8 @@ class Case:
     names: str = ""
     """What the last line must contain: the file or flag at fault."""
     setup: Callable[[Path, dict[str, Path]], None] | None = None
+    env: dict[str, str] | None = None
+    """Environment changes; such a case runs in a real fresh interpreter (see tests/zygote.py)."""
 
 
 # --- setting up a case's files (in its own working directory) ---------------------------------
@@ -169,14 +173,15 @@ def checkpoint(run: str, damage: Callable[[Path], None] | None, complete: bool =
 
     def make(cwd: Path, paths: dict) -> None:
         folder = cwd / run / "checkpoint-10"
+        claim_output_dir(cwd / run)
         folder.mkdir(parents=True)
-        (cwd / run / ".e3d2-hf-output").touch()
         for name in ("config.json", "model.safetensors"):
             shutil.copy2(paths["vqvae"] / name, folder / name)
         torch.save({"state": {}, "param_groups": []}, folder / "optimizer.pt")
         (folder / "trainer_state.json").write_text(json.dumps({"global_step": 10}))
         if complete:
             (folder / "checkpoint_complete.json").write_text(json.dumps({"global_step": 10}))
+            record_files(folder)
         if damage:
             damage(folder)
 
@@ -190,6 +195,87 @@ def dwm_piece(start: int, end: int) -> Callable:
         (piece / "config.json").write_text(
             json.dumps({"start_position": start, "end_position": end})
         )
+
+    return make
+
+
+def owned(name: str, then: Callable[[Path], None] | None = None) -> Callable:
+    """A folder the toolkit wrote (its manifest lists `data.txt`), then changed by `then`."""
+
+    def make(cwd: Path, paths: dict) -> None:
+        folder = claim_output_dir(cwd / name)
+        (folder / "data.txt").write_text("written by e3d2-hf")
+        record_files(folder)
+        if then:
+            then(folder)
+
+    return make
+
+
+def user_file(name: str, content: str = "the user's own file") -> Callable[[Path], None]:
+    return lambda folder: (folder / name).write_text(content)
+
+
+def finished_policy(name: str) -> Callable:
+    """A finished behaviour-cloning folder: the tiny policy with its tokens, the toolkit's."""
+
+    def make(cwd: Path, paths: dict) -> None:
+        claim_output_dir(cwd / name)
+        shutil.copytree(paths["policy"], cwd / name, dirs_exist_ok=True)
+        record_files(cwd / name)
+
+    return make
+
+
+def held_by_another_run(name: str) -> Callable:
+    """A run folder whose lock another process holds (for 60 s: longer than the case)."""
+
+    def make(cwd: Path, paths: dict) -> None:
+        claim_output_dir(cwd / name)
+        holder = (
+            "import fcntl, os, sys, time; fd = os.open(sys.argv[1], os.O_RDONLY); "
+            "fcntl.flock(fd, fcntl.LOCK_EX); print('held', flush=True); time.sleep(60)"
+        )
+        process = subprocess.Popen(
+            [sys.executable, "-c", holder, str(cwd / name)], stdout=subprocess.PIPE
+        )
+        assert process.stdout.readline().strip() == b"held"
+
+    return make
+
+
+def without_column(split: str) -> Callable:
+    def make(cwd: Path, paths: dict) -> None:
+        from datasets import load_from_disk
+
+        prefs = load_from_disk(str(paths["prefs"]))
+        prefs[split] = prefs[split].remove_columns(prefs[split].column_names[-1])
+        prefs.save_to_disk(str(cwd / "prefs"))
+        shutil.copy(paths["prefs"] / DEMONSTRATIONS_INFO, cwd / "prefs")
+
+    return make
+
+
+def duplicate_key(name: str, source: str, key: str) -> Callable:
+    def make(cwd: Path, paths: dict) -> None:
+        text = (TINY / source).read_text()
+        (cwd / name).write_text(f"{text}\n{key}: 1\n{key}: 2\n")
+
+    return make
+
+
+def yaml_line(name: str, source: str, line: str) -> Callable:
+    def make(cwd: Path, paths: dict) -> None:
+        (cwd / name).write_text((TINY / source).read_text() + f"\n{line}\n")
+
+    return make
+
+
+def config_folder_with(line: str) -> Callable:
+    def make(cwd: Path, paths: dict) -> None:
+        shutil.copytree(TINY, cwd / "cfg")
+        with (cwd / "cfg" / "vqvae.yaml").open("a") as f:
+            f.write(f"\n{line}\n")
 
     return make
 
@@ -218,6 +304,17 @@ REWARD = ["train-reward", "--config", str(TINY / "reward.yaml"), "--preferences_
 PPO = ["ppo", "--config", str(TINY / "ppo.yaml"), "--policy_name_or_path", "{policy}",
        "--reward_model_name_or_path", "{reward}"]  # fmt: skip
 SCORE = ["score", "--reward_model", "{reward}"]
+PREPARE = [
+    "prepare",
+    "--num-sequences",
+    "2",
+    "--duration",
+    "3",
+    "--output_dir",
+    "data",
+    "--overwrite",
+]
+DWM = ["prepare", "--source", "dance-with-melody", "--path", "dwm", "--output_dir", "d"]
 EVALUATE = ["evaluate", "--ground-truth", "{clips}", "--output-dir", "ev"]
 TOKENS = {"upper_ids": np.arange(40) % 8, "lower_ids": np.arange(40) % 8,
           "music_tokens": np.zeros((40, 438), np.float32)}  # fmt: skip
@@ -491,6 +588,143 @@ CASES: dict[str, Case] = {
         "seed", ["train-vqvae", "--config", "bad.yaml", "--dataset", "{clips}"], names="bad.yaml",
         setup=yaml_with("bad.yaml", "vqvae.yaml", seed=-3),
     ),
+    # 8. (the second attack) what the toolkit may delete: only its own unchanged files
+    "prepare --overwrite of its own folder after the user added a file": Case(
+        "deletes user data", PREPARE, names="mine.txt", setup=owned("data", user_file("mine.txt"))
+    ),
+    "prepare --overwrite of its own folder after the user edited its file": Case(
+        "deletes user data", PREPARE, names="data.txt",
+        setup=owned("data", user_file("data.txt", "edited by the user")),
+    ),
+    "an empty ownership marker planted in the user's folder": Case(
+        "deletes user data", PREPARE, names="data",
+        setup=both(foreign("data"), write(f"data/{OWNER_MARKER}", "")),
+    ),
+    "a forged manifest listing the user's file with another hash": Case(
+        "deletes user data", PREPARE, names="keep.txt",
+        setup=both(foreign("data"), write(f"data/{OWNER_MARKER}", json.dumps(
+            {"written_by": "e3d2-hf", "files": {"keep.txt": "0" * 64}}))),
+    ),
+    "prepare --overwrite through a symlink to its own folder": Case(
+        "deletes user data", PREPARE, names="mine.txt",
+        setup=both(owned("real", user_file("mine.txt")),
+                   lambda cwd, paths: (cwd / "data").symlink_to("real")),
+    ),
+    "prepare --overwrite of its own folder holding a symlink": Case(
+        "deletes user data", PREPARE, names="link",
+        setup=owned("data", lambda folder: (folder / "link").symlink_to("/etc")),
+    ),
+    "behaviour cloning into a finished policy folder (its tokens/ stay)": Case(
+        "deletes user data", [*TRAIN_BC, "--output_dir", "bc"], names="finished run",
+        setup=finished_policy("bc"),
+    ),
+    "--overwrite_output_dir over a checkpoint holding the user's file": Case(
+        "deletes user data", [*TRAIN_VQVAE, "--output_dir", "run", "--overwrite_output_dir", "true"],
+        names="checkpoint-10", setup=checkpoint("run", lambda f: (f / "notes.txt").write_text("mine")),
+    ),
+    "e3d2 download over the user's download.json": Case(
+        "deletes user data", ["download", "dance-with-melody", "--output_dir", "dl"],
+        names="download.json", setup=write("dl/download.json", '{"mine": true}'),
+    ),
+    "score --output over a JSON list shaped like scores": Case(
+        "deletes user data", [*SCORE, "tokens.npz", "--output", "notes.json"], names="notes.json",
+        setup=both(write("notes.json", '[{"name": "x", "mean_u": 1.0}]'), npz("tokens.npz", **TOKENS)),
+    ),
+    "evaluate into its own folder over the user's metrics.md": Case(
+        "deletes user data", [*EVALUATE[:3], "--generated", "g={clips}", "--output-dir", "ev"],
+        names="metrics.md", setup=owned("ev", user_file("metrics.md")),
+    ),
+    "a second training into a folder a running one holds": Case(
+        "deletes user data", [*TRAIN_VQVAE, "--output_dir", "run"], names="another run",
+        setup=held_by_another_run("run"),
+    ),
+    # 9. (the second attack) silent: what argparse and YAML took without a word
+    "a flag given twice": Case("silent", [*DANCE, "--seed", "1", "--seed", "2"], names="--seed"),
+    "a training flag given twice, in two spellings": Case(
+        "silent", [*TRAIN_VQVAE, "--output_dir", "run", "--max_steps", "3", "--max-steps", "4"],
+        names="--max-steps",
+    ),
+    "a key given twice in a YAML config": Case(
+        "silent", ["train-vqvae", "--config", "bad.yaml", "--dataset", "{clips}"], names="bad.yaml",
+        setup=duplicate_key("bad.yaml", "vqvae.yaml", "seed"),
+    ),
+    "max_steps: null in a YAML config": Case(
+        "silent", ["train-vqvae", "--config", "bad.yaml", "--dataset", "{clips}"], names="max_steps",
+        setup=yaml_with("bad.yaml", "vqvae.yaml", max_steps=None),
+    ),
+    "a seed beyond 32 bits for a dance": Case(
+        "silent", [*DANCE, "--seed", str(2**64)], names="--seed"
+    ),
+    "a seed beyond 32 bits in training": Case(
+        "silent", [*TRAIN_VQVAE, "--output_dir", "run", "--seed", str(2**40)], names="--seed"
+    ),
+    "an empty --output_dir": Case(
+        "silent", [*TRAIN_VQVAE, "--output_dir", ""], names="--output_dir"
+    ),
+    "an empty --output-dir for evaluate": Case(
+        "silent", [*EVALUATE[:3], "--generated", "g={clips}", "--output-dir", " "], names="output_dir"
+    ),
+    # 10. (the second attack) tracebacks
+    "a model folder without model.safetensors": Case(
+        "traceback", [*DANCE_WITH, "model"], names="model.safetensors",
+        setup=copied_model("policy", lambda f: (f / "model.safetensors").unlink()),
+    ),
+    "a model folder with only a pickled pytorch_model.bin": Case(
+        "traceback", [*DANCE_WITH, "model"], names="pytorch_model.bin",
+        setup=copied_model("policy", lambda f: (f / "model.safetensors").rename(f / "pytorch_model.bin")),
+    ),
+    "negative sizes in a model's config.json": Case(
+        "traceback", [*DANCE_WITH, "model"], names="config.json",
+        setup=copied_model("policy", config_json({"block_size": -5})),
+    ),
+    "sizes beyond the machine's memory in a model's config.json": Case(
+        "unbounded", [*DANCE_WITH, "model"], names="config.json",
+        setup=copied_model("policy", config_json({"hidden_size": 2**17, "num_hidden_layers": 64})),
+    ),
+    "a Dance-with-Melody start_position of null": Case(
+        "traceback", DWM, names="config.json",
+        setup=write("dwm/DANCE_C_1/config.json", '{"start_position": null, "end_position": 100}'),
+    ),
+    "a Dance-with-Melody start_position of NaN": Case(
+        "vague", DWM, names="config.json",
+        setup=write("dwm/DANCE_C_1/config.json", '{"start_position": NaN, "end_position": 100}'),
+    ),
+    "a bad Dance-with-Melody piece read by two workers": Case(
+        "traceback", [*DWM, "--num_workers", "2"], names="config.json",
+        setup=both(
+            write("dwm/DANCE_C_1/config.json", '{"start_position": "soon", "end_position": 100}'),
+            write("dwm/DANCE_C_2/config.json", '{"start_position": null, "end_position": 100}'),
+        ),
+    ),
+    "E3D2_HOME pointing at a file": Case(
+        "traceback", DANCE, names="E3D2_HOME", setup=write("homefile", "x"),
+        env={"E3D2_HOME": "homefile", "E3D2_CACHE": ""},
+    ),
+    "E3D2_CACHE pointing at a file": Case(
+        "traceback", DANCE, names="E3D2_CACHE", setup=write("cachefile", "x"),
+        env={"E3D2_CACHE": "cachefile"},
+    ),
+    "the demo with a Python tag in its config folder": Case(
+        "traceback", ["demo", "--config_dir", "cfg", "--output_dir", "o"], names="vqvae.yaml",
+        setup=config_folder_with("x: !!python/object/apply:os.system ['echo pwned']"),
+    ),
+    "a preference dataset missing a column": Case(
+        "traceback", [*REWARD[:3], "--preferences_dir", "prefs", "--output_dir", "run"],
+        names="missing columns", setup=without_column("train"),
+    ),
+    "a preference dataset whose segments miss a column": Case(
+        "traceback", [*REWARD[:3], "--preferences_dir", "prefs", "--output_dir", "run"],
+        names="missing columns", setup=without_column("train_segments"),
+    ),
+    "a dance too short for one reward window": Case(
+        "vague", [*SCORE, "short.npz"], names="short.npz",
+        setup=npz("short.npz", **{k: v[:3] for k, v in TOKENS.items()}),
+    ),
+    # 11. (the second attack) unbounded: sizes checked before the work
+    "a 2 MiB YAML config": Case(
+        "unbounded", ["train-vqvae", "--config", "big.yaml", "--dataset", "{clips}"], names="big.yaml",
+        setup=yaml_line("big.yaml", "vqvae.yaml", "# " + "x" * (2 * 2**20)),
+    ),
 }  # fmt: skip
 
 KINDS = sorted({case.kind for case in CASES.values()})
@@ -518,57 +752,99 @@ def snapshot(*folders: Path) -> dict[str, str]:
     return seen
 
 
-def run_case(name: str, case: Case, root: Path, paths: dict) -> tuple[str, Case, Path, str | None]:
-    cwd = root / f"case{list(CASES).index(name):02d}"
+def case_folder(name: str, case: Case, root: Path, paths: dict) -> tuple[Path, list[Path], dict]:
+    """The case's working directory, set up; the folders it must leave unchanged, as they are."""
+    cwd = root / f"case{list(CASES).index(name):03d}"
     cwd.mkdir()
     if case.setup:
         case.setup(cwd, paths)
     inputs = [cwd, *(p for k, p in paths.items() if k != "song"), paths["song"]]
-    before = snapshot(*inputs)
-    fill = {k: str(v) for k, v in paths.items()}
-    if case.code is not None:
-        command = [sys.executable, "-c", API, case.code.format(**fill)]
-    elif case.recipe is not None:
-        recipe = str(REPO / "recipes" / f"{case.recipe}.py")
-        command = [sys.executable, recipe, *(a.format(**fill) for a in case.argv)]
-    else:
-        command = [sys.executable, "-c", E3D2, *(a.format(**fill) for a in case.argv)]
-    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
-    result = subprocess.run(command, cwd=cwd, capture_output=True, text=True, env=env, timeout=300)
+    return cwd, inputs, snapshot(*inputs)
+
+
+def judge(name: str, case: Case, fill: dict, inputs: list[Path], before: dict, status: int,
+          stderr: str) -> str | None:  # fmt: skip
     problems = []
-    last = result.stderr.strip().splitlines()[-1] if result.stderr.strip() else ""
-    if result.returncode != 2:
-        problems.append(f"exit status {result.returncode}, expected 2")
-    if "Traceback" in result.stderr:
+    last = stderr.strip().splitlines()[-1] if stderr.strip() else ""
+    if status != 2:
+        problems.append(f"exit status {status}, expected 2")
+    if "Traceback" in stderr:
         problems.append("a traceback")
     if case.names.format(**fill) not in last:
         problems.append(f"the last line does not name {case.names.format(**fill)!r}")
-    if snapshot(*inputs) != before:
-        changed = set(snapshot(*inputs).items()) ^ set(before.items())
+    if (after := snapshot(*inputs)) != before:
+        changed = set(after.items()) ^ set(before.items())
         problems.append(f"files changed: {sorted({k for k, _ in changed})[:5]}")
-    report = None
     if problems:
-        report = (
-            f"{name}: {'; '.join(problems)}\n  last line: {last}\n  stderr: {result.stderr[-1500:]}"
-        )
-    return name, case, cwd, report
+        return f"{name}: {'; '.join(problems)}\n  last line: {last}\n  stderr: {stderr[-1500:]}"
+    return None
+
+
+def fresh_command(case: Case, fill: dict) -> list[str]:
+    if case.code is not None:
+        return [sys.executable, "-c", API, case.code.format(**fill)]
+    if case.recipe is not None:
+        recipe = str(REPO / "recipes" / f"{case.recipe}.py")
+        return [sys.executable, recipe, *(a.format(**fill) for a in case.argv)]
+    return [sys.executable, "-c", E3D2, *(a.format(**fill) for a in case.argv)]
 
 
 @pytest.fixture(scope="module")
 def outcomes(paths, tmp_path_factory) -> dict[str, str | None]:
+    """Every case's report (None: it held). Cases run as forks of one warm interpreter
+    (`tests/zygote.py`), three at a time; those that change the environment run fresh."""
     root = tmp_path_factory.mktemp("bad-input")
-    # three at a time: a fresh interpreter also waits on reading its imports
-    results = side_by_side(lambda item: run_case(*item, root, paths), CASES.items(), workers=3)
-    return {name: report for name, _, _, report in results}
+    logs = tmp_path_factory.mktemp("bad-input-logs")
+    fill = {k: str(v) for k, v in paths.items()}
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    prepared = {name: case_folder(name, case, root, paths) for name, case in CASES.items()}
+    forked, fresh = [], []
+    for i, (name, case) in enumerate(CASES.items()):
+        if case.env is not None:
+            fresh.append(name)
+            continue
+        request = {"id": name, "cwd": str(prepared[name][0]), "timeout": 300,
+                   "stdout": str(logs / f"{i}.out"), "stderr": str(logs / f"{i}.err")}  # fmt: skip
+        if case.code is not None:
+            request["code"] = case.code.format(**fill)
+        else:
+            request["argv"] = [a.format(**fill) for a in case.argv]
+            if case.recipe is not None:
+                request["recipe"] = str(REPO / "recipes" / f"{case.recipe}.py")
+        forked.append(request)
+    zygote = subprocess.run(
+        [sys.executable, "-m", "tests.zygote", "3"], input=json.dumps(forked), cwd=REPO,
+        env=env, capture_output=True, text=True, timeout=1800,
+    )  # fmt: skip
+    assert zygote.returncode == 0, zygote.stderr[-3000:]
+    statuses = json.loads(zygote.stdout)
+    stderrs = {r["id"]: Path(r["stderr"]).read_text(errors="replace") for r in forked}
+
+    def run_fresh(name: str) -> tuple[str, int, str]:
+        case = CASES[name]
+        result = subprocess.run(
+            fresh_command(case, fill), cwd=prepared[name][0], capture_output=True, text=True,
+            env={**env, **case.env}, timeout=300,
+        )  # fmt: skip
+        return name, result.returncode, result.stderr
+
+    for name, status, stderr in side_by_side(run_fresh, fresh, workers=2):
+        statuses[name], stderrs[name] = status, stderr
+    return {
+        name: judge(name, case, fill, *prepared[name][1:], statuses[name], stderrs[name])
+        for name, case in CASES.items()
+    }
 
 
 CLASSES = ["deletes user data", "wrong model", "torn checkpoint", "traceback", "vague",
-           "nonsense", "seed"]  # fmt: skip
-"""The seven classes of the issue that asked for this module, in its order."""
+           "nonsense", "seed", "silent", "unbounded"]  # fmt: skip
+"""The classes of the two attacks that asked for this module: the first's seven, in its order,
+then the second's "silent" and "unbounded" (its data loss, tracebacks and vague lines join the
+first's)."""
 
 
-def test_there_are_at_least_forty_kinds_across_every_class():
-    assert len(CASES) >= 40
+def test_there_are_at_least_a_hundred_kinds_across_every_class():
+    assert len(CASES) >= 100
     assert sorted(CLASSES) == KINDS
 
 
