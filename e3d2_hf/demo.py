@@ -259,6 +259,7 @@ def render_demo_dances(out: Path, seconds: float = 8.0) -> dict:
     start_pose = dances_dir / "start_pose.npy"
     claim_output_dir(dances_dir)
     np.save(start_pose, np.asarray(clip["joints"], dtype=np.float32)[:8])
+    record_files(dances_dir, [start_pose])
     duration = min(seconds, clip["num_frames"] / clip["fps"])
     summary = {"song": clip["music_path"], "clip": clip_id, "duration": duration, "dances": {}}
     for title, folder in POLICIES:

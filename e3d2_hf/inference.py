@@ -27,7 +27,7 @@ from .models.folders import load_model, locate_vqvae
 from .models.policy.configuration_policy import VQVAE_SUBFOLDER
 from .models.tokens import encode_joints
 from .utils.errors import DataFileError
-from .utils.outputs import file_sha256
+from .utils.outputs import file_sha256, is_owned, record_files
 from .utils.ranges import RangeError
 
 logger = logging.getLogger(__name__)
@@ -211,6 +211,8 @@ def save_dance(
         for path in staged.values():
             os.replace(path, output_dir / path.name)
         os.replace(staging / manifest.name, manifest)
+        if is_owned(output_dir):  # a folder of the toolkit's (the demo's): its manifest too
+            record_files(output_dir, [output_dir / p.name for p in staged.values()] + [manifest])
     finally:
         shutil.rmtree(staging, ignore_errors=True)
         if created and not any(output_dir.iterdir()):

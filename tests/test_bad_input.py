@@ -725,6 +725,153 @@ CASES: dict[str, Case] = {
         "unbounded", ["train-vqvae", "--config", "big.yaml", "--dataset", "{clips}"], names="big.yaml",
         setup=yaml_line("big.yaml", "vqvae.yaml", "# " + "x" * (2 * 2**20)),
     ),
+    # 12. (the second attack) every other door a careless user or an attacker tried
+    "demonstrations into its own folder after the user added a file": Case(
+        "deletes user data", [*DEMOS, "--output_dir", "p"], names="mine.txt",
+        setup=owned("p", user_file("mine.txt")),
+    ),
+    "demonstrations whose work folder is the user's": Case(
+        "deletes user data", [*DEMOS, "--output_dir", "p"], names="p.shards",
+        setup=foreign("p.shards"),
+    ),
+    "score --output through a symlink to the user's file": Case(
+        "deletes user data", [*SCORE, "tokens.npz", "--output", "link.json"], names="link.json",
+        setup=both(write("mine.json", '{"mine": 1}'), npz("tokens.npz", **TOKENS),
+                   lambda cwd, paths: (cwd / "link.json").symlink_to("mine.json")),
+    ),
+    "score --output that is a folder": Case(
+        "deletes user data", [*SCORE, "tokens.npz", "--output", "notes"], names="notes",
+        setup=both(foreign("notes"), npz("tokens.npz", **TOKENS)),
+    ),
+    "evaluate into a file": Case(
+        "traceback", [*EVALUATE[:3], "--generated", "g={clips}", "--output-dir", "ev"],
+        names="ev", setup=write("ev", "a file"),
+    ),
+    "download into a file": Case(
+        "traceback", ["download", "dance-with-melody", "--output_dir", "dl"], names="dl",
+        setup=write("dl", "a file"),
+    ),
+    "--name starting with a dot": Case("deletes user data", [*DANCE, "--name", ".hidden"], names="--name"),
+    "--name with a backslash": Case("deletes user data", [*DANCE, "--name", "a\\b"], names="--name"),
+    "--temperature -1": Case("nonsense", [*DANCE, "--temperature", "-1"], names="temperature"),
+    "--temperature inf": Case("nonsense", [*DANCE, "--temperature", "inf"], names="temperature"),
+    "--duration nan": Case("nonsense", [*DANCE, "--duration", "nan"], names="duration"),
+    "--start nan": Case("nonsense", [*DANCE, "--start", "nan"], names="start"),
+    "--video_fps -5": Case("nonsense", [*DANCE, "--video_fps", "-5"], names="video_fps"),
+    "--bvh_scale 0": Case("nonsense", [*DANCE, "--bvh_scale", "0"], names="bvh_scale"),
+    "--edge_tokens -1": Case("nonsense", [*DANCE, "--edge_tokens", "-1"], names="edge_tokens"),
+    "--cleanup of an unknown kind": Case("nonsense", [*DANCE, "--cleanup", "magic"], names="--cleanup"),
+    "score --stride -3": Case(
+        "nonsense", [*SCORE, "tokens.npz", "--stride", "-3"], names="stride",
+        setup=npz("tokens.npz", **TOKENS),
+    ),
+    "learning_rate: .nan in YAML": Case(
+        "nonsense", ["train-vqvae", "--config", "bad.yaml", "--dataset", "{clips}"],
+        names="learning_rate", setup=yaml_line("bad.yaml", "vqvae.yaml", "learning_rate: .nan"),
+    ),
+    "--learning_rate inf": Case(
+        "nonsense", [*TRAIN_VQVAE, "--output_dir", "run", "--learning_rate", "inf"],
+        names="learning_rate",
+    ),
+    "--per_device_train_batch_size 0": Case(
+        "nonsense", [*TRAIN_VQVAE, "--output_dir", "run", "--per_device_train_batch_size", "0"],
+        names="per_device_train_batch_size",
+    ),
+    "--gradient_accumulation_steps 0": Case(
+        "nonsense", [*TRAIN_VQVAE, "--output_dir", "run", "--gradient_accumulation_steps", "0"],
+        names="gradient_accumulation_steps",
+    ),
+    "a KL coefficient of NaN": Case(
+        "nonsense", [*PPO, "--kl_coef", "nan", "--output_dir", "run"], names="kl_coef"
+    ),
+    "demo --seeds 0": Case("nonsense", ["demo", "--seeds", "0", "--output_dir", "o"], names="seeds"),
+    "prepare --duration -1": Case(
+        "nonsense", ["prepare", "--duration", "-1", "--output_dir", "d"], names="duration"
+    ),
+    "an unknown YAML key": Case(
+        "vague", ["train-vqvae", "--config", "bad.yaml", "--dataset", "{clips}"], names="bad.yaml",
+        setup=yaml_line("bad.yaml", "vqvae.yaml", "learning_rat: 0.1"),
+    ),
+    "an unknown flag": Case("vague", [*TRAIN_VQVAE, "--learning_rat", "0.1"], names="--learning_rat"),
+    "a YAML list where a number goes": Case(
+        "traceback", ["train-vqvae", "--config", "bad.yaml", "--dataset", "{clips}"],
+        names="learning_rate", setup=yaml_line("bad.yaml", "vqvae.yaml", "learning_rate: [1, 2]"),
+    ),
+    "a YAML mapping where a number goes": Case(
+        "traceback", ["train-vqvae", "--config", "bad.yaml", "--dataset", "{clips}"],
+        names="max_steps", setup=yaml_line("bad.yaml", "vqvae.yaml", "max_steps: {a: 1}"),
+    ),
+    "a YAML config that is a list": Case(
+        "vague", ["train-vqvae", "--config", "bad.yaml", "--dataset", "{clips}"], names="bad.yaml",
+        setup=write("bad.yaml", "- 1\n- 2\n"),
+    ),
+    "an empty YAML config": Case(
+        "vague", ["train-vqvae", "--config", "bad.yaml", "--dataset", "{clips}"], names="bad.yaml",
+        setup=write("bad.yaml", ""),
+    ),
+    "a YAML config in another encoding": Case(
+        "vague", ["train-vqvae", "--config", "bad.yaml", "--dataset", "{clips}"], names="bad.yaml",
+        setup=write("bad.yaml", "seed: 1 # caf\xe9\n".encode("latin-1")),
+    ),
+    "a config path that is a folder": Case(
+        "vague", ["train-vqvae", "--config", "cfg", "--dataset", "{clips}"], names="cfg",
+        setup=foreign("cfg"),
+    ),
+    "evaluate an empty folder of dances": Case(
+        "vague", [*EVALUATE, "--generated", "gen"], names="gen", setup=foreign("gen"),
+    ),
+    "evaluate against ground truth that does not exist": Case(
+        "traceback", ["evaluate", "--ground-truth", "nowhere", "--generated", "g={clips}",
+                      "--output-dir", "ev"], names="nowhere",
+    ),
+    "score a file that does not exist": Case("traceback", [*SCORE, "missing.npz"], names="missing.npz"),
+    "score an .npz without its codes": Case(
+        "vague", [*SCORE, "tokens.npz"], names="tokens.npz",
+        setup=npz("tokens.npz", music_tokens=TOKENS["music_tokens"]),
+    ),
+    "score with a --music that does not exist": Case(
+        "traceback", [*SCORE, "tokens.npz", "--music", "gone.wav"], names="gone.wav",
+        setup=npz("tokens.npz", upper_ids=TOKENS["upper_ids"], lower_ids=TOKENS["lower_ids"]),
+    ),
+    "a start pose of the wrong shape": Case(
+        "vague", [*DANCE, "--start-pose", "pose.npz"], names="pose.npz",
+        setup=npz("pose.npz", joints=np.zeros((16, 10), np.float32)),
+    ),
+    "a --start beyond the end of the song": Case(
+        "vague", [*DANCE, "--start", "3600"], names="offset 3600"
+    ),
+    "a folder given as the song": Case(
+        "traceback", [*DANCE[:1], "songs", *DANCE[2:]], names="songs", setup=foreign("songs")
+    ),
+    "a policy given as the VQ-VAE of a dance": Case(
+        "wrong model", ["dance", "{song}", "--policy", "{policy}", "--vqvae", "{policy}",
+                        "--output-dir", "out"], names="{policy}",
+    ),
+    "a model whose config.json is a JSON list": Case(
+        "wrong model", [*DANCE_WITH, "model"], names="config.json",
+        setup=copied_model("policy", config_json("[1, 2, 3]")),
+    ),
+    "a model config.json with a size in words": Case(
+        "traceback", [*DANCE_WITH, "model"], names="config.json",
+        setup=copied_model("policy", config_json({"hidden_size": "big"})),
+    ),
+    "--resume_from_checkpoint naming a file": Case(
+        "torn checkpoint", [*TRAIN_VQVAE, "--output_dir", "run", "--resume_from_checkpoint",
+                            "notes.txt"], names="notes.txt", setup=write("notes.txt", "x"),
+    ),
+    "a VQ-VAE checkpoint resumed by behaviour cloning": Case(
+        "wrong model", [*TRAIN_BC, "--output_dir", "run", "--resume_from_checkpoint",
+                        "run/checkpoint-10"], names="checkpoint-10", setup=checkpoint("run", None),
+    ),
+    "push of a folder that is no output": Case(
+        "vague", ["push", "notes", "me/notes"], names="notes", setup=foreign("notes")
+    ),
+    "push to a repo id that is not one": Case(
+        "vague", ["push", "{reward}", "not a repo id!"], names="not a repo id!"
+    ),
+    "models for a skeleton nobody knows": Case(
+        "vague", ["models", "--skeleton", "octopus"], names="octopus"
+    ),
 }  # fmt: skip
 
 KINDS = sorted({case.kind for case in CASES.values()})
@@ -843,8 +990,8 @@ then the second's "silent" and "unbounded" (its data loss, tracebacks and vague 
 first's)."""
 
 
-def test_there_are_at_least_a_hundred_kinds_across_every_class():
-    assert len(CASES) >= 100
+def test_there_are_at_least_a_hundred_and_fifty_kinds_across_every_class():
+    assert len(CASES) >= 150
     assert sorted(CLASSES) == KINDS
 
 

@@ -13,6 +13,7 @@ import pytest
 import yaml
 
 from e3d2_hf.demo import DemoOptions, run_demo
+from e3d2_hf.utils.outputs import ForeignFolderError, record_files
 
 from .conftest import REPO, TINY, side_by_side
 
@@ -102,10 +103,19 @@ def test_rerun_reuses_finished_stages_and_redoes_an_unfinished_one(demo_dir, cap
     (demo_dir / "dances" / "dances.json").unlink()  # as if the run was killed while rendering
     stale = demo_dir / "dances" / "stale.txt"
     stale.write_text("left by the killed run")
+    record_files(demo_dir / "dances", [stale])  # the killed run recorded what it wrote
+    mine = demo_dir / "dances" / "mine.txt"
+    mine.write_text("the user's own notes")
     before = (demo_dir / "bc" / "model.safetensors").stat().st_mtime_ns
+    listing = sorted(p.name for p in (demo_dir / "dances").iterdir())
+    # a file the toolkit did not write stops the redo of its stage, before anything changes
+    with pytest.raises(ForeignFolderError, match="mine.txt"):
+        run_demo(DemoOptions(output_dir=demo_dir, config_dir=TINY, report_to="none"))
+    assert sorted(p.name for p in (demo_dir / "dances").iterdir()) == listing
+    mine.unlink()
     run_demo(DemoOptions(output_dir=demo_dir, config_dir=TINY, report_to="none"))
     out = capsys.readouterr().out
-    assert out.count("reusing") == 7 and "[demo 8/8] dances: running" in out
+    assert out.count("reusing") == 14 and "[demo 8/8] dances: running" in out
     assert (demo_dir / "bc" / "model.safetensors").stat().st_mtime_ns == before
     assert (demo_dir / "dances" / "dances.json").is_file() and not stale.exists()
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from ..data.skeleton import get_skeleton
 from ..models import parameter_table
 from ..utils.markdown import markdown_table
 
@@ -15,6 +16,9 @@ from ..utils.markdown import markdown_table
 @dataclass
 class Arguments:
     skeleton: str = field(default="smpl24", metadata={"help": "skeleton the VQ-VAE is sized for"})
+
+    def __post_init__(self) -> None:
+        get_skeleton(self.skeleton)  # an unknown one names the known ones
 
 
 def run(args: Arguments) -> int:

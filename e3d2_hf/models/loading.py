@@ -58,9 +58,12 @@ def saved_model_type(folder: str | os.PathLike) -> str | None:
     if not config_file.is_file():
         raise ModelFolderError(str(folder), "no config.json: not a saved model or checkpoint")
     try:
-        return json.loads(config_file.read_text()).get("model_type")
+        config = json.loads(config_file.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise ModelFolderError(str(config_file), f"not valid JSON ({exc})") from None
+    if not isinstance(config, dict):
+        raise ModelFolderError(str(config_file), "not a model config: expected a JSON object")
+    return config.get("model_type")
 
 
 def _config_model_type(name_or_path: str, subfolder: str, kwargs: dict) -> str | None:

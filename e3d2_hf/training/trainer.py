@@ -90,6 +90,9 @@ class E3D2TrainingArguments(TrainingArguments):
         check_ranges(self)
         if self.output_dir:  # a foreign folder is refused before any work is done
             check_writable(self.output_dir, "choose another --output_dir")
+        if self.output_dir and str(self.resume_from_checkpoint or "false").lower() != "false":
+            # a checkpoint that is not there, torn or damaged is refused before any write
+            resolve_checkpoint(Path(self.output_dir), self.resume_from_checkpoint)
         if self.max_steps == 0 or self.max_steps < -1:
             raise RangeError(
                 "max_steps", f"must be positive (or -1: use epochs), got {self.max_steps}"

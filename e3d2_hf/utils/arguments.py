@@ -52,6 +52,7 @@ class FieldMetadata:
 
     def __init__(self, dataclass_types=None, **kwargs):
         kwargs.setdefault("formatter_class", OneSpellingHelpFormatter)
+        kwargs.setdefault("allow_abbrev", False)  # `--learning_rat` must not set learning_rate
         super().__init__(dataclass_types, **kwargs)
 
     def parse_known_args(self, args=None, namespace=None):

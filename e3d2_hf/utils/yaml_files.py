@@ -30,11 +30,11 @@ class _UniqueKeyLoader(yaml.SafeLoader):
 
 
 def read_yaml(path: str | os.PathLike) -> Any:
-    """The YAML document of `path`; a missing, oversized, non-UTF-8 or invalid file (Python tags
-    and repeated keys included) is a `DataFileError` naming it."""
+    """The YAML document of `path`; an oversized, non-UTF-8 or invalid file (Python tags and
+    repeated keys included) is a `DataFileError` naming it, a missing one `FileNotFoundError`."""
     path = Path(path)
     if not path.is_file():
-        raise DataFileError(path, "config file not found")
+        raise FileNotFoundError(f"{path}: config file not found")
     size = path.stat().st_size
     if size > MAX_YAML_BYTES:
         raise DataFileError(
