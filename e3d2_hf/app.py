@@ -69,7 +69,7 @@ def dance(
     import gradio as gr
     import soundfile
 
-    from .inference import dance_to_song, save_dance
+    from .inference import dance_to_song, save_dance, song_title
     from .utils.errors import E3D2Error
 
     if not song:
@@ -80,7 +80,7 @@ def dance(
         model, vqvae = _dancer(policy)
         result = dance_to_song(model, vqvae, song, duration=float(seconds), seed=int(seed))
         out = Path(tempfile.mkdtemp(prefix="e3d2-dance-", dir=files_root))
-        name = Path(song).stem or "dance"
+        name = song_title(song) or "dance"
         files = save_dance(result, out, name, ("mp4", "bvh", "glb"), video_fps=24.0)
         audio = out / f"{name}.wav"
         frames = int(round(result.duration * result.audio_rate))

@@ -229,7 +229,7 @@ def _write_formats(
     from .export.bvh import write_bvh
     from .export.gltf import write_glb
 
-    title = Path(dance.song).stem
+    title = song_title(dance.song)
     for fmt in formats:
         path = output_dir / f"{name}.{fmt}"
         if fmt == "npz":
@@ -267,6 +267,14 @@ def _write_formats(
 
 DANCE_MANIFEST = "e3d2-hf dance"
 """`written_by` of the `<name>.json` that `save_dance` writes beside a dance."""
+
+
+def song_title(song: str | os.PathLike) -> str:
+    """A song's file stem as text: bytes of a name that is not UTF-8 replaced (a title, a
+    default dance name)."""
+    return os.fsencode(Path(song).stem).decode(errors="replace")
+
+
 NAME_BYTES = 200
 """The longest `--name`: with its longest suffix it stays under the usual 255-byte limit."""
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import shutil
 
 import numpy as np
 import pytest
@@ -148,6 +150,25 @@ def test_a_rerun_replaces_its_own_dance_and_a_failed_one_leaves_it_whole(
     with pytest.raises(FileExistsError, match="d.bvh: exists and was not written by e3d2 dance"):
         save_dance(dance, tmp_path, "d", formats)
     assert (tmp_path / "d.bvh").read_text() == "edited by the user since"
+
+
+def test_a_song_whose_name_is_not_utf8_dances_under_that_name_with_its_bytes_replaced(
+    tiny_policy, tiny_vqvae, song, tmp_path
+):
+    """A valid wav named in Latin-1 (`café.wav`, one byte 0xE9) used to be "cannot be decoded"."""
+    latin1 = os.fsdecode(bytes(tmp_path) + b"/caf\xe9.wav")
+    shutil.copy(song, latin1)
+    out = tmp_path / "dances"
+    code = main(["dance", latin1, "--policy", str(tiny_policy), "--vqvae", str(tiny_vqvae),
+                 "--duration", "4", "--output-dir", str(out), "--formats", "npz,bvh"])  # fmt: skip
+    assert code == 0
+    assert sorted(p.name for p in out.iterdir()) == [
+        "caf\ufffd.bvh",
+        "caf\ufffd.json",
+        "caf\ufffd.npz",
+    ]
+    with np.load(out / "caf\ufffd.npz", allow_pickle=False) as npz:
+        assert npz["joints"].shape == (240, 24, 3)
 
 
 def test_bad_songs_and_mismatched_models_fail_clearly(tiny_policy, tiny_vqvae, tmp_path, capsys):

@@ -9,7 +9,6 @@ planted feet held (--cleanup contact); --cleanup none writes the raw decode.
 
 from __future__ import annotations
 
-import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -73,11 +72,16 @@ class Arguments:
 
 
 def run(args: Arguments) -> int:
-    from ..inference import check_dance_targets, dance_to_song, load_dancer, save_dance
+    from ..inference import (
+        check_dance_targets,
+        dance_to_song,
+        load_dancer,
+        save_dance,
+        song_title,
+    )
 
     formats = tuple(f.strip() for f in args.formats.split(",") if f.strip())
-    # a song's name in another encoding than UTF-8 still names its dance, its bytes replaced
-    name = args.name or os.fsencode(Path(args.song).stem).decode(errors="replace")
+    name = args.name or song_title(args.song)
     check_dance_targets(Path(args.output_dir), name, formats)  # before minutes of work
     start = time.perf_counter()
     policy, vqvae = load_dancer(args.policy, args.vqvae)

@@ -61,7 +61,8 @@ def load_audio(
     import soundfile
 
     try:
-        with warnings.catch_warnings(), soundfile.SoundFile(str(path)) as f:
+        # bytes: soundfile encodes a str path as strict UTF-8, which a non-UTF-8 name is not
+        with warnings.catch_warnings(), soundfile.SoundFile(os.fsencode(path)) as f:
             warnings.simplefilter("ignore")
             native_sr, declared = f.samplerate, f.frames
             if declared <= 0 or native_sr <= 0:
