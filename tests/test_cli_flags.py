@@ -73,6 +73,14 @@ def test_every_stage_prints_its_help(stage, capsys):
     assert exit_.value.code == 0 and "--output_dir" in capsys.readouterr().out
 
 
+@pytest.mark.parametrize("command", COMMANDS)
+def test_every_command_prints_its_help(command, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main([command, "--help"])
+    out = capsys.readouterr().out
+    assert exit_.value.code == 0 and out.startswith("usage: e3d2 ") and "options:" in out
+
+
 def test_repeated_and_positional_fields(tmp_path):
     args = command_parser("evaluate").parse_args(
         ["--generated", "a=x", "--generated", "b=y", "--ground_truth", "gt"]
