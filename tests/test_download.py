@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from e3d2_hf.data.download import DANCE_WITH_MELODY, MANIFEST
+from e3d2_hf.utils.outputs import OWNER_MARKER, owns_file
 
 from .conftest import shared_data
 from .loopback_github import FakeRepo, LoopbackGitHub
@@ -80,8 +81,9 @@ def test_a_complete_download_into_the_cache_then_a_rerun_fetches_nothing(tmp_pat
         assert first.returncode == 0, first.stderr
         root = home / "datasets" / "dance-with-melody"
         assert sorted(p.name for p in root.iterdir()) == [
-            "DANCE_C_1", "DANCE_R_10", "DANCE_W_2", "README.md", "download.json",
+            OWNER_MARKER, "DANCE_C_1", "DANCE_R_10", "DANCE_W_2", "README.md", "download.json",
         ]  # fmt: skip
+        assert owns_file(root / "download.json")  # listed with its hash: a re-run may rewrite it
         for path, body in repo.files.items():
             if path.startswith("DANCE_"):
                 assert (root / path).read_bytes() == body, path
@@ -150,18 +152,26 @@ def test_an_interrupted_file_resumes_where_it_stopped(tmp_path, home):
 
 
 def test_a_folder_the_user_made_is_left_as_it_is(tmp_path, home):
-    repo = _repo("DANCE_C_1", "DANCE_C_2")
+    repo = _repo("DANCE_C_1", "DANCE_C_2", "DANCE_C_3")
     dest = tmp_path / "dwm"
     mine = dest / "DANCE_C_1"
     mine.mkdir(parents=True)
     (mine / "audio.mp3").write_bytes(b"my own recording")
     (dest / "README.md").write_text("my notes\n")
-    kept = _tree_hash(mine)
+    # a planted manifest proves nothing: its hash is not the file's
+    forged = dest / "DANCE_C_3"
+    forged.mkdir()
+    (forged / "audio.mp3").write_bytes(b"my other recording")
+    (forged / MANIFEST).write_text(json.dumps({"dataset": "dance-with-melody", "files": {
+        "audio.mp3": {"size": 18, "git_sha": "0" * 40, "sha256": "0" * 64}}}))  # fmt: skip
+    kept = {**_tree_hash(mine), **{f"3/{k}": v for k, v in _tree_hash(forged).items()}}
     with LoopbackGitHub(repo) as url:
         result = _download(url, "--to", str(dest), home=home, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
-    assert _tree_hash(mine) == kept and (dest / "README.md").read_text() == "my notes\n"
-    assert "DANCE_C_1: " in result.stdout and "not written by e3d2 download" in result.stdout
+    after = {**_tree_hash(mine), **{f"3/{k}": v for k, v in _tree_hash(forged).items()}}
+    assert after == kept and (dest / "README.md").read_text() == "my notes\n"
+    for piece in ("DANCE_C_1", "DANCE_C_3"):
+        assert f"{piece}: " in result.stdout and "not written by e3d2 download" in result.stdout
     assert (dest / "DANCE_C_2" / MANIFEST).is_file()
 
 

@@ -38,6 +38,9 @@ def is_complete_checkpoint(folder: str | os.PathLike) -> bool:
     return (Path(folder) / CHECKPOINT_COMPLETE).is_file()
 
 
+_REPORTED_TORN: set[Path] = set()
+
+
 def last_complete_checkpoint(output_dir: Path) -> Path | None:
     """The newest `checkpoint-N/` whose save finished; each newer, torn one is reported in a line."""
     steps = {}
@@ -48,9 +51,11 @@ def last_complete_checkpoint(output_dir: Path) -> Path | None:
     for step in sorted(steps, reverse=True):
         if is_complete_checkpoint(steps[step]):
             return steps[step]
-        logger.warning(
-            "%s: skipped, its save was interrupted (no %s)", steps[step], CHECKPOINT_COMPLETE
-        )
+        if steps[step] not in _REPORTED_TORN:  # once per process: the options check it first
+            _REPORTED_TORN.add(steps[step])
+            logger.warning(
+                "%s: skipped, its save was interrupted (no %s)", steps[step], CHECKPOINT_COMPLETE
+            )
     return None
 
 

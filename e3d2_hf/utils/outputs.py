@@ -79,10 +79,24 @@ def is_owned(folder: str | os.PathLike) -> bool:
     return not Path(folder).is_symlink() and read_manifest(folder) is not None
 
 
-def _write_manifest(folder: Path, files: dict[str, str]) -> None:
+def _write_manifest(folder: Path, files: dict[str, str], scratch: bool = False) -> None:
+    manifest = {"written_by": WRITTEN_BY, "files": dict(sorted(files.items()))}
+    if scratch:
+        manifest["scratch"] = True
     tmp = folder / f"{OWNER_MARKER}.tmp"
-    tmp.write_text(json.dumps({"written_by": WRITTEN_BY, "files": dict(sorted(files.items()))}))
+    tmp.write_text(json.dumps(manifest))
     os.replace(tmp, folder / OWNER_MARKER)
+
+
+def is_scratch(folder: Path) -> bool:
+    """`folder` is a `.<name>.partial` folder that `atomic_output_dir` was filling when its run
+    was killed: all of it the toolkit's, none of it complete."""
+    if not (folder.name.startswith(".") and folder.name.endswith(".partial")):
+        return False
+    try:
+        return json.loads((folder / OWNER_MARKER).read_text()).get("scratch") is True
+    except (OSError, ValueError, AttributeError):
+        return False
 
 
 def _walk(folder: Path) -> Iterator[tuple[str, Path]]:
@@ -151,7 +165,8 @@ def foreign_files(folder: str | os.PathLike) -> list[str]:
         or (files[relative] != GROWING and file_sha256(path) != files[relative])
     ]
     for nested in _nested_owned(folder):
-        found += [f"{nested.relative_to(folder).as_posix()}/{f}" for f in foreign_files(nested)]
+        if not is_scratch(nested):
+            found += [f"{nested.relative_to(folder).as_posix()}/{f}" for f in foreign_files(nested)]
     return sorted(found)
 
 
@@ -265,7 +280,7 @@ def atomic_output_dir(
         tempfile.mkdtemp(prefix=f".{output_dir.name}.", suffix=".partial", dir=output_dir.parent)
     )
     try:
-        _write_manifest(tmp, {})
+        _write_manifest(tmp, {}, scratch=True)
         yield tmp
         record_files(tmp, nested=True)
         if output_dir.exists() or output_dir.is_symlink():
