@@ -217,11 +217,15 @@ def user_file(name: str, content: str = "the user's own file") -> Callable[[Path
 
 
 def finished_policy(name: str) -> Callable:
-    """A finished behaviour-cloning folder: the tiny policy with its tokens, the toolkit's."""
+    """A finished behaviour-cloning folder of the toolkit's, whose tokens/ came from another
+    VQ-VAE than the one the new run names (here: other rows than it would write)."""
 
     def make(cwd: Path, paths: dict) -> None:
         claim_output_dir(cwd / name)
-        shutil.copytree(paths["policy"], cwd / name, dirs_exist_ok=True)
+        shutil.copytree(
+            paths["policy"], cwd / name, dirs_exist_ok=True, ignore=shutil.ignore_patterns("train")
+        )
+        shutil.copytree(paths["policy"] / "tokens" / "heldout", cwd / name / "tokens" / "train")
         record_files(cwd / name)
 
     return make
