@@ -7,7 +7,8 @@ and `/media/<owner>/<repo>/<rev>/<path>`, honouring `Range: bytes=N-`. Faults:
 `lfs_missing` (a pointer whose object the media host does not have),
 `corrupt` (the tree lists the true blob id, the hosts serve other bytes),
 `omit` (left out of the tree), `drop` ({path: n}: the next `n` requests send
-the full Content-Length but close after half the bytes).
+the full Content-Length but close after half the bytes), `endless` (the hosts send the file
+and then 8 MiB more, without a Content-Length, as a broken mirror did).
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ class FakeRepo:
     corrupt: set[str] = field(default_factory=set)
     omit: set[str] = field(default_factory=set)
     drop: dict[str, int] = field(default_factory=dict)
+    endless: set[str] = field(default_factory=set)
     requests: list[tuple[str, str | None]] = field(default_factory=list)
     """(path, Range header) of every request, in order."""
 
@@ -86,8 +88,22 @@ class _Handler(BaseHTTPRequestHandler):
                     break
                 if path in repo.corrupt:
                     body = bytes(b ^ 0x5A for b in body)
+                if path in repo.endless:
+                    return self._send_endless(body)
                 return self._send(body, "application/octet-stream", drop_key=path)
         self.send_error(404)
+
+    def _send_endless(self, body: bytes) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", "application/octet-stream")
+        self.end_headers()
+        self.close_connection = True
+        try:
+            self.wfile.write(body)
+            for _ in range(128):
+                self.wfile.write(b"\0" * 65536)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the client stopped reading: what it should do
 
     def _send(self, body: bytes, content_type: str, drop_key: str | None = None) -> None:
         start = 0

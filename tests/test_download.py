@@ -151,6 +151,21 @@ def test_an_interrupted_file_resumes_where_it_stopped(tmp_path, home):
     assert not (dest / ".partial").exists()
 
 
+def test_a_server_that_sends_more_than_the_listed_size_is_cut_off_at_that_size(tmp_path, home):
+    """A broken mirror streamed 655 MB for a 32 KB file; now nothing past the listed size is
+    written, and the piece is named and skipped."""
+    repo = _repo("DANCE_C_1", "DANCE_C_2")
+    repo.endless = {"DANCE_C_1/config.json"}
+    dest = tmp_path / "dwm"
+    with LoopbackGitHub(repo) as url:
+        result = _download(url, "--to", str(dest), "--retries", "0", home=home, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "DANCE_C_1: " in result.stdout and "more than the listed" in result.stdout
+    assert not (dest / "DANCE_C_1").exists() and (dest / "DANCE_C_2" / MANIFEST).is_file()
+    written = sum(p.stat().st_size for p in dest.rglob("*") if p.is_file())
+    assert written < 1_000_000, written
+
+
 def test_a_folder_the_user_made_is_left_as_it_is(tmp_path, home):
     repo = _repo("DANCE_C_1", "DANCE_C_2", "DANCE_C_3")
     dest = tmp_path / "dwm"

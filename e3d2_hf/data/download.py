@@ -180,7 +180,14 @@ def _fetch(url: str, part: Path, size: int, retries: int, bar: tqdm) -> None:
                     counted = 0
                     part.write_bytes(b"")
                 with part.open("ab") as out:
-                    while chunk := response.read(CHUNK):
+                    # never more than the listed size (+1 byte to notice): a bad mirror that
+                    # streams forever must not fill the disk
+                    while chunk := response.read(min(CHUNK, size - counted + 1)):
+                        if counted + len(chunk) > size:
+                            out.truncate(0)
+                            raise PieceUnavailable(
+                                f"{url}: the server sends more than the listed {size} bytes"
+                            )
                         out.write(chunk)
                         bar.update(len(chunk))
                         counted += len(chunk)
@@ -207,12 +214,19 @@ def _fetch(url: str, part: Path, size: int, retries: int, bar: tqdm) -> None:
 _BACKOFF_SCALE = float(os.environ.get("E3D2_DOWNLOAD_BACKOFF", "1"))
 
 
+MAX_TREE_BYTES = 64 << 20
+"""A repository's file list is a few MiB at most: more is a bad mirror."""
+
+
 def fetch_tree(dataset: GitHubDataset, revision: str, endpoints: Endpoints) -> list[RemoteFile]:
     """Every file of the repository at `revision`, from GitHub's git trees API."""
     url = f"{endpoints.api}/repos/{dataset.owner}/{dataset.repo}/git/trees/{revision}?recursive=1"
     try:
         with _request(url, api=True) as response:
-            tree = json.loads(response.read())
+            listing = response.read(MAX_TREE_BYTES + 1)
+        if len(listing) > MAX_TREE_BYTES:
+            raise DownloadError(f"{url}: the file list is over {MAX_TREE_BYTES >> 20} MiB")
+        tree = json.loads(listing)
     except urllib.error.HTTPError as exc:
         hint = " (rate limit? set GITHUB_TOKEN)" if exc.code in (403, 429) else ""
         raise DownloadError(f"{url}: HTTP {exc.code} {exc.reason}{hint}") from None
