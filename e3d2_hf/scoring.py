@@ -140,6 +140,11 @@ def load_dance_file(
         raise DataFileError(
             path, "no music: the file has no 'music_tokens' and no --music was given"
         )
+    if (
+        not np.issubdtype(np.asarray(music_tokens).dtype, np.number)
+        or not np.isfinite(music_tokens).all()
+    ):
+        raise DataFileError(path, "music_tokens hold NaN, infinite or non-numeric values")
     if "upper_ids" in arrays and "lower_ids" in arrays:
         upper, lower = arrays["upper_ids"], arrays["lower_ids"]
         check_token_ids(path, upper, lower, codebook_size)

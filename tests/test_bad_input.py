@@ -829,6 +829,10 @@ CASES: dict[str, Case] = {
                       "--output-dir", "ev"], names="nowhere",
     ),
     "score a file that does not exist": Case("traceback", [*SCORE, "missing.npz"], names="missing.npz"),
+    "score a dance whose music holds NaN": Case(
+        "silent", [*SCORE, "tokens.npz", "--output", "scores.json"], names="tokens.npz",
+        setup=npz("tokens.npz", **{**TOKENS, "music_tokens": np.full((40, 438), np.nan, np.float32)}),
+    ),
     "score an .npz without its codes": Case(
         "vague", [*SCORE, "tokens.npz"], names="tokens.npz",
         setup=npz("tokens.npz", music_tokens=TOKENS["music_tokens"]),

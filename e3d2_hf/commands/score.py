@@ -81,7 +81,8 @@ def run(args: Arguments) -> int:
         check_score_output(output)  # again: the minutes of scoring may have changed it
         output.parent.mkdir(parents=True, exist_ok=True)
         staged = output.with_name(f".{output.name}.partial")
-        staged.write_text(json.dumps(scores_document(scores), indent=2))
+        # strict JSON: a NaN score would be a bare `NaN` no JSON reader accepts
+        staged.write_text(json.dumps(scores_document(scores), indent=2, allow_nan=False))
         os.replace(staged, output)
         print(f"\nwrote {args.output}")
     return 0
