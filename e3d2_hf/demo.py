@@ -30,11 +30,11 @@ from .utils.outputs import (
     DEMONSTRATIONS_INFO,
     PPO_REPORT,
     PREPARE_INFO,
-    acquire_run_lock,
     claim_output_dir,
     is_owned,
     record_files,
     remove_owned,
+    run_lock,
 )
 from .utils.resources import shipped_folder
 from .utils.yaml_files import read_yaml
@@ -279,7 +279,13 @@ def run_demo(options: DemoOptions) -> Path:
         read_yaml(config)  # a broken config is refused before anything is written
     stages = build_stages(options)
     claim_output_dir(options.output_dir, "choose another --output_dir")
-    acquire_run_lock(options.output_dir)
+    with run_lock(options.output_dir):  # one demo per folder
+        report = _run_stages(options, stages)
+    print(f"[demo] report: {report} and {report.with_suffix('.html')}", flush=True)
+    return report
+
+
+def _run_stages(options: DemoOptions, stages: list[Stage]) -> Path:
     timings: dict[str, float] = {}
     timings_file = options.output_dir / "timings.json"
     if timings_file.is_file() and not options.force:
@@ -313,5 +319,4 @@ def run_demo(options: DemoOptions) -> Path:
 
     report = write_report(options.output_dir, timings)
     record_files(options.output_dir)
-    print(f"[demo] report: {report} and {report.with_suffix('.html')}", flush=True)
     return report

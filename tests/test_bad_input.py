@@ -188,6 +188,28 @@ def checkpoint(run: str, damage: Callable[[Path], None] | None, complete: bool =
     return make
 
 
+class Payload:
+    """Not a tensor: `torch.load(weights_only=True)` must refuse it, and never build it."""
+
+
+def trained_checkpoint(run: str, damage: Callable[[Path], None]) -> Callable:
+    """A real run folder of the tiny VQ-VAE (10 steps, one checkpoint), then `damage` done to
+    its checkpoint-10."""
+
+    def make(cwd: Path, paths: dict) -> None:
+        from e3d2_hf.recipes.vqvae import main as main_vqvae
+
+        main_vqvae([*TRAIN_VQVAE[1:3], "--dataset", str(paths["clips"]), "--max_steps", "10",
+                    "--save_steps", "10", "--report_to", "none", "--output_dir", str(cwd / run)])  # fmt: skip
+        damage(cwd / run / "checkpoint-10")
+
+    return make
+
+
+def pickled_optimizer(folder: Path) -> None:
+    torch.save({"state": {}, "param_groups": [], "payload": Payload()}, folder / "optimizer.pt")
+
+
 def dwm_piece(start: int, end: int) -> Callable:
     def make(cwd: Path, paths: dict) -> None:
         piece = cwd / "dwm" / "DANCE_C_1"
@@ -460,6 +482,10 @@ CASES: dict[str, Case] = {
     "resuming with truncated checkpoint weights": Case(
         "torn checkpoint", [*TRAIN_VQVAE, "--output_dir", "run", "--resume_from_checkpoint", "true"],
         names="model.safetensors", setup=checkpoint("run", truncate("model.safetensors")),
+    ),
+    "resuming with a pickled object in optimizer.pt": Case(
+        "traceback", [*TRAIN_VQVAE, "--output_dir", "run", "--resume_from_checkpoint", "true"],
+        names="checkpoint-10", setup=trained_checkpoint("run", pickled_optimizer),
     ),
     "resuming with a damaged trainer_state.json": Case(
         "torn checkpoint", [*TRAIN_VQVAE, "--output_dir", "run", "--resume_from_checkpoint", "true"],

@@ -6,8 +6,10 @@ from __future__ import annotations
 import json
 import math
 import os
+import pickle
 import time
 from collections import defaultdict
+from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,10 +24,10 @@ from transformers.integrations.integration_utils import default_logdir
 from ..models.folders import bundle_vqvae, check_model_type
 from ..utils.outputs import (
     DATA_ARGS,
-    acquire_run_lock,
     check_writable,
     claim_output_dir,
     record_files,
+    run_lock,
 )
 from ..utils.ranges import RangeError, check_ranges
 from .checkpoints import (
@@ -124,8 +126,6 @@ class E3D2Trainer(Trainer):
         self.card_data: dict[str, Any] = {}
         if self.args.should_save:
             claim_output_dir(self.args.output_dir)
-            # one run per folder: a second one would interleave checkpoints with this one's
-            acquire_run_lock(self.args.output_dir)
         self.add_callback(CheckpointCompleteCallback())
         self.add_callback(NonFiniteLogCallback())
         if self.pop_callback(PrinterCallback) is not None:  # --disable_tqdm: printed logs
@@ -206,8 +206,24 @@ class E3D2Trainer(Trainer):
 
     # --- checks --------------------------------------------------------------------------------
     def train(self, resume_from_checkpoint: str | bool | None = None, **kwargs):
+        # one run per folder: a second one would interleave its checkpoints with this one's
+        with run_lock(self.args.output_dir) if self.args.should_save else nullcontext():
+            return self._train(resume_from_checkpoint, **kwargs)
+
+    def _train(self, resume_from_checkpoint: str | bool | None, **kwargs):
         checkpoint = self.checkpoint_to_resume(resume_from_checkpoint)
-        return super().train(resume_from_checkpoint=checkpoint and os.fspath(checkpoint), **kwargs)
+        try:
+            return super().train(
+                resume_from_checkpoint=checkpoint and os.fspath(checkpoint), **kwargs
+            )
+        except pickle.UnpicklingError as exc:  # torch.load(weights_only=True) refused a file
+            if checkpoint is None:
+                raise
+            raise ValueError(
+                f"{checkpoint}: holds a file with pickled objects other than tensors; refused, "
+                f"nothing in it was run ({' '.join(str(exc).split())[:160]}). Resume from "
+                "another checkpoint"
+            ) from None
 
     def checkpoint_to_resume(self, resume_from_checkpoint: str | bool | None) -> Path | None:
         """The checkpoint `train()` resumes from (complete, whole, of this model family), or None
@@ -273,6 +289,11 @@ class MainProcessPrinterCallback(PrinterCallback):
 def finish_run(trainer, metrics: dict, data, info: dict, vqvae: str | None = None) -> dict:
     """Save the model, its metrics, its card and the data arguments (`data_args.json`, where
     later stages find the clips); a policy also gets its VQ-VAE in `vqvae/`. Then push."""
+    with run_lock(trainer.args.output_dir) if trainer.is_world_process_zero() else nullcontext():
+        return _finish_run(trainer, metrics, data, info, vqvae)
+
+
+def _finish_run(trainer, metrics: dict, data, info: dict, vqvae: str | None) -> dict:
     check_finite_weights(trainer.model, "the trained model", trainer.args.output_dir)
     if overflow := {k: v for k, v in metrics.items() if k.endswith("loss") and not _finite(v)}:
         raise TrainingStopped(

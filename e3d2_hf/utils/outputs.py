@@ -292,27 +292,35 @@ def atomic_output_dir(
             shutil.rmtree(tmp, ignore_errors=True)
 
 
-_HELD_LOCKS: dict[str, int] = {}
-"""The folders this process holds the lock of (a second trainer into the same folder, in the
-same process, is the same run: tests and notebooks do that)."""
+_HELD_LOCKS: dict[str, list[int]] = {}
+"""Folder -> [directory fd, depth] of the locks this process holds: a run inside a run of the
+same process (the demo's stages, a notebook's second trainer) is the same run."""
 
 
-def acquire_run_lock(folder: str | os.PathLike) -> None:
-    """Lock `folder` for the rest of this process (the lock goes with the process, however it
-    ends); raise if another process holds it. The lock is on the folder itself: a refused run
-    leaves no file behind."""
+@contextlib.contextmanager
+def run_lock(folder: str | os.PathLike) -> Iterator[None]:
+    """Hold `folder`'s lock for the block (released when it ends, or with the process however
+    it ends); raise if another process holds it. The lock is on the folder itself: a refused
+    run leaves no file behind."""
     import fcntl
 
     key = os.path.realpath(folder)
     if key in _HELD_LOCKS:
-        return
-    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+        _HELD_LOCKS[key][1] += 1
+    else:
+        fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise FileExistsError(
+                f"{folder}: another run is writing into it; wait for it to end or choose "
+                "another --output_dir"
+            ) from None
+        _HELD_LOCKS[key] = [fd, 1]
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        os.close(fd)
-        raise FileExistsError(
-            f"{folder}: another run is writing into it; wait for it to end or choose another "
-            "--output_dir"
-        ) from None
-    _HELD_LOCKS[key] = fd
+        yield
+    finally:
+        _HELD_LOCKS[key][1] -= 1
+        if not _HELD_LOCKS[key][1]:
+            os.close(_HELD_LOCKS.pop(key)[0])  # closing the descriptor releases the lock
