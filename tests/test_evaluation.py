@@ -188,6 +188,25 @@ def test_protocol_crops_to_20_seconds_and_reorigins():
     np.testing.assert_array_equal(g_full, g_crop)
 
 
+def test_a_swapped_or_edited_ground_truth_cache_entry_is_recomputed_not_trusted(tmp_path):
+    """FID against the wrong ground truth would look like a result: a cache entry replaced by
+    another set's, or edited, is recomputed."""
+    one, other = synthetic_dances(3, frames=300, seed=1), synthetic_dances(3, frames=300, seed=5)
+    truth = ground_truth_features(one, cache_dir=False)
+    ground_truth_features(one, cache_dir=tmp_path / "a")
+    ground_truth_features(other, cache_dir=tmp_path / "b")
+    [entry], [foreign] = (tmp_path / "a").glob("*.npz"), (tmp_path / "b").glob("*.npz")
+    entry.write_bytes(foreign.read_bytes())  # another set's features under this key's name
+    np.testing.assert_array_equal(ground_truth_features(one, cache_dir=tmp_path / "a").kinetic,
+                                  truth.kinetic)  # fmt: skip
+    with np.load(entry) as e:
+        arrays = dict(e)
+    arrays["kinetic"] = arrays["kinetic"] + 1.0  # edited, old checksum
+    np.savez(entry, **arrays)
+    np.testing.assert_array_equal(ground_truth_features(one, cache_dir=tmp_path / "a").kinetic,
+                                  truth.kinetic)  # fmt: skip
+
+
 def test_evaluate_dances_against_cached_ground_truth(tmp_path):
     gt = synthetic_dances(6, frames=600, seed=1)
     first = ground_truth_features(gt, cache_dir=tmp_path)

@@ -10,13 +10,12 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-import tempfile
 import warnings
-import zipfile
 from pathlib import Path
 
 import numpy as np
 
+from ..utils.cache_entries import read_cache_entry, write_cache_entry
 from ..utils.errors import DataFileError
 from ..utils.outputs import file_sha256
 from .layout import HOP_LENGTH, MOTION_FPS, MusicLayout, sample_rate_for_fps
@@ -259,46 +258,24 @@ def music_features(
         key = f"{file_sha256(path)}-fps{fps:g}-off{offset:.6f}-dur{duration if duration is None else f'{duration:.6f}'}-v{FEATURE_VERSION}"
         cache_path = root / f"{hashlib.sha256(key.encode()).hexdigest()[:32]}.npz"
         if cache_path.is_file():
-            if (cached := _read_cache_entry(cache_path, key)) is not None:
-                return cached
+            cached = read_cache_entry(cache_path, key)
+            if cached is not None and _music_shaped(cached.get("features")):
+                return cached["features"]
             logger.warning("ignoring a damaged or foreign music cache entry %s", cache_path)
     audio = load_audio(path, sample_rate_for_fps(fps), offset=offset, duration=duration)
     features = features_from_waveform(audio, sample_rate_for_fps(fps))
     if cache_path is not None:
-        cache_path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=cache_path.parent, suffix=".npz.tmp")
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, features=features, key=np.array(key), sha256=np.array(_digest(features)))
-        os.replace(tmp, cache_path)
+        write_cache_entry(cache_path, key, features=features)
     return features
 
 
-def _digest(features: np.ndarray) -> str:
-    return hashlib.sha256(np.ascontiguousarray(features, dtype=np.float32).tobytes()).hexdigest()
-
-
-def _read_cache_entry(path: Path, key: str) -> np.ndarray | None:
-    """The features of a cache entry if it is whole, finite and the entry of `key` (a truncated,
-    edited or swapped entry fails its own checksum or key), else None."""
-    try:
-        entry = np.load(path, allow_pickle=False)
-        if not isinstance(entry, np.lib.npyio.NpzFile):
-            return None
-        with entry:
-            features, stored_key, digest = entry["features"], entry["key"], entry["sha256"]
-            stored_key, digest = str(stored_key), str(digest)
-    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
-        return None
-    if (
-        stored_key != key
-        or features.ndim != 2
-        or features.shape[1] != MusicLayout.DIM
-        or features.dtype != np.float32
-        or digest != _digest(features)
-        or not np.isfinite(features).all()
-    ):
-        return None
-    return features
+def _music_shaped(features: np.ndarray | None) -> bool:
+    return (
+        features is not None
+        and features.ndim == 2
+        and features.shape[1] == MusicLayout.DIM
+        and features.dtype == np.float32
+    )
 
 
 def beat_frames(features: np.ndarray) -> np.ndarray:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,6 +19,7 @@ from tqdm.auto import tqdm
 from ..data.arrays import load_arrays
 from ..data.layout import EVAL_FRAMES, MOTION_FPS
 from ..data.skeleton import SMPL24
+from ..utils.cache_entries import read_cache_entry, write_cache_entry
 from ..utils.errors import DataFileError
 from .distribution import average_pairwise_distance, frechet_distance, normalise
 from .geometric import feature_name as geometric_name
@@ -105,18 +105,16 @@ def ground_truth_features(
             else Path(cache_dir)
         )
         path = root / f"{h.hexdigest()[:32]}.npz"
-        if path.is_file():
-            with np.load(path, allow_pickle=False) as cached:
-                return FeatureSet(cached["kinetic"], cached["geometric"])
+        cached = read_cache_entry(path, h.hexdigest()) if path.is_file() else None
+        if cached is not None and {"kinetic", "geometric"} <= set(cached):
+            return FeatureSet(cached["kinetic"], cached["geometric"])
     features = feature_set(
         dances, crop=None, reference_bug=reference_bug, desc="ground-truth features"
     )
     if path is not None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".npz.tmp")
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, kinetic=features.kinetic, geometric=features.geometric)
-        os.replace(tmp, path)
+        write_cache_entry(
+            path, h.hexdigest(), kinetic=features.kinetic, geometric=features.geometric
+        )
     return features
 
 
