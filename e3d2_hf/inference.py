@@ -275,6 +275,28 @@ def song_title(song: str | os.PathLike) -> str:
     return os.fsencode(Path(song).stem).decode(errors="replace")
 
 
+def dance_names(songs: list[str]) -> list[str]:
+    """The file stem of each song's dance: the song's own; a Dance-with-Melody piece's folder
+    name (every piece's song is `audio.mp3`); and `<folder>_<stem>` where two songs of one call
+    would share a stem. Raises if two would still share a name."""
+    from .data.readers.dance_with_melody import is_piece_folder
+
+    paths = [Path(song) for song in songs]
+    names = [
+        song_title(path.parent) if is_piece_folder(path.parent) else song_title(path)
+        for path in paths
+    ]
+    names = [
+        f"{song_title(path.parent)}_{name}" if names.count(name) > 1 else name
+        for path, name in zip(paths, names, strict=True)
+    ]
+    if len(set(names)) < len(names):
+        twice = sorted({name for name in names if names.count(name) > 1})
+        raise RangeError("songs", f"two songs would both make {twice[0]!r}; dance them in "
+                         "separate calls with --name")  # fmt: skip
+    return names
+
+
 NAME_BYTES = 200
 """The longest `--name`: with its longest suffix it stays under the usual 255-byte limit."""
 

@@ -171,6 +171,48 @@ def test_a_song_whose_name_is_not_utf8_dances_under_that_name_with_its_bytes_rep
         assert npz["joints"].shape == (240, 24, 3)
 
 
+def test_several_songs_in_one_call_load_the_models_once_and_are_named_after_their_piece(
+    tiny_policy, tiny_vqvae, song, tmp_path, monkeypatch, capsys
+):
+    import e3d2_hf.inference as inference
+
+    songs = []
+    for folder, stem in (
+        ("DANCE_C_1", "audio"),
+        ("DANCE_W_7", "audio"),
+        ("a", "mix"),
+        ("b", "mix"),
+    ):
+        (tmp_path / folder).mkdir()
+        songs.append(str(tmp_path / folder / f"{stem}.wav"))
+        shutil.copy(song, songs[-1])
+    loads = []
+    real = inference.load_dancer
+    monkeypatch.setattr(inference, "load_dancer", lambda *a: loads.append(a) or real(*a))
+    out = tmp_path / "dances"
+    argv = ["dance", *songs, "--policy", str(tiny_policy), "--vqvae", str(tiny_vqvae),
+            "--duration", "4", "--output-dir", str(out), "--formats", "npz"]  # fmt: skip
+    assert main(argv) == 0
+    assert len(loads) == 1
+    assert sorted(p.name for p in out.glob("*.npz")) == [
+        "DANCE_C_1.npz", "DANCE_W_7.npz", "a_mix.npz", "b_mix.npz"
+    ]  # fmt: skip
+    # the same seed per song: a song danced alone gives the same dance as in the batch
+    assert main(["dance", songs[0], *argv[5:-4], "--output-dir", str(tmp_path / "alone"),
+                 "--formats", "npz"]) == 0  # fmt: skip
+    with (
+        np.load(out / "DANCE_C_1.npz") as batch,
+        np.load(tmp_path / "alone" / "DANCE_C_1.npz") as alone,
+    ):
+        np.testing.assert_array_equal(batch["upper_ids"], alone["upper_ids"])
+    capsys.readouterr()
+    # --name names one dance; a missing song is named before any model is loaded
+    assert main([*argv, "--name", "x"]) == 2
+    assert "--name: names one dance" in capsys.readouterr().err
+    assert main(["dance", songs[0], str(tmp_path / "gone.wav"), *argv[5:]]) == 2
+    assert "gone.wav: audio file not found" in capsys.readouterr().err and len(loads) == 2
+
+
 def test_bad_songs_and_mismatched_models_fail_clearly(tiny_policy, tiny_vqvae, tmp_path, capsys):
     silent = tmp_path / "silent.wav"
     soundfile.write(silent, np.zeros(16000 * 3, dtype=np.float32), 16000)

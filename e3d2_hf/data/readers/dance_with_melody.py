@@ -28,6 +28,11 @@ GENRE_NAMES = {"C": "cha-cha", "R": "rumba", "T": "tango", "W": "waltz"}
 _FOLDER = re.compile(r"^DANCE_([A-Z])_(\d+)$")
 
 
+def is_piece_folder(folder: str | os.PathLike) -> bool:
+    """`folder` is named as a piece is (`DANCE_<genre>_<n>`)."""
+    return bool(_FOLDER.match(Path(folder).name))
+
+
 def list_sequences(root: str | os.PathLike) -> list[Path]:
     root = Path(root)
     if not root.is_dir():
