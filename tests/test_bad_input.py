@@ -516,6 +516,10 @@ CASES: dict[str, Case] = {
         "traceback", [*EVALUATE, "--generated", "gen"], names="x.npz",
         setup=write("gen/x.npz", b"garbage " * 50),
     ),
+    "evaluate a Dance-with-Melody dance (23 joints)": Case(
+        "vague", [*EVALUATE, "--generated", "gen"], names="x.npz",
+        setup=npz("gen/x.npz", joints=np.zeros((1200, 23, 3), np.float32)),
+    ),
     "evaluate a truncated .npz": Case(
         "traceback", [*EVALUATE, "--generated", "gen"], names="x.npz", setup=truncated_npz("gen/x.npz")
     ),

@@ -72,13 +72,13 @@ def run(args: Arguments) -> int:
     check_writable(args.output_dir, "choose another --output_dir")  # before the work
     bug = not args.fixed_energy
     ground_truth = load_dances(args.ground_truth)
-    gt_features = ground_truth_features([d.joints for d in ground_truth], reference_bug=bug)
     sets = [("Ground truth", ground_truth)] if args.ground_truth_row else []
-    for item in args.generated:
+    for item in args.generated:  # every file is read before minutes of features
         name, sep, path = item.partition("=")
         if not sep:
             name, path = Path(item).name, item
         sets.append((name, load_dances(path)))
+    gt_features = ground_truth_features([d.joints for d in ground_truth], reference_bug=bug)
     rows = {
         name: evaluate_dances(dances, gt_features, reference_bug=bug, fid_method=args.fid_method)
         for name, dances in sets

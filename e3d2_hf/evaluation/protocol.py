@@ -306,6 +306,17 @@ def dances_from_dataset(dataset) -> list[Dance]:
     return out
 
 
+def _skeleton_named(shape: tuple[int, ...], recorded) -> str:
+    """ ", a <skeleton> dance" when the file records one or its joint count names one."""
+    from ..data.skeleton import SKELETONS
+
+    if recorded is not None and str(recorded) in SKELETONS:
+        return f", a {recorded} dance"
+    joints = shape[1] if len(shape) == 3 else (shape[1] // 3 if len(shape) == 2 else None)
+    names = [name for name, skeleton in SKELETONS.items() if skeleton.num_joints == joints]
+    return f", a {names[0]} dance" if len(names) == 1 else ""
+
+
 def dances_from_folder(folder: str | os.PathLike) -> list[Dance]:
     """Dances saved as `.npz` (`joints`, optional `beat_frames`, `fps`) or plain `.npy` joint arrays."""
     folder = Path(folder)
@@ -324,11 +335,14 @@ def dances_from_folder(folder: str | os.PathLike) -> list[Dance]:
         if fps != MOTION_FPS:
             raise DataFileError(f, f"dance is at {fps:g} FPS; the protocol needs {MOTION_FPS:g}")
         joints = np.asarray(joints, dtype=np.float64)
-        if joints.size % 72 or joints.ndim not in (2, 3):
+        flat = (SMPL_JOINTS * 3,)
+        if joints.shape[1:] not in (flat, (SMPL_JOINTS, 3)):
+            other = _skeleton_named(joints.shape, data.get("skeleton"))
             raise DataFileError(
-                f, f"joints have shape {joints.shape}, expected (T, 72) or (T, 24, 3)"
-            )
-        joints = joints.reshape(len(joints), 24, 3)
+                f, f"joints have shape {joints.shape}{other}; the metrics are defined on "
+                f"SMPL-24 joints: (T, 72) or (T, 24, 3)",
+            )  # fmt: skip
+        joints = joints.reshape(len(joints), SMPL_JOINTS, 3)
         if not np.isfinite(joints).all():
             raise DataFileError(f, "joints contain NaN or infinite values")
         out.append(Dance(joints, beats, f.stem))
