@@ -76,7 +76,8 @@ def run(data: DataArguments, model_args: ModelArguments, config: BCConfig) -> di
 
     # 4. train (training/bc_trainer.py: cross-entropy on the next upper and lower code)
     trainer = BCTrainer(model=model, args=config, train_dataset=train_set, eval_dataset=eval_sets)
-    trainer.checkpoint_to_resume(config.resume_from_checkpoint)  # a refused run writes nothing
+    # a refused run writes nothing (train() resolves the checkpoint again and reports it)
+    trainer.checkpoint_to_resume(config.resume_from_checkpoint, report=False)
     if PartialState().is_main_process:
         train_tokens.save_to_disk(os.path.join(config.output_dir, "tokens", "train"))
         heldout_tokens.save_to_disk(os.path.join(config.output_dir, "tokens", "heldout"))

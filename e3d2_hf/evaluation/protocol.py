@@ -18,7 +18,7 @@ from tqdm.auto import tqdm
 
 from ..data.arrays import load_arrays
 from ..data.layout import EVAL_FRAMES, MOTION_FPS
-from ..data.skeleton import SMPL24
+from ..data.skeleton import SKELETONS, SMPL24
 from ..utils.cache_entries import read_cache_entry, write_cache_entry
 from ..utils.errors import DataFileError
 from .distribution import average_pairwise_distance, frechet_distance, normalise
@@ -307,9 +307,8 @@ def dances_from_dataset(dataset) -> list[Dance]:
 
 
 def _skeleton_named(shape: tuple[int, ...], recorded) -> str:
-    """ ", a <skeleton> dance" when the file records one or its joint count names one."""
-    from ..data.skeleton import SKELETONS
-
+    """The words ", a <skeleton> dance" when the file records a skeleton or its joint count
+    names one; else nothing."""
     if recorded is not None and str(recorded) in SKELETONS:
         return f", a {recorded} dance"
     joints = shape[1] if len(shape) == 3 else (shape[1] // 3 if len(shape) == 2 else None)

@@ -15,7 +15,7 @@ from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
 
 from ..models.loading import non_finite_tensors, safetensors_problem
 from ..utils.errors import E3D2Error
-from ..utils.outputs import ForeignFolderError, foreign_files, is_owned, record_files
+from ..utils.outputs import check_replaceable, is_owned, record_files
 
 logger = logging.getLogger(__name__)
 
@@ -38,11 +38,9 @@ def is_complete_checkpoint(folder: str | os.PathLike) -> bool:
     return (Path(folder) / CHECKPOINT_COMPLETE).is_file()
 
 
-_REPORTED_TORN: set[Path] = set()
-
-
-def last_complete_checkpoint(output_dir: Path) -> Path | None:
-    """The newest `checkpoint-N/` whose save finished; each newer, torn one is reported in a line."""
+def last_complete_checkpoint(output_dir: Path, report: bool = True) -> Path | None:
+    """The newest `checkpoint-N/` whose save finished; with `report`, each newer, torn one is
+    reported in a line."""
     steps = {}
     for child in output_dir.iterdir() if output_dir.is_dir() else ():
         name, _, step = child.name.partition("-")
@@ -51,8 +49,7 @@ def last_complete_checkpoint(output_dir: Path) -> Path | None:
     for step in sorted(steps, reverse=True):
         if is_complete_checkpoint(steps[step]):
             return steps[step]
-        if steps[step] not in _REPORTED_TORN:  # once per process: the options check it first
-            _REPORTED_TORN.add(steps[step])
+        if report:
             logger.warning(
                 "%s: skipped, its save was interrupted (no %s)", steps[step], CHECKPOINT_COMPLETE
             )
@@ -71,13 +68,8 @@ def discard_checkpoints(output_dir: Path) -> list[Path]:
         if child.is_dir() and not child.is_symlink()
         and child.name.partition("-")[0] == "checkpoint" and child.name.partition("-")[2].isdigit()
     ]  # fmt: skip
-    for child in old:
-        if foreign := foreign_files(child):
-            raise ForeignFolderError(
-                f"{child}: holds files e3d2-hf did not write or that changed since "
-                f"({', '.join(foreign[:3])}); nothing was removed. Move it away yourself or "
-                "choose another --output_dir"
-            )
+    for child in old:  # every one checked before any is removed
+        check_replaceable(child, "choose another --output_dir")
     for child in old:
         shutil.rmtree(child)
     if old:
@@ -85,9 +77,11 @@ def discard_checkpoints(output_dir: Path) -> list[Path]:
     return old
 
 
-def resolve_checkpoint(output_dir: Path, resume: str | bool) -> Path:
+def resolve_checkpoint(output_dir: Path, resume: str | bool, report: bool = True) -> Path:
+    """The checkpoint `resume` names (`true`: the newest complete one), checked whole; with
+    `report`, the torn ones passed over are reported."""
     if resume is True or resume == "true":
-        last = last_complete_checkpoint(output_dir)
+        last = last_complete_checkpoint(output_dir, report)
         if last is None:
             raise FileNotFoundError(f"{output_dir}: no complete checkpoint-* folder to resume from")
         check_checkpoint_files(last)
@@ -134,7 +128,7 @@ class TrainingStopped(E3D2Error):
 
 def last_good_model(output_dir: str | os.PathLike) -> str:
     """Where the last good weights are, for the line that stops a run."""
-    last = last_complete_checkpoint(Path(output_dir))
+    last = last_complete_checkpoint(Path(output_dir), report=False)
     if last is None:
         return f"No checkpoint was saved in {output_dir} yet; nothing was saved as final."
     return f"The last good model is {last}; nothing was saved as final."

@@ -93,8 +93,9 @@ class E3D2TrainingArguments(TrainingArguments):
         if self.output_dir:  # a foreign folder is refused before any work is done
             check_writable(self.output_dir, "choose another --output_dir")
         if self.output_dir and str(self.resume_from_checkpoint or "false").lower() != "false":
-            # a checkpoint that is not there, torn or damaged is refused before any write
-            resolve_checkpoint(Path(self.output_dir), self.resume_from_checkpoint)
+            # a checkpoint that is not there, torn or damaged is refused before any write (train()
+            # resolves it again and reports the torn ones it passes over)
+            resolve_checkpoint(Path(self.output_dir), self.resume_from_checkpoint, report=False)
         if self.max_steps == 0 or self.max_steps < -1:
             raise RangeError(
                 "max_steps", f"must be positive (or -1: use epochs), got {self.max_steps}"
@@ -225,12 +226,14 @@ class E3D2Trainer(Trainer):
                 "another checkpoint"
             ) from None
 
-    def checkpoint_to_resume(self, resume_from_checkpoint: str | bool | None) -> Path | None:
+    def checkpoint_to_resume(
+        self, resume_from_checkpoint: str | bool | None, report: bool = True
+    ) -> Path | None:
         """The checkpoint `train()` resumes from (complete, whole, of this model family), or None
         for a fresh run; a finished run in `output_dir` is refused unless overwriting is asked."""
         output_dir = Path(self.args.output_dir)
         if resume_from_checkpoint:
-            checkpoint = resolve_checkpoint(output_dir, resume_from_checkpoint)
+            checkpoint = resolve_checkpoint(output_dir, resume_from_checkpoint, report)
             check_model_type(checkpoint, self.model_family)
             return checkpoint
         if is_finished_run(output_dir) and not self.args.overwrite_output_dir:

@@ -15,7 +15,7 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 from .errors import WRITING_INTO
@@ -56,10 +56,9 @@ def file_sha256(path: str | os.PathLike) -> str:
     return digest.hexdigest()
 
 
-def read_manifest(folder: str | os.PathLike) -> dict[str, str] | None:
-    """The files the toolkit recorded in `folder` ({relative path: sha256}), or None when the
-    folder holds no manifest of the toolkit (an empty or planted marker proves nothing)."""
-    marker = Path(folder) / OWNER_MARKER
+def _read_marker(folder: Path) -> dict | None:
+    """The toolkit's manifest in `folder` as written, or None (none, planted, or damaged)."""
+    marker = folder / OWNER_MARKER
     if marker.is_symlink() or not marker.is_file():
         return None
     try:
@@ -71,7 +70,14 @@ def read_manifest(folder: str | os.PathLike) -> dict[str, str] | None:
     files = manifest.get("files")
     if not isinstance(files, dict) or not all(isinstance(v, str) for v in files.values()):
         return None
-    return files
+    return manifest
+
+
+def read_manifest(folder: str | os.PathLike) -> dict[str, str] | None:
+    """The files the toolkit recorded in `folder` ({relative path: sha256}), or None when the
+    folder holds no manifest of the toolkit (an empty or planted marker proves nothing)."""
+    manifest = _read_marker(Path(folder))
+    return None if manifest is None else manifest["files"]
 
 
 def is_owned(folder: str | os.PathLike) -> bool:
@@ -91,17 +97,20 @@ def _write_manifest(folder: Path, files: dict[str, str], scratch: bool = False) 
 def is_scratch(folder: Path) -> bool:
     """`folder` is a `.<name>.partial` folder that `atomic_output_dir` was filling when its run
     was killed: all of it the toolkit's, none of it complete."""
-    if not (folder.name.startswith(".") and folder.name.endswith(".partial")):
-        return False
-    try:
-        return json.loads((folder / OWNER_MARKER).read_text()).get("scratch") is True
-    except (OSError, ValueError, AttributeError):
-        return False
+    manifest = _read_marker(folder)
+    return (
+        folder.name.startswith(".")
+        and folder.name.endswith(".partial")
+        and manifest is not None
+        and manifest.get("scratch") is True
+    )
 
 
-def _walk(folder: Path) -> Iterator[tuple[str, Path]]:
-    """(relative path, path) of every file or symlink under `folder`, minus the toolkit's own
-    bookkeeping, not entering subfolders that hold a manifest of their own."""
+def _scan(folder: Path) -> tuple[dict[str, Path], list[Path]]:
+    """In one walk: every file or symlink under `folder` ({relative path: path}, minus the
+    toolkit's own bookkeeping), and the subfolders that hold a manifest of their own (not
+    entered: they answer for themselves)."""
+    files, nested = {}, []
     for root, dirs, names in os.walk(folder):
         base = Path(root)
         for name in list(dirs):
@@ -109,21 +118,13 @@ def _walk(folder: Path) -> Iterator[tuple[str, Path]]:
                 names.append(name)  # a link is a file here: never followed
                 dirs.remove(name)
             elif read_manifest(base / name) is not None:
+                nested.append(base / name)
                 dirs.remove(name)
         for name in names:
             if base == folder and name in (OWNER_MARKER, f"{OWNER_MARKER}.tmp"):
                 continue
-            path = base / name
-            yield path.relative_to(folder).as_posix(), path
-
-
-def _nested_owned(folder: Path) -> Iterator[Path]:
-    for root, dirs, _ in os.walk(folder):
-        for name in list(dirs):
-            path = Path(root) / name
-            if not path.is_symlink() and read_manifest(path) is not None:
-                dirs.remove(name)
-                yield path
+            files[(base / name).relative_to(folder).as_posix()] = base / name
+    return files, nested
 
 
 def record_files(
@@ -135,14 +136,12 @@ def record_files(
     without `paths`, every file in the folder (those of a run the toolkit is writing), and
     with `nested` those of the subfolders with manifests of their own too."""
     folder = Path(folder)
-    if nested:
-        for subfolder in list(_nested_owned(folder)):
-            record_files(subfolder, nested=True)
-    files = read_manifest(folder) or {}
-    if paths is None:
-        found = dict(_walk(folder))
-    else:
+    found, subfolders = _scan(folder) if paths is None or nested else ({}, [])
+    for subfolder in subfolders if nested else ():
+        record_files(subfolder, nested=True)
+    if paths is not None:
         found = {Path(p).resolve().relative_to(folder.resolve()).as_posix(): Path(p) for p in paths}
+    files = read_manifest(folder) or {}
     for relative, path in found.items():
         if path.is_symlink() or not path.is_file():
             continue
@@ -157,17 +156,19 @@ def foreign_files(folder: str | os.PathLike) -> list[str]:
     files = read_manifest(folder)
     if files is None:
         return sorted(os.listdir(folder))
-    found = [
+    found, subfolders = _scan(folder)
+    foreign = [
         relative
-        for relative, path in _walk(folder)
+        for relative, path in found.items()
         if path.is_symlink()
         or relative not in files
         or (files[relative] != GROWING and file_sha256(path) != files[relative])
     ]
-    for nested in _nested_owned(folder):
-        if not is_scratch(nested):
-            found += [f"{nested.relative_to(folder).as_posix()}/{f}" for f in foreign_files(nested)]
-    return sorted(found)
+    for subfolder in subfolders:
+        if not is_scratch(subfolder):
+            where = subfolder.relative_to(folder).as_posix()
+            foreign += [f"{where}/{name}" for name in foreign_files(subfolder)]
+    return sorted(foreign)
 
 
 def owns_file(path: str | os.PathLike) -> bool:
@@ -207,33 +208,28 @@ def check_replaceable(folder: str | os.PathLike, instead: str) -> None:
     """Raise unless the toolkit may delete `folder`: absent, empty, or holding only files its
     manifests list unchanged. `instead` tells the user what to do, e.g. "choose another
     --output_dir"."""
-    folder = Path(folder)
-    if not folder.exists() and not folder.is_symlink():
-        return
-    if folder.is_symlink():
-        raise ForeignFolderError(f"{folder}: is a symbolic link; nothing was changed. {instead}")
-    if not folder.is_dir():
-        raise ForeignFolderError(f"{folder}: is a file, not an output folder; {instead}")
-    if names := foreign_files(folder):
-        raise ForeignFolderError(
-            f"{folder}: holds files e3d2-hf did not write or that changed since "
-            f"({', '.join(names[:3])}{', ...' if len(names) > 3 else ''}); nothing was changed. "
-            f"Move them away yourself or {instead}"
-        )
+    _refuse_foreign(Path(folder), instead, foreign_files)
 
 
 def check_writable(folder: str | os.PathLike, instead: str) -> None:
     """Raise unless the toolkit may write into `folder`: absent, empty, or its own."""
-    folder = Path(folder)
+    _refuse_foreign(Path(folder), instead, lambda f: [] if is_owned(f) else sorted(os.listdir(f)))
+
+
+def _refuse_foreign(folder: Path, instead: str, foreign: Callable[[Path], list[str]]) -> None:
+    """The one refusal of an output folder: a link, a file, or a folder holding `foreign`'s
+    files, each named in one line before anything is changed."""
     if folder.is_symlink():
         raise ForeignFolderError(f"{folder}: is a symbolic link; nothing was changed. {instead}")
-    if folder.exists() and not folder.is_dir():
+    if not folder.exists():
+        return
+    if not folder.is_dir():
         raise ForeignFolderError(f"{folder}: is a file, not an output folder; {instead}")
-    if folder.is_dir() and not is_owned(folder) and (names := sorted(os.listdir(folder))):
+    if names := foreign(folder):
         raise ForeignFolderError(
-            f"{folder}: holds files e3d2-hf did not write ({', '.join(names[:3])}"
-            f"{', ...' if len(names) > 3 else ''}); nothing was changed. "
-            f"Empty it yourself or {instead}"
+            f"{folder}: holds files e3d2-hf did not write or that changed since "
+            f"({', '.join(names[:3])}{', ...' if len(names) > 3 else ''}); nothing was changed. "
+            f"Move them away yourself or {instead}"
         )
 
 
