@@ -22,7 +22,7 @@ from .cards import CARD_INFO
 from .data.prepare import SOURCES, PrepareConfig, prepare
 from .reports.demo import FOLDERS, seed_folder, write_report
 from .training.config_parser import stage_config
-from .training.rewards import demo_rewards
+from .training.rewards import demo_runs
 from .utils.errors import StageError, is_user_error
 from .utils.outputs import (
     DANCES_INFO,
@@ -184,13 +184,14 @@ def _seeded_stages(options: DemoOptions, root: Path, seed: int, bc: Path) -> lis
     ppo_common = {"policy_name_or_path": bc, "reward_model_name_or_path": paths["reward"]}
     ppo_stages = [
         Stage(
-            f"PPO ({entry.label} reward){tag}", root / entry.demo_folder, PPO_REPORT,
+            f"PPO ({run.label} reward){tag}", root / run.folder, PPO_REPORT,
             _run_stage(
-                options, "ppo", output_dir=root / entry.demo_folder, reward=entry.name,
+                options, "ppo", output_dir=root / run.folder, reward_funcs=list(run.reward_funcs),
+                **({"reward_weights": list(run.reward_weights)} if run.reward_weights else {}),
                 seed=seed, **ppo_common,
             ),
         )
-        for entry in demo_rewards()
+        for run in demo_runs()
     ]  # fmt: skip
     return [
         Stage(
@@ -237,7 +238,7 @@ def _synthetic_size(options: DemoOptions) -> dict:
 
 POLICIES = (
     ("pi_BC", FOLDERS.bc),
-    *((f"pi_RL ({entry.label} reward)", entry.demo_folder) for entry in demo_rewards()),
+    *((f"pi_RL ({run.label} reward)", run.folder) for run in demo_runs()),
 )
 
 

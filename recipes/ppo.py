@@ -26,14 +26,20 @@ from e3d2_hf.models.folders import load_model, locate_vqvae, policy_clips
 from e3d2_hf.models.tokens import load_token_splits
 from e3d2_hf.reports.ppo import (
     finite_metrics,
+    matched_row,
     previous_rows,
     reference_row,
     write_ppo_report,
 )
 from e3d2_hf.training.config_parser import parse_stage_args
 from e3d2_hf.training.demonstrations import music_segments
-from e3d2_hf.training.ppo_trainer import PPOConfig, PPOTrainer, load_policy_with_value_head
-from e3d2_hf.training.rewards import REWARDS, RewardInputs, build_reward
+from e3d2_hf.training.ppo_trainer import (
+    GROUP_ESTIMATORS,
+    PPOConfig,
+    PPOTrainer,
+    load_policy_with_value_head,
+)
+from e3d2_hf.training.rewards import REWARDS, RewardInputs, build_rewards, reward_label
 from e3d2_hf.utils.errors import run_recipe
 from e3d2_hf.utils.outputs import PPO_REPORT
 from e3d2_hf.utils.ranges import check_ranges
@@ -42,9 +48,14 @@ from e3d2_hf.utils.ranges import check_ranges
 @dataclass
 class PPOArguments:
     policy_name_or_path: str = field(default="outputs/demo/bc", metadata={"help": "pi_BC"})
-    reward: str = field(
-        default="learned",
-        metadata={"help": "; ".join(f"{r.name}: {r.help}" for r in REWARDS.values())},
+    reward_funcs: list[str] = field(
+        default_factory=lambda: ["learned"],
+        metadata={
+            "help": "the rewards, summed with reward_weights: "
+            + "; ".join(f"{r.name}: {r.help}" for r in REWARDS.values())
+            + "; module:function or file.py:function: your callable; any other string: a "
+            "reward model folder or Hub id"
+        },
     )
     reward_model_name_or_path: str | None = field(
         default="outputs/demo/reward", metadata={"help": "R_theta; also scores held-out episodes"}
@@ -74,12 +85,21 @@ class PPOArguments:
         },
     )
 
+    match_kl: bool = field(
+        default=True,
+        metadata={
+            "help": "also measure pi_BC at the temperature whose held-out KL to pi_BC equals "
+            "pi_RL's (found by bisection, row 'pi_BC (temperature T, KL-matched)'), and compare "
+            "pi_RL against it"
+        },
+    )
+
     def __post_init__(self) -> None:
         check_ranges(self)
-        if self.reward not in REWARDS:
-            raise ValueError(f"--reward must be one of {tuple(REWARDS)}, got {self.reward!r}")
-        if self.reward == "learned" and not self.reward_model_name_or_path:
-            raise ValueError("--reward learned needs --reward_model_name_or_path")
+        if not self.reward_funcs:
+            raise ValueError("--reward_funcs is empty: name at least one reward")
+        if "learned" in self.reward_funcs and not self.reward_model_name_or_path:
+            raise ValueError("--reward_funcs learned needs --reward_model_name_or_path")
         if any(not t > 0 for t in self.reference_temperatures):
             raise ValueError(
                 f"--reference_temperatures must be > 0, got {self.reference_temperatures}"
@@ -99,8 +119,12 @@ def run(args: PPOArguments, config: PPOConfig) -> dict:
     # 1. the options: the recipe's arguments and PPOTrainer's, from --config YAML and flags
     set_seed(config.seed)  # before the value head is built: its initial weights come from it
 
-    # 2. models: pi_RL = pi_BC + value head, the frozen pi_BC, R_theta, the VQ-VAE
-    policy = load_policy_with_value_head(args.policy_name_or_path)
+    # 2. models: pi_RL = pi_BC + value head (none for the group estimators), the frozen pi_BC,
+    # R_theta, the VQ-VAE
+    if config.advantage_estimator in GROUP_ESTIMATORS:
+        policy = load_model(DancePolicy, args.policy_name_or_path)
+    else:
+        policy = load_policy_with_value_head(args.policy_name_or_path)
     ref_policy = load_model(DancePolicy, args.policy_name_or_path)
     named = args.reward_model_name_or_path
     reward_model = load_model(DanceRewardModel, named).to(config.device) if named else None
@@ -116,13 +140,15 @@ def run(args: PPOArguments, config: PPOConfig) -> dict:
     train = music_segments(train_tokens, 0, args.segment_stride)
     heldout = music_segments(heldout_tokens, len(train), WINDOW_TOKENS - 1)
 
-    # 4. rewards by name (training/rewards.py: R_theta's sparse u, Bailando's beat reward, ...);
-    # R_theta also scores the held-out episodes whichever reward PPO trains against
+    # 4. rewards by name (training/rewards.py: R_theta's sparse u, Bailando's beat reward, the
+    # physical terms, a user's callable); R_theta also scores the held-out episodes whichever
+    # rewards PPO trains against
     inputs = RewardInputs(
-        policy.config, reward_model, vqvae and vqvae.to(config.device), args.orientation_weight
-    )
-    reward_fn = build_reward(args.reward, inputs)
-    learned = build_reward("learned", inputs) if reward_model is not None else None
+        policy.config, reward_model, vqvae and vqvae.to(config.device), args.orientation_weight,
+        train_tokens, config.device,
+    )  # fmt: skip
+    reward_funcs = build_rewards(args.reward_funcs, inputs)
+    learned = build_rewards(["learned"], inputs)["learned"] if reward_model is not None else None
 
     # 5. the dance table: FID/DIV/BAS and the physical diagnostics of 20-s held-out dances
     clips = policy_clips(args.policy_name_or_path, args.clips_dir)
@@ -134,12 +160,12 @@ def run(args: PPOArguments, config: PPOConfig) -> dict:
 
     # 6. the trainer: rollouts, KL to pi_BC, GAE, clipped updates (training/ppo_trainer.py)
     trainer = PPOTrainer(
-        model=policy, ref_policy=ref_policy, reward_fn=reward_fn, args=config,
+        model=policy, ref_policy=ref_policy, reward_funcs=reward_funcs, args=config,
         train_dataset=train, eval_dataset=heldout, eval_reward_fn=learned, evaluate_fn=table,
         vqvae_name_or_path=found[0] if found and not found[1] else None,
     )  # fmt: skip
     trainer.card_data = {
-        "model_name": f"dance-policy-ppo-{args.reward}",
+        "model_name": f"dance-policy-ppo-{'-'.join(reward_funcs)}",
         "dataset": str(args.policy_name_or_path),
     }
 
@@ -152,16 +178,23 @@ def run(args: PPOArguments, config: PPOConfig) -> dict:
         name = reference_row(temperature)
         rows[name] = rows.get(name) or trainer.evaluate_reference(temperature)
     trainer.train(resume_from_checkpoint=config.resume_from_checkpoint)
-    name = f"pi_RL ({args.reward} reward)"
-    rows[name] = trainer.evaluate()
+    label = reward_label(args.reward_funcs, config.reward_weights)
+    name = f"pi_RL ({label} reward)"
+    final = trainer.evaluate()
+    # the fairest baseline: pi_BC at the temperature whose KL to pi_BC equals pi_RL's
+    matched = trainer.matched_kl_temperature(final.get("eval_kl") or 0) if args.match_kl else None
+    if matched is not None:
+        rows[matched_row(name)] = {
+            **trainer.evaluate_reference(matched),
+            "eval_temperature": matched,
+        }
+    rows[name] = final
 
     # 8. save the plain policy (with its card and VQ-VAE), write the report, push
     trainer.card_data["metrics"] = finite_metrics(rows[name])
     trainer.save_policy(config.output_dir)
     if PartialState().is_main_process:
-        print(
-            write_ppo_report(report_path, rows, trainer.state, table, args.reward, config.kl_stop)
-        )
+        print(write_ppo_report(report_path, rows, trainer.state, table, label, config.kl_stop))
     if config.push_to_hub:
         trainer.push_to_hub()
     return rows

@@ -116,10 +116,24 @@ def _trainer_argv(name, tiny_clips, tiny_vqvae, tiny_policy, tiny_preferences, r
             1,
             2,
         ),
+        # group-relative advantages (no critic), with a physical term and a weighted sum
+        **{
+            f"ppo-{estimator}": (
+                "ppo",
+                ["--config", str(TINY / "ppo.yaml"), "--policy_name_or_path", str(tiny_policy),
+                 "--reward_model_name_or_path", str(reward_model), "--save_steps", "1",
+                 "--advantage_estimator", estimator, "--num_generations", "4",
+                 "--reward_funcs", "learned", "jitter", "--reward_weights", "1", "0.5",
+                 "--vqvae_name_or_path", str(tiny_vqvae), "--eval_dance_tokens", "0", *keep],
+                1,
+                2,
+            )
+            for estimator in ("grpo", "rloo")
+        },
     }[name]  # fmt: skip
 
 
-@pytest.mark.parametrize("trainer", ["vqvae", "bc", "reward", "ppo"])
+@pytest.mark.parametrize("trainer", ["vqvae", "bc", "reward", "ppo", "ppo-grpo", "ppo-rloo"])
 def test_a_save_killed_midway_resumes_from_the_last_complete_checkpoint_to_the_same_weights(
     trainer, tiny_clips, tiny_vqvae, tiny_policy, tiny_preferences, tiny_reward, tmp_path
 ):

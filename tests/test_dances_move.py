@@ -75,7 +75,7 @@ def test_the_demo_policies_move_like_the_held_out_ground_truth(tmp_path):
         out = tmp_path / f"ppo-{kind}"
         _stage(
             "ppo", "ppo", "--policy_name_or_path", str(bc), "--reward_model_name_or_path",
-            str(reward), "--reward", kind, "--output_dir", str(out), cwd=tmp_path,
+            str(reward), "--reward_funcs", kind, "--output_dir", str(out), cwd=tmp_path,
         )  # fmt: skip
         report = json.loads((out / "ppo_report.json").read_text())
         (name,) = [n for n in report["rows"] if n.startswith("pi_RL")]

@@ -68,7 +68,7 @@ def test_ppo_runs_in_bf16(reward, tiny_policy, tiny_vqvae, tiny_clips, tmp_path)
         ["--config", str(TINY / "ppo.yaml"), "--policy_name_or_path", str(tiny_policy),
          "--reward_model_name_or_path", str(tmp_path / "rm"),
          "--vqvae_name_or_path", str(tiny_vqvae), "--clips_dir", str(tiny_clips),
-         "--reward", reward, "--num_train_epochs", "2", "--output_dir", str(tmp_path / "ppo"),
+         "--reward_funcs", reward, "--num_train_epochs", "2", "--output_dir", str(tmp_path / "ppo"),
          *BF16]
     )  # fmt: skip
     assert rows["pi_BC"]["eval_kl"] == 0.0  # against itself: its own log-probs, not a 2nd pass

@@ -62,7 +62,12 @@ def _trainer(policy_dir: Path, config: PPOConfig, reward=toy_reward, **extra) ->
     ref = DancePolicy.from_pretrained(policy_dir)
     segments = music_segments(load_from_disk(str(policy_dir / "tokens" / "train")), 0, 2)
     return PPOTrainer(
-        model=policy, ref_policy=ref, reward_fn=reward, args=config, train_dataset=segments, **extra
+        model=policy,
+        ref_policy=ref,
+        reward_funcs=reward,
+        args=config,
+        train_dataset=segments,
+        **extra,
     )
 
 
@@ -131,6 +136,47 @@ def test_ppo_raises_a_toy_reward(tiny_policy, tmp_path):
     assert kls[-1] > 0.0
 
 
+@pytest.mark.parametrize("estimator", ["grpo", "rloo"])
+def test_group_estimators_raise_a_toy_reward_without_a_critic(estimator, tiny_policy, tmp_path):
+    """K rollouts of each segment in one sampler call of K x B episodes, consecutive in the
+    batch; advantages from the group, no value head."""
+    policy = DancePolicy.from_pretrained(tiny_policy)  # no value head
+    ref = DancePolicy.from_pretrained(tiny_policy)
+    segments = music_segments(load_from_disk(str(tiny_policy / "tokens" / "train")), 0, 2)
+    config = _config(
+        tmp_path / "run", num_train_epochs=10, save_steps=100, advantage_estimator=estimator,
+        num_generations=4, rollout_batch_size=32,
+    )  # fmt: skip
+    trainer = PPOTrainer(
+        model=policy, ref_policy=ref, reward_funcs=toy_reward, args=config, train_dataset=segments
+    )
+    calls = []
+    real = policy.rollout
+
+    def recording(music, *args, **kwargs):
+        calls.append(music.clone())
+        return real(music, *args, **kwargs)
+
+    policy.rollout = recording
+    trainer.train()
+    assert [len(m) for m in calls] == [32] * 10  # one call per iteration: 8 segments x 4
+    groups = calls[0].view(8, 4, *calls[0].shape[1:])
+    assert (groups == groups[:, :1]).all()  # each segment 4 times in a row
+    assert len({tuple(g[0].flatten()[:8].tolist()) for g in groups}) == 8
+    logs = [e for e in trainer.state.log_history if "objective/scores" in e]
+    scores = [e["objective/scores"] for e in logs]
+    assert np.mean(scores[-3:]) > np.mean(scores[:2]) + 1.0, scores
+    assert "val/explained_variance" not in logs[0] and logs[0]["loss/value_avg"] == 0
+    assert logs[0]["rewards/toy_reward/mean"] == pytest.approx(scores[0])
+    with pytest.raises(ValueError, match="multiple of num_generations"):
+        PPOTrainer(
+            model=policy, ref_policy=ref, reward_funcs=toy_reward, train_dataset=segments,
+            args=_config(tmp_path / "odd", advantage_estimator=estimator, num_generations=3),
+        )  # fmt: skip
+    with pytest.raises(ValueError, match="num_generations >= 2"):
+        _config(tmp_path / "one", advantage_estimator=estimator)
+
+
 def test_pi_bc_at_another_temperature_is_measured_as_pi_rl_is(tiny_policy, tmp_path):
     """`evaluate_reference(T)`: the frozen pi_BC sampled at T, with the same episodes, score,
     KL to pi_BC (at the config's temperature) and dance table as `evaluate` gives pi_RL."""
@@ -152,7 +198,9 @@ def test_pi_bc_at_another_temperature_is_measured_as_pi_rl_is(tiny_policy, tmp_p
     assert untrained["eval_kl"] == pytest.approx(0.0, abs=1e-4)  # a copy: two passes
     sharp = trainer.evaluate_reference(0.3)
     flat = trainer.evaluate_reference(3.0)
-    assert sharp["eval_kl"] > 0.3 and flat["eval_kl"] > 0.3  # both leave pi_BC
+    assert sharp["eval_kl"] > 0.3 and flat["eval_kl"] > 0.05  # both leave pi_BC
+    # the held-out KL is exact per visited state: it grows as T leaves 1, never below 0
+    assert 0 < trainer.held_out_kl(trainer.ref_policy, 0.6)[0] < sharp["eval_kl"]
     assert seen[-2][0] is trainer.ref_policy and [t for _, t in seen] == [1.0, 1.0, 0.3, 3.0]
     assert sharp["eval_codes"] == 1.0
     corr = untrained["eval_score_ref_logp_corr"]
@@ -269,7 +317,7 @@ def test_policy_without_value_head_is_refused(tiny_policy, tmp_path):
         PPOTrainer(
             model=policy,
             ref_policy=policy,
-            reward_fn=toy_reward,
+            reward_funcs=toy_reward,
             args=_config(tmp_path),
             train_dataset=segments,
         )
@@ -291,7 +339,7 @@ def test_ppo_stage_writes_a_plain_policy_and_the_report(
             "--vqvae_name_or_path", str(tiny_vqvae),
             "--clips_dir", str(tiny_clips),
             "--eval_dance_tokens", "29",
-            "--reward", reward,
+            "--reward_funcs", reward,
             "--num_train_epochs", "2",
             "--eval_strategy", "steps",
             "--eval_steps", "1",
@@ -300,7 +348,13 @@ def test_ppo_stage_writes_a_plain_policy_and_the_report(
             "--disable_tqdm", "true",
         ]
     )  # fmt: skip
-    assert list(rows) == ["pi_BC", "pi_BC (temperature 0.5)", f"pi_RL ({reward} reward)"]
+    assert list(rows)[:2] == ["pi_BC", "pi_BC (temperature 0.5)"]
+    assert list(rows)[-1] == f"pi_RL ({reward} reward)"
+    # the fairest baseline: pi_BC at the temperature whose held-out KL equals pi_RL's
+    matched = f"pi_BC (KL-matched to pi_RL ({reward} reward))"
+    assert list(rows).index(matched) == 2 and rows[matched]["eval_temperature"] > 0
+    rl_kl, matched_kl = rows[f"pi_RL ({reward} reward)"]["eval_kl"], rows[matched]["eval_kl"]
+    assert rl_kl > 0 and matched_kl == pytest.approx(rl_kl, rel=0.1, abs=0.02)
     sharpened = rows["pi_BC (temperature 0.5)"]  # left pi_BC (a 16-episode KL estimate: any sign)
     assert abs(sharpened["eval_kl"]) > 0.1 and np.isfinite(sharpened["eval_FID_k"])
     for row in rows.values():
@@ -323,6 +377,11 @@ def test_ppo_stage_writes_a_plain_policy_and_the_report(
     text = (out / "ppo_report.md").read_text()
     assert "## Held-out metrics per PPO iteration" in text and "| iteration 1 |" in text
     assert "reward-model score" in text
+    assert f"| pi_RL ({reward} reward) vs {matched} |" in text  # claims against both baselines
+    assert f"{matched} is pi_BC sampled at temperature" in text
+    # each reward's own mean per iteration, as logged under rewards/<name>/mean
+    assert "## Reward components per iteration" in text and f"| iteration | {reward} |" in text
+    assert [p["iteration"] for p in report["reward_components"]] == [1, 2]
     # the physical diagnostics of every policy, the ground truth's on the same music beside them
     assert "## Physical and motion diagnostics" in text and "| ground truth (same music) |" in text
     truth = report["ground_truth"]
@@ -438,7 +497,7 @@ def test_the_rollout_and_the_update_do_not_sync_per_step(tiny_policy, tmp_path):
 
     trainer.create_optimizer_and_scheduler(num_training_steps=100)
     segments = trainer.train_dataset.select(range(32))
-    episodes = trainer.collect(segments, torch.Generator().manual_seed(0), toy_reward)
+    episodes = trainer.collect(segments, torch.Generator().manual_seed(0), {"toy": toy_reward})
     advantages = torch.randn_like(episodes.logp)
     returns = torch.randn_like(episodes.logp)
     update_syncs = []
@@ -455,9 +514,17 @@ def test_each_cpu_accelerate_config_launches_one_run(
     config, ranks, tiny_policy, tiny_reward, tmp_path
 ):
     """`accelerate launch --config_file recipes/accelerate/X recipes/ppo.py` from another
-    directory: one world of N ranks (one log stream, one report), not N racing runs."""
+    directory: one world of N ranks (one log stream, one report), not N racing runs; a user's
+    own reward function (`file.py:function`) beside the learned one on every rank."""
     out, cwd = tmp_path / "ppo", tmp_path / "cwd"
     cwd.mkdir()
+    user = tmp_path / "user_rewards.py"
+    user.write_text(
+        "import os\n"
+        "def held(music_features, init_upper, init_lower, upper_ids, lower_ids):\n"
+        f"    open({str(tmp_path)!r} + '/called-' + os.environ.get('RANK', '0'), 'w').close()\n"
+        "    return (upper_ids[:, 1:] == upper_ids[:, :-1]).float().sum(-1)\n"
+    )
     probe = tmp_path / "world.py"  # the same launch, asking accelerate what world it made
     probe.write_text(
         "import sys\nfrom e3d2_hf.training.config_parser import parse_stage_args\n"
@@ -470,6 +537,7 @@ def test_each_cpu_accelerate_config_launches_one_run(
         "--config", str(TINY / "ppo.yaml"), "--policy_name_or_path", str(tiny_policy),
         "--reward_model_name_or_path", str(tiny_reward), "--eval_dance_tokens", "0",
         "--num_train_epochs", "1", "--output_dir", str(out), "--disable_tqdm", "true",
+        "--reward_funcs", "learned", f"{user}:held", "--reward_weights", "1", "0.1",
     ]  # fmt: skip
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     launch = [
@@ -491,6 +559,8 @@ def test_each_cpu_accelerate_config_launches_one_run(
     assert run.returncode == 0, run.stderr[-3000:]
     logs = run.stdout + run.stderr
     assert logs.count("'objective/scores'") == 1 and logs.count("| pi_BC |") == 1, logs[-3000:]
+    assert logs.count("'rewards/held/mean'") == 1 and "| iteration | learned | held |" in logs
+    assert {p.name for p in tmp_path.glob("called-*")} == {f"called-{r}" for r in range(ranks)}
     assert json.loads((out / "ppo_report.json").read_text())["iterations"] == 1
     assert list(cwd.iterdir()) == []
 
@@ -624,14 +694,14 @@ def _check_a_new_reward(rewards, PPOArguments, config) -> None:
             -(upper.diff(dim=-1) != 0).float().sum(-1)
         )
 
-    reward = rewards.build_reward("still", rewards.RewardInputs(config))
+    (reward,) = rewards.build_rewards(["still"], rewards.RewardInputs(config)).values()
     codes = torch.tensor([[1, 1, 2, 2, 3]])
     assert reward(None, None, None, codes, codes).tolist() == [-2.0]
-    assert PPOArguments(reward="still", reward_model_name_or_path=None).reward == "still"
-    assert [e.demo_folder for e in rewards.demo_rewards()] == ["ppo", "ppo-bailando", "ppo-still"]
-    with pytest.raises(
-        ValueError, match=r"one of \('learned', 'bailando', 'bailando-paper', 'still'\)"
-    ):
-        rewards.build_reward("nope", rewards.RewardInputs(config))
+    args = PPOArguments(reward_funcs=["still"], reward_model_name_or_path=None)
+    assert args.reward_funcs == ["still"]
+    folders = [run.folder for run in rewards.demo_runs()]
+    assert folders[:3] == ["ppo", "ppo-bailando", "ppo-still"]
+    with pytest.raises(ValueError, match=r"the registered ones are \('learned', 'bailando', "):
+        rewards.build_rewards(["nope"], rewards.RewardInputs(config))
     with pytest.raises(ValueError, match="registered already"):
         rewards.register_reward("still", "again", "")(_still)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from .metrics import EVAL_PREFIX, METRICS, Metric, metrics
-from .physical import MOVEMENT
+from .physical import DEFECTS, MOVEMENT
 from .protocol import COLUMNS
 
 Z95 = 1.96
@@ -55,7 +55,7 @@ def compare(row: dict, baseline: dict) -> list[Verdict]:
     """A verdict per metric where both rows have a 95% interval: better or worse where the
     intervals part, "none" where they overlap."""
     verdicts = []
-    for entry in metrics("score", *COLUMNS):
+    for entry in metrics("score", *COLUMNS, *DEFECTS):
         a, b = interval(row, entry.name), interval(baseline, entry.name)
         if a is None or b is None:
             continue
@@ -68,7 +68,8 @@ def compare(row: dict, baseline: dict) -> list[Verdict]:
 
 
 SEED_METRICS = tuple(
-    (m.key, m.label, m.lower_is_better) for m in metrics("score", "kl", *COLUMNS, *MOVEMENT)
+    (m.key, m.label, m.lower_is_better)
+    for m in metrics("score", "kl", *COLUMNS, *MOVEMENT, *DEFECTS)
 )
 """(row key, title, lower is better) of what the seed table and its claims compare."""
 

@@ -23,6 +23,7 @@ from .physical import (
     estimate_floor,
     mean_diagnostics,
     movement_intervals,
+    piece_intervals,
     set_diagnostics,
 )
 from .protocol import INTERVALS, UNDEFINED, Dance, evaluate_dances, ground_truth_features
@@ -185,7 +186,9 @@ class DanceTable:
         """The physical diagnostics of the policy's dances decoded without seams, averaged over
         `diagnostic_samples` dances per piece; `codes`: the first sample's, if already drawn.
         Each key again as `cleaned_<key>`: the same dances after the contact clean-up that
-        `e3d2 dance` applies, standing where the ground truth's supporting feet stand."""
+        `e3d2 dance` applies, standing where the ground truth's supporting feet stand. The raw
+        defects (`DEFECTS`) carry 95% bootstrap intervals over the pieces (`<key>_low`,
+        `<key>_high`), so that reports may claim a cleaner policy where they part."""
         codes = self.tokens(policy, temperature) if codes is None else codes
         seamless = self.dances(policy, SEAM_TOKENS, codes)
         if self.diagnostic_samples > 1:
@@ -193,7 +196,13 @@ class DanceTable:
             seamless += self.dances(policy, SEAM_TOKENS, more)
         raw = [d.joints for d in seamless]
         cleaned = [clean_dance(j, self.skeleton, self.stand) for j in raw]
-        out = set_diagnostics(raw, self.skeleton, self.floor)
+        per_dance = [dance_diagnostics(j, self.skeleton, self.floor) for j in raw]
+        out = mean_diagnostics(per_dance)
+        pieces = [i % len(self.beats) for i in range(len(raw))]
+        for key, (low, high) in piece_intervals(
+            per_dance, pieces, resamples=BOOTSTRAP_RESAMPLES, seed=self.seed
+        ).items():
+            out[f"{key}_low"], out[f"{key}_high"] = low, high
         for key, value in set_diagnostics(cleaned, self.skeleton, self.floor).items():
             out[f"{CLEANED}{key}"] = value
         return out

@@ -15,7 +15,7 @@ from typing import Literal
 import numpy as np
 
 from .beat_align import beat_align_score, beat_align_score_30fps
-from .physical import DIAGNOSTICS, MOVEMENT
+from .physical import DEFECTS, DIAGNOSTICS, MOVEMENT
 
 EVAL_PREFIX = "eval_"
 """Held-out metrics are logged and stored as `eval_<name>`, as transformers' evaluate() does."""
@@ -89,6 +89,19 @@ METRICS: dict[str, Metric] = {
             Metric(key, title, unit=unit, computed_by="evaluation.physical.dance_diagnostics")
             for key, title, unit in DIAGNOSTICS
             if key in MOVEMENT
+        ),
+        # visible defects: the physical diagnostics that a cleaner dance lowers
+        *(
+            Metric(
+                key,
+                title,
+                "lower",
+                unit=unit,
+                digits=4,
+                computed_by="evaluation.physical.dance_diagnostics",
+            )  # fmt: skip
+            for key, title, unit in DIAGNOSTICS
+            if key in DEFECTS
         ),
     )
 }

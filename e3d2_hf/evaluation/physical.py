@@ -27,6 +27,7 @@ Definitions (per dance; a set's value is the mean over its dances):
 from __future__ import annotations
 
 import numpy as np
+import torch
 
 from ..data.layout import MOTION_FPS
 from ..data.skeleton import SMPL24, Skeleton
@@ -62,6 +63,8 @@ CLEANED = "cleaned_"
 bare key is the raw decode's, what the policy produced."""
 MOVEMENT = ("joint_speed", "root_relative_speed", "pose_range", "root_travel")
 """The diagnostics of how much a dance moves; a policy should match the ground truth's."""
+DEFECTS = ("jitter", "foot_skating", "penetration", "floating")
+"""The diagnostics of visible defects: lower is cleaner (the physical rewards' terms)."""
 
 
 def _axes(skeleton: Skeleton) -> tuple[int, list[int]]:
@@ -136,6 +139,44 @@ def foot_contacts(joints: np.ndarray, skeleton: Skeleton, floor: float) -> list[
     ]
 
 
+def physical_terms(
+    joints: torch.Tensor,
+    skeleton: Skeleton = SMPL24,
+    floor: float | torch.Tensor = 0.0,
+    fps: float = MOTION_FPS,
+) -> dict[str, torch.Tensor]:
+    """The batched diagnostics: (B, T, J, 3) joints -> (B,) each of `joint_speed`,
+    `root_relative_speed`, `jitter`, `foot_skating` (NaN where no foot touches the ground),
+    `penetration` and `floating`, on the joints' device and dtype; `floor`: one height, or
+    (B,) one per dance. `dance_diagnostics` and the physical rewards both read these."""
+    p = joints
+    up, flat = _axes(skeleton)
+    floor = torch.as_tensor(floor, dtype=p.dtype, device=p.device).reshape(-1, 1)
+    others = [j for j in range(skeleton.num_joints) if j != skeleton.root]
+    relative = p[:, :, others] - p[:, :, skeleton.root : skeleton.root + 1]
+    lowest = p[..., up].amin(2) - floor  # (B, T)
+    lowest = torch.where(lowest.abs() < HEIGHT_RESOLUTION, torch.zeros_like(lowest), lowest)
+    jerk = p.diff(n=3, dim=1) if p.shape[1] > 3 else p.new_zeros(p.shape[0], 1, *p.shape[2:])
+
+    moved, touching = p.new_zeros(len(p)), p.new_zeros(len(p))
+    for foot in skeleton.feet:
+        if not foot:
+            continue
+        heights = p[:, :, list(foot), up].amin(2) - floor
+        contact = (heights < CONTACT_HEIGHT)[:, 1:] & (heights < CONTACT_HEIGHT)[:, :-1]
+        speed = p[:, :, list(foot)][..., flat].diff(dim=1).norm(dim=-1).mean(-1) * fps
+        moved = moved + (speed * contact).sum(1)
+        touching = touching + contact.sum(1)
+    return {
+        "joint_speed": p.diff(dim=1).norm(dim=-1).mean((1, 2)) * fps,
+        "root_relative_speed": relative.diff(dim=1).norm(dim=-1).mean((1, 2)) * fps,
+        "jitter": jerk.norm(dim=-1).mean((1, 2)) * fps**3,
+        "foot_skating": torch.where(touching > 0, moved / touching.clamp(min=1), torch.nan),
+        "penetration": (-lowest).clamp(min=0).mean(1),
+        "floating": lowest.clamp(min=0).mean(1),
+    }
+
+
 def dance_diagnostics(
     joints: np.ndarray,
     skeleton: Skeleton = SMPL24,
@@ -144,35 +185,25 @@ def dance_diagnostics(
 ) -> dict[str, float | None]:
     """Every diagnostic of the module docstring for one dance (T, J, 3); None if undefined."""
     p = _check(joints, skeleton)
-    up, flat = _axes(skeleton)
+    _, flat = _axes(skeleton)
     others = [j for j in range(skeleton.num_joints) if j != skeleton.root]
     step = np.linalg.norm(np.diff(p, axis=0), axis=-1)  # (T-1, J)
     relative = p[:, others] - p[:, skeleton.root : skeleton.root + 1]
     root = p[:, skeleton.root, flat]
-    lowest = p[..., up].min(1) - floor
-    lowest[np.abs(lowest) < HEIGHT_RESOLUTION] = 0.0
-
-    skating = []
-    for foot, touching in zip(skeleton.feet, foot_contacts(p, skeleton, floor), strict=True):
-        if not foot:
-            continue
-        contact = touching[1:] & touching[:-1]
-        speed = np.linalg.norm(np.diff(p[:, list(foot)][..., flat], axis=0), axis=-1).mean(1) * fps
-        skating.append(speed[contact])
-    skating = np.concatenate(skating) if skating else np.zeros(0)
-
+    terms = {
+        k: float(v[0])
+        for k, v in physical_terms(torch.from_numpy(p)[None], skeleton, floor, fps).items()
+    }
     return {
-        "joint_speed": float(step.mean() * fps),
-        "root_relative_speed": float(
-            np.linalg.norm(np.diff(relative, axis=0), axis=-1).mean() * fps
-        ),
+        "joint_speed": terms["joint_speed"],
+        "root_relative_speed": terms["root_relative_speed"],
         "pose_range": float(np.sqrt(((relative - relative.mean(0)) ** 2).sum(-1).mean())),
         "root_travel": float(np.sqrt(((root - root.mean(0)) ** 2).sum(-1).mean())),
-        "jitter": float(np.linalg.norm(np.diff(p, n=3, axis=0), axis=-1).mean() * fps**3),
+        "jitter": terms["jitter"],
         "freezing": float(np.mean(step.mean(1) * fps < FREEZE_SPEED)),
-        "foot_skating": float(skating.mean()) if skating.size else None,
-        "penetration": float(np.maximum(-lowest, 0).mean()),
-        "floating": float(np.maximum(lowest, 0).mean()),
+        "foot_skating": None if np.isnan(terms["foot_skating"]) else terms["foot_skating"],
+        "penetration": terms["penetration"],
+        "floating": terms["floating"],
         "max_step": float(step.max()),
         "pfc": pfc(p, fps, skeleton) if all(skeleton.feet) else None,
     }
@@ -233,6 +264,35 @@ def movement_intervals(
     means = values[rng.integers(0, len(values), (resamples, len(values)))].mean(1)
     low, high = np.percentile(means, [2.5, 97.5], axis=0)
     return {k: (float(lo), float(hi)) for k, lo, hi in zip(MOVEMENT, low, high, strict=True)}
+
+
+def piece_intervals(
+    per_dance: list[dict],
+    pieces: list[int],
+    keys: tuple[str, ...] = DEFECTS,
+    resamples: int = 200,
+    seed: int = 0,
+) -> dict[str, tuple[float, float]]:
+    """95% bootstrap intervals of a policy's mean `keys` over the pieces of music it danced:
+    each piece's dances (`pieces[i]` is dance i's piece) averaged first, then pieces drawn
+    with replacement. Empty for fewer than two pieces; a key undefined on some piece (foot
+    skating without a contact) is left out."""
+    by_piece: dict[int, list[dict]] = {}
+    for diagnostics, piece in zip(per_dance, pieces, strict=True):
+        by_piece.setdefault(piece, []).append(diagnostics)
+    if len(by_piece) < 2:
+        return {}
+    rng = np.random.default_rng(seed)
+    draws = rng.integers(0, len(by_piece), (resamples, len(by_piece)))
+    out = {}
+    for key in keys:
+        means = [[d[key] for d in dances if d[key] is not None] for dances in by_piece.values()]
+        if any(not m for m in means):
+            continue
+        values = np.array([np.mean(m) for m in means])
+        low, high = np.percentile(values[draws].mean(1), [2.5, 97.5])
+        out[key] = (float(low), float(high))
+    return out
 
 
 FLAG_RULES = {

@@ -23,7 +23,7 @@ from ..evaluation.physical import (
     raw_and_cleaned,
 )
 from ..evaluation.protocol import COLUMNS
-from ..training.rewards import REWARDS, demo_rewards
+from ..training.rewards import REWARDS, demo_runs
 from ..utils.markdown import markdown_table
 from ..utils.outputs import DANCES_INFO, PPO_REPORT, PREPARE_INFO, REWARD_REPORT
 from .claims import claimed_differences
@@ -33,6 +33,7 @@ from .ppo import (
     CURVE_PLOT,
     comparisons,
     interval_sentence,
+    is_matched,
     is_pi_bc,
     likelihood_sentence,
     plot_ppo_curves,
@@ -66,7 +67,7 @@ class DemoFolders:
 
 FOLDERS = DemoFolders()
 
-PPO_FOLDERS = tuple(entry.demo_folder for entry in demo_rewards())
+PPO_FOLDERS = tuple(run.folder for run in demo_runs())
 """The demo's PPO runs, one per reward of the demo (training/rewards.py)."""
 LEARNED_FOLDER = REWARDS["learned"].demo_folder
 """The run against the learned reward: the method; its pi_BC rows stand for every run's."""
@@ -318,7 +319,7 @@ def _seed_blocks(out: Path) -> list[Block]:
                 truth = truth or data.get("ground_truth", {})
                 intervals = intervals or data.get("ground_truth_intervals", {})
                 for name, row in data["rows"].items():
-                    if is_pi_bc(name) and folder != LEARNED_FOLDER:
+                    if is_pi_bc(name) and not is_matched(name) and folder != LEARNED_FOLDER:
                         continue  # the same policy, evaluated the same way in both runs
                     by_policy.setdefault(name, []).append(row)
 
@@ -377,8 +378,8 @@ def _curve_blocks(out: Path) -> list[Block]:
     along the way: `eval_strategy: steps`)."""
     curves = {}
     for seed, run in enumerate(seed_runs(out)):
-        for entry in demo_rewards():
-            folder, reward = entry.demo_folder, entry.label
+        for demo_run in demo_runs():
+            folder, reward = demo_run.folder, demo_run.label
             report = run / folder / PPO_REPORT
             curve = json.loads(report.read_text()).get("curve") if report.is_file() else None
             if curve and len(curve) > 2:

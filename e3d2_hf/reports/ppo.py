@@ -32,8 +32,10 @@ CURVE_COLUMNS = 4
 
 
 COMPARISON_NOTE = (
-    "Against pi_BC on the same held-out music: ▲ better or ▼ worse where the two 95% intervals "
-    "do not overlap, · where they do (no difference the spread supports)."
+    "Against pi_BC on the same held-out music, and against pi_BC sampled at the temperature whose "
+    "KL to pi_BC equals pi_RL's (the KL-matched row: what sampling pi_BC colder or hotter alone "
+    "gives at that distance): ▲ better or ▼ worse where the two 95% intervals do not overlap, · where they do "
+    "(no difference the spread supports)."
 )
 
 
@@ -137,21 +139,61 @@ def reference_row(temperature: float) -> str:
     return f"pi_BC (temperature {temperature:g})"
 
 
+MATCHED = "pi_BC (KL-matched to "
+
+
+def matched_row(policy: str) -> str:
+    """The report row of pi_BC at the temperature whose held-out KL to pi_BC equals that of
+    `policy` (a pi_RL row); the temperature is the row's `eval_temperature`."""
+    return f"{MATCHED}{policy})"
+
+
+def is_matched(name: str) -> bool:
+    return name.startswith(MATCHED)
+
+
+def matched_policy(name: str) -> str:
+    """The pi_RL row a `matched_row` is matched to."""
+    return name.removeprefix(MATCHED)[:-1]
+
+
 def is_pi_bc(name: str) -> bool:
-    """pi_BC's row or one of its `reference_row`s: the same policy, whatever the reward."""
-    return name == "pi_BC" or name.startswith("pi_BC (temperature ")
+    """pi_BC's row, one of its `reference_row`s or a `matched_row`: pi_BC, sampled at some
+    temperature."""
+    return name == "pi_BC" or name.startswith("pi_BC (temperature ") or is_matched(name)
 
 
 def comparisons(names) -> list[tuple[str, str]]:
     """(policy, reference) pairs that the demo report compares: each policy against pi_BC and
-    against each `reference_row`, and those against pi_BC."""
+    against each `reference_row`, those against pi_BC, and each pi_RL against its
+    `matched_row`."""
     references = [n for n in names if is_pi_bc(n)]
     return [
         (name, reference)
         for name in names
         for reference in references
-        if name != reference and (reference == "pi_BC" or not is_pi_bc(name))
+        if name != reference
+        and (reference == "pi_BC" or not is_pi_bc(name))
+        and (not is_matched(reference) or matched_policy(reference) == name)
     ]
+
+
+def matched_sentence(rows: dict[str, dict]) -> str | None:
+    """At which temperature each KL-matched pi_BC was sampled, and both KLs."""
+    found = [
+        f"{name} is pi_BC sampled at temperature {row['eval_temperature']:.3g}, "
+        f"{row['eval_kl']:.4g} nats from pi_BC on held-out music "
+        f"({matched_policy(name)}: {rows[matched_policy(name)]['eval_kl']:.4g})"
+        for name, row in rows.items()
+        if is_matched(name) and matched_policy(name) in rows and "eval_temperature" in row
+    ]
+    if not found:
+        return None
+    return (
+        "; ".join(found) + ". A temperature moves pi_BC as far as pi_RL went (colder, it raises "
+        "a likelihood-like score too): a gain of pi_RL over this row is one that the "
+        "temperature knob does not give at the same KL."
+    )
 
 
 def likelihood_sentence(row: dict) -> str | None:
@@ -213,8 +255,20 @@ def ppo_report_markdown(report: dict) -> str:
         for name, row in report["rows"].items()
         if baseline and name != "pi_BC"
     }
+    for matched in filter(is_matched, report["rows"]):
+        if (policy := matched_policy(matched)) in report["rows"]:
+            verdicts[(policy, matched)] = compare(report["rows"][policy], report["rows"][matched])
+    if sentence := matched_sentence(report["rows"]):
+        parts.append(sentence)
     if table := comparison_table(verdicts):
         parts += [COMPARISON_NOTE, table, *claimed_differences(verdicts)]
+    if table := reward_components_table(report.get("reward_components") or []):
+        parts += [
+            "## Reward components per iteration",
+            "Each reward's own per-episode total on the training rollouts, before its weight: "
+            "mean ± std over the iteration's episodes (logged as `rewards/<name>/mean`, `/std`).",
+            table,
+        ]
     curve = report.get("curve") or []
     if len(curve) > 2:
         parts += [
@@ -244,6 +298,38 @@ def ppo_report_markdown(report: dict) -> str:
                     f"**{name} leaves the ground truth's range:** " + "; ".join(flags) + "."
                 )
     return "\n\n".join(parts) + "\n"
+
+
+def reward_components(log_history: list[dict]) -> list[dict]:
+    """[{"iteration": k, name: [mean, std], ...}] from the logged `rewards/<name>/mean|std`."""
+    out = []
+    for entry in log_history:
+        names = [
+            k[len("rewards/") : -len("/mean")]
+            for k in entry
+            if k.startswith("rewards/") and k.endswith("/mean")
+        ]
+        if names:
+            point = {"iteration": int(entry["step"])}
+            for name in names:
+                point[name] = [entry[f"rewards/{name}/mean"], entry.get(f"rewards/{name}/std")]
+            out.append(point)
+    return out
+
+
+def reward_components_table(points: list[dict]) -> str | None:
+    """A markdown table of `reward_components`: one row per iteration, one column per reward."""
+    if not points:
+        return None
+    names = [k for k in points[0] if k != "iteration"]
+    lines = ["| iteration | " + " | ".join(names) + " |", "|---" * (len(names) + 1) + "|"]
+    for point in points:
+        cells = [
+            "n/a" if point.get(n) is None else f"{point[n][0]:.4g} ± {point[n][1] or 0:.2g}"
+            for n in names
+        ]
+        lines.append(f"| {point['iteration']} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
 
 
 def previous_rows(path: Path) -> dict:
@@ -277,6 +363,7 @@ def write_ppo_report(
         "iterations": state.global_step,
         "kl_stop": kl_stop,
         "curve": ppo_curve(rows["pi_BC"], state.log_history, rows[last]),
+        "reward_components": reward_components(state.log_history),
     }
     path.write_text(json.dumps(report, indent=2))
     if len(report["curve"]) > 2:

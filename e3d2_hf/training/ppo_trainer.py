@@ -5,7 +5,9 @@ One iteration, in order:
   2. log-probs of the same actions under the frozen pi_BC;
   3. the reward: one score per episode at the last step (sparse u) or per-step rewards;
   4. per-step rewards r_t = -kl_coef * KL_t (+ the score);
-  5. advantages (GAE(gamma, lam), or the paper's return minus value) and returns;
+  5. advantages (GAE(gamma, lam), or the paper's return minus value) and returns; or, with
+     `num_generations` K rollouts per music segment, group-relative advantages without a critic
+     (GRPO's normalised scores, RLOO's leave-one-out baseline);
   6. `num_ppo_epochs` passes of minibatch updates: clipped policy loss + vf_coef x clipped value
      loss - ent_coef x entropy, gradient clipping.
 `Trainer` supplies the accelerator, optimizer and scheduler, logging callbacks,
@@ -41,12 +43,18 @@ from ..models.folders import bundle_vqvae, load_model
 from ..models.policy.modeling_policy import action_log_probs, shift_actions
 from .checkpoints import TrainingStopped
 from .private_api import load_model_from_checkpoint, load_optimizer_and_rng, save_checkpoint
-from .rewards import RewardFunction
+from .rewards import RewardFunction, score_episodes
 from .trainer import E3D2Trainer, E3D2TrainingArguments
 
 logger = logging.getLogger(__name__)
 
-ADVANTAGE_ESTIMATORS = ("gae", "return_minus_value")
+ADVANTAGE_ESTIMATORS = ("gae", "return_minus_value", "grpo", "rloo")
+GROUP_ESTIMATORS = ("grpo", "rloo")
+MATCH_STEPS = 10
+"""Bisection steps of the KL-matched temperature: 2^-10 of the log-temperature range."""
+MATCH_WIDEST = 20.0
+"""The matched temperature lies within base / 20 and base x 20."""
+"""Estimators whose baseline is the group of K rollouts of one segment: no value head."""
 
 
 @dataclass
@@ -70,7 +78,22 @@ class PPOConfig(E3D2TrainingArguments):
     gamma: float = field(default=1.0, metadata={"help": "discount"})
     lam: float = field(default=0.95, metadata={"help": "GAE lambda"})
     advantage_estimator: str = field(
-        default="gae", metadata={"help": "gae, or return_minus_value (the paper's eq. 14)"}
+        default="gae",
+        metadata={
+            "help": "gae; return_minus_value (the paper's eq. 14); grpo or rloo: group-relative, "
+            "no critic (needs num_generations >= 2)"
+        },
+    )
+    num_generations: int = field(
+        default=1,
+        metadata={
+            "help": "rollouts per music segment (K): an iteration's episodes are "
+            "episodes_per_iteration / K segments, K times each, in one batch"
+        },
+    )
+    reward_weights: list[float] | None = field(
+        default=None,
+        metadata={"help": "one weight per reward_funcs entry (default: 1 each)"},
     )
     whiten_advantages: bool = field(default=True, metadata={"help": "normalise advantages"})
     whiten_rewards: bool = field(
@@ -110,6 +133,13 @@ class PPOConfig(E3D2TrainingArguments):
             raise ValueError(
                 f"advantage_estimator must be one of {ADVANTAGE_ESTIMATORS}, got {self.advantage_estimator!r}"
             )
+        if self.advantage_estimator in GROUP_ESTIMATORS and self.num_generations < 2:
+            raise ValueError(
+                f"advantage_estimator {self.advantage_estimator} compares K rollouts of a "
+                f"segment: set num_generations >= 2, got {self.num_generations}"
+            )
+        if self.num_generations < 1:
+            raise ValueError(f"num_generations must be at least 1, got {self.num_generations}")
         if self.kl_estimator not in ("k1", "k3"):
             raise ValueError(f"kl_estimator must be k1 or k3, got {self.kl_estimator!r}")
         if not 0.0 <= self.gamma <= 1.0 or not 0.0 <= self.lam <= 1.0:
@@ -170,6 +200,22 @@ def advantages_and_returns(
     return advantages, advantages + values
 
 
+def group_advantages(
+    sequence_rewards: torch.Tensor, group_size: int, estimator: str
+) -> torch.Tensor:
+    """(N,) rewards of N / K groups of K consecutive episodes -> (N,) advantages: GRPO's
+    (r - group mean) / (group std + 1e-4), the std unbiased as TRL's; or RLOO's r minus the
+    mean of the group's other K - 1 episodes."""
+    grouped = sequence_rewards.view(-1, group_size)
+    if estimator == "grpo":
+        mean, std = grouped.mean(1, keepdim=True), grouped.std(1, keepdim=True)
+        return ((grouped - mean) / (std + 1e-4)).flatten()
+    if estimator == "rloo":
+        others = (grouped.sum(1, keepdim=True) - grouped) / (group_size - 1)
+        return (grouped - others).flatten()
+    raise ValueError(f"not a group estimator: {estimator!r}")
+
+
 def whiten(x: torch.Tensor, shift_mean: bool = True) -> torch.Tensor:
     mean, var = x.mean(), x.var(unbiased=False)
     out = (x - mean) * torch.rsqrt(var + 1e-8)
@@ -182,16 +228,24 @@ def ppo_losses(
     advantages: torch.Tensor,
     new_values: torch.Tensor,
     old_values: torch.Tensor,
-    returns: torch.Tensor,
+    returns: torch.Tensor | None,
     cliprange: float,
     cliprange_value: float,
 ) -> tuple[torch.Tensor, torch.Tensor, dict[str, torch.Tensor]]:
-    """Clipped policy loss and (clipped) value loss, with the usual diagnostics."""
+    """Clipped policy loss and (clipped) value loss, with the usual diagnostics; without a
+    critic (`returns` None) the value loss is 0."""
     log_ratio = new_logp - old_logp
     ratio = log_ratio.exp()
     pg_losses = torch.maximum(
         -advantages * ratio, -advantages * ratio.clamp(1 - cliprange, 1 + cliprange)
     )
+    stats = {
+        "approxkl": 0.5 * (log_ratio**2).mean(),
+        "clipfrac": ((ratio - 1).abs() > cliprange).float().mean(),
+        "ratio": ratio.mean(),
+    }
+    if returns is None:
+        return pg_losses.mean(), pg_losses.new_zeros(()), stats
     value_error = (new_values - returns) ** 2
     value_clipfrac = torch.zeros((), device=value_error.device)
     if cliprange_value > 0:
@@ -199,12 +253,7 @@ def ppo_losses(
         clipped_error = (clipped - returns) ** 2
         value_clipfrac = (clipped_error > value_error).float().mean()
         value_error = torch.maximum(value_error, clipped_error)
-    stats = {
-        "approxkl": 0.5 * (log_ratio**2).mean(),
-        "clipfrac": ((ratio - 1).abs() > cliprange).float().mean(),
-        "ratio": ratio.mean(),
-        "value_clipfrac": value_clipfrac,
-    }
+    stats["value_clipfrac"] = value_clipfrac
     return pg_losses.mean(), 0.5 * value_error.mean(), stats
 
 
@@ -213,7 +262,7 @@ def minibatch_loss(
     episodes: Episodes,
     index: torch.Tensor,
     advantages: torch.Tensor,
-    returns: torch.Tensor,
+    returns: torch.Tensor | None,
     args: PPOConfig,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, dict[str, torch.Tensor]]:
     """PPO's objective on the episodes at `index`: (loss, policy loss, value loss, entropy,
@@ -232,13 +281,55 @@ def minibatch_loss(
         out.upper_logits, out.lower_logits,
         episodes.upper[index], episodes.lower[index], args.temperature,
     )  # fmt: skip
+    critic = returns is not None
     pg_loss, vf_loss, extra = ppo_losses(
         new_logp, episodes.logp[index], advantages[index],
-        out.state_values.float(), episodes.values[index], returns[index],
+        out.state_values.float() if critic else None,
+        episodes.values[index] if critic else None,
+        returns[index] if critic else None,
         args.cliprange, args.cliprange_value,
     )  # fmt: skip
     loss = pg_loss + args.vf_coef * vf_loss - args.ent_coef * entropy.mean()
     return loss, pg_loss, vf_loss, entropy, extra
+
+
+@torch.no_grad()
+def exact_kl(
+    policy: DancePolicy,
+    temperature: float,
+    reference: DancePolicy,
+    reference_temperature: float,
+    episodes: Episodes,
+    batch_size: int = 256,
+) -> torch.Tensor:
+    """KL(policy at `temperature` || reference at `reference_temperature`) of each episode:
+    the exact KL of both heads' next-code distributions at every visited state, summed over
+    the steps, (N,). Its mean over episodes estimates the same KL as the sampled log-ratio
+    (`kl_per_step`), never below 0 and with far less spread: what matching a KL needs."""
+    out = []
+    for begin in range(0, len(episodes.upper), batch_size):
+        index = slice(begin, begin + batch_size)
+        upper_in, lower_in = shift_actions(
+            episodes.init_upper[index], episodes.init_lower[index],
+            episodes.upper[index], episodes.lower[index],
+        )  # fmt: skip
+        music = episodes.music[index]
+        ours = policy(music_features=music, upper_ids=upper_in, lower_ids=lower_in)
+        theirs = (
+            ours
+            if reference is policy
+            else reference(music_features=music, upper_ids=upper_in, lower_ids=lower_in)
+        )
+        kl = torch.zeros(len(music), device=music.device)
+        for mine, other in (
+            (ours.upper_logits, theirs.upper_logits),
+            (ours.lower_logits, theirs.lower_logits),
+        ):
+            logp = torch.log_softmax(mine.float() / temperature, dim=-1)
+            logq = torch.log_softmax(other.float() / reference_temperature, dim=-1)
+            kl += (logp.exp() * (logp - logq)).sum((-1, -2))
+        out.append(kl)
+    return torch.cat(out)
 
 
 def explained_variance(values: torch.Tensor, returns: torch.Tensor) -> float:
@@ -280,6 +371,27 @@ UPDATE_LOG_KEYS = {
 """Update statistics -> logged names: TRL's PPOTrainer names where the meaning is the same."""
 
 
+def named_rewards(
+    reward_funcs: RewardFunction | list[RewardFunction] | dict[str, RewardFunction],
+) -> dict[str, RewardFunction]:
+    """The trainer's rewards by name: a dict as given; a function or a list of them named
+    after each function (or its class), made unique."""
+    if isinstance(reward_funcs, dict):
+        named = dict(reward_funcs)
+    else:
+        functions = reward_funcs if isinstance(reward_funcs, list | tuple) else [reward_funcs]
+        named = {}
+        for function in functions:
+            base = getattr(function, "__name__", type(function).__name__)
+            name, suffix = base, 2
+            while name in named:
+                name, suffix = f"{base}_{suffix}", suffix + 1
+            named[name] = function
+    if not named:
+        raise ValueError("PPO needs at least one reward function")
+    return named
+
+
 def plain_policy(policy: DancePolicy) -> DancePolicy:
     """pi_RL without its value head: a `DancePolicy` like pi_BC, for `from_pretrained` users."""
     config = policy.config.__class__.from_dict({**policy.config.to_dict(), "value_head": False})
@@ -302,14 +414,17 @@ class Episodes:
     ref_logp: torch.Tensor
     values: torch.Tensor | None  # None: the policy has no value head (pi_BC)
     score: torch.Tensor
+    components: dict[str, torch.Tensor] = field(default_factory=dict)
+    """Each reward's own per-episode total, unweighted: `rewards/<name>/mean` in the logs."""
 
 
 class PPOTrainer(E3D2Trainer):
     """PPO on `DancePolicy` with a value head; `ref_policy` is the frozen pi_BC.
 
     `train_dataset` / `eval_dataset` are music-segment tables (`preferences.segment_features`:
-    `music_features`, `init_upper`, `init_lower`). `reward_fn` is any
-    `RewardFunction`; `eval_reward_fn` (default: `reward_fn`) scores the held-out
+    `music_features`, `init_upper`, `init_lower`). `reward_funcs`: a `RewardFunction`, a list
+    of them or a dict name -> function (`rewards.build_rewards`), summed with
+    `args.reward_weights`; `eval_reward_fn` (default: the first reward) scores the held-out
     rollouts, and `evaluate_fn(policy, temperature=t) -> dict` may add metrics (the dance table).
     `vqvae_name_or_path`: the VQ-VAE that decodes the policy's codes; a local folder is copied
     into every saved policy's `vqvae/`, so the saved folder alone can dance.
@@ -322,7 +437,7 @@ class PPOTrainer(E3D2Trainer):
         self,
         model: DancePolicy,
         ref_policy: DancePolicy,
-        reward_fn: RewardFunction,
+        reward_funcs: RewardFunction | list[RewardFunction] | dict[str, RewardFunction],
         args: PPOConfig,
         train_dataset: Dataset,
         eval_dataset: Dataset | None = None,
@@ -331,9 +446,10 @@ class PPOTrainer(E3D2Trainer):
         vqvae_name_or_path: str | None = None,
         **kwargs,
     ):
-        if not model.config.value_head:
+        if not model.config.value_head and args.advantage_estimator not in GROUP_ESTIMATORS:
             raise ValueError(
-                "PPO needs a policy with a value head: from_pretrained(path, value_head=True)"
+                f"advantage_estimator {args.advantage_estimator} needs a policy with a value head: "
+                "from_pretrained(path, value_head=True)"
             )
         check_same_interface(ref_policy.config, model.config, "policy pi_RL")
         if len(train_dataset) == 0:
@@ -341,10 +457,23 @@ class PPOTrainer(E3D2Trainer):
         super().__init__(
             model=model, args=args, train_dataset=train_dataset, eval_dataset=eval_dataset, **kwargs
         )
+        per_rank = self.episodes_per_iteration // self.accelerator.num_processes
+        if args.episodes_per_iteration and per_rank % args.num_generations:
+            raise ValueError(
+                f"episodes_per_iteration ({self.episodes_per_iteration} over "
+                f"{self.accelerator.num_processes} process(es)) must give each process a multiple "
+                f"of num_generations ({args.num_generations}): a group stays on one process"
+            )
         disable_dropout_in_model(self.model)  # rollout and update log-probs must agree
         self.ref_policy = ref_policy.to(self.args.device).eval().requires_grad_(False)
-        self.reward_fn = reward_fn
-        self.eval_reward_fn = eval_reward_fn or reward_fn
+        self.reward_funcs = named_rewards(reward_funcs)
+        weights = args.reward_weights
+        if weights is not None and len(weights) != len(self.reward_funcs):
+            raise ValueError(
+                f"{len(weights)} reward_weights for {len(self.reward_funcs)} reward functions "
+                f"({', '.join(self.reward_funcs)})"
+            )
+        self.eval_reward_fn = eval_reward_fn or next(iter(self.reward_funcs.values()))
         self.evaluate_fn = evaluate_fn
         self.vqvae_name_or_path = vqvae_name_or_path
         self._timings: dict[str, float] = defaultdict(float)
@@ -361,13 +490,15 @@ class PPOTrainer(E3D2Trainer):
         return max(1, math.ceil(self.args.num_train_epochs))
 
     def _episode_indices(self, iteration: int) -> np.ndarray:
-        """This rank's segments for `iteration`: a seeded draw, split evenly across ranks."""
+        """This rank's segments for `iteration`: a seeded draw, split evenly across ranks, each
+        repeated `num_generations` times in a row (a group stays on one rank)."""
         world, rank = self.accelerator.num_processes, self.accelerator.process_index
+        group = self.args.num_generations
         n = len(self.train_dataset)
-        per_rank = max(1, self.episodes_per_iteration // world)
+        per_rank = max(1, self.episodes_per_iteration // world // group)
         rng = np.random.default_rng([self.args.seed, iteration])
         order = np.concatenate([rng.permutation(n) for _ in range(math.ceil(per_rank * world / n))])
-        return order[rank * per_rank : (rank + 1) * per_rank]
+        return np.repeat(order[rank * per_rank : (rank + 1) * per_rank], group)
 
     def _generator(self, iteration: int, salt: int = 0) -> torch.Generator:
         seed = (
@@ -381,13 +512,14 @@ class PPOTrainer(E3D2Trainer):
         self,
         segments: Dataset,
         generator: torch.Generator,
-        reward_fn: RewardFunction,
+        reward_funcs: dict[str, RewardFunction],
         policy: DancePolicy | None = None,
         temperature: float | None = None,
     ) -> Episodes:
         """Episodes of `segments` danced by `policy` (default: pi_RL) at `temperature` (default:
         the config's); under `bf16: true` in autocast, with log-probs, values and u in fp32.
-        `ref_logp` is pi_BC's at the config's temperature: the KL's reference. When `policy` is
+        `ref_logp` is pi_BC's at the config's temperature: the KL's reference. The score is
+        `reward_funcs` summed with the config's `reward_weights` (one reward: its own score). When `policy` is
         pi_BC at that temperature, `ref_logp` is the rollout's own log-probs, so its KL to itself
         is exactly 0 (a second forward pass would round differently and print 1e-7 nats)."""
         policy = policy or self.accelerator.unwrap_model(self.model)
@@ -419,10 +551,23 @@ class PPOTrainer(E3D2Trainer):
                     )  # fmt: skip
                 self._timings["reference"] += time.perf_counter() - started
                 started = time.perf_counter()
-                score = reward_fn(
-                    music, init_upper, init_lower, episode.upper_ids, episode.lower_ids
+                weights = self.args.reward_weights if len(reward_funcs) > 1 else None
+                score, components = (
+                    score_episodes(
+                        reward_funcs,
+                        weights,
+                        music,
+                        init_upper,
+                        init_lower,
+                        episode.upper_ids,
+                        episode.lower_ids,
+                    )  # fmt: skip
+                    if reward_funcs
+                    else (torch.zeros(len(music), device=device), {})
                 )
             self._timings["reward"] += time.perf_counter() - started
+            for name, value in components.items():
+                parts[f"rewards/{name}"].append(value.to(device))
             for name, value in (
                 ("music", music),
                 ("init_upper", init_upper),
@@ -435,7 +580,13 @@ class PPOTrainer(E3D2Trainer):
                 ("score", score.to(device).float()),
             ):
                 parts[name].append(value)
-        return Episodes(**{k: None if v[0] is None else torch.cat(v) for k, v in parts.items()})
+        joined = {k: None if v[0] is None else torch.cat(v) for k, v in parts.items()}
+        components = {
+            k.removeprefix("rewards/"): joined.pop(k)
+            for k in list(joined)
+            if k.startswith("rewards/")
+        }
+        return Episodes(**joined, components=components)
 
     # --- 6: the update -------------------------------------------------------------------------
     def update(
@@ -488,7 +639,7 @@ class PPOTrainer(E3D2Trainer):
         args = self.args
         self._timings.clear()
         segments = self.train_dataset.select(self._episode_indices(iteration))
-        episodes = self.collect(segments, self._generator(iteration), self.reward_fn)
+        episodes = self.collect(segments, self._generator(iteration), self.reward_funcs)
         score = episodes.score
         self._guard_finite("reward", score)
         kl = kl_per_step(episodes.logp, episodes.ref_logp, args.kl_estimator)
@@ -496,9 +647,14 @@ class PPOTrainer(E3D2Trainer):
         if args.whiten_rewards:
             shaped_score = whiten(shaped_score, shift_mean=False)
         rewards = shape_rewards(shaped_score, kl, args.kl_coef)
-        advantages, returns = advantages_and_returns(
-            rewards, episodes.values.float(), args.gamma, args.lam, args.advantage_estimator
-        )
+        critic = args.advantage_estimator not in GROUP_ESTIMATORS
+        if critic:
+            advantages, returns = advantages_and_returns(
+                rewards, episodes.values.float(), args.gamma, args.lam, args.advantage_estimator
+            )
+        else:  # every step of an episode gets its group-relative advantage
+            each = group_advantages(rewards.sum(-1), args.num_generations, args.advantage_estimator)
+            advantages, returns = each[:, None].expand_as(rewards).contiguous(), None
         if args.whiten_advantages:
             advantages = whiten(advantages)
         update_stats = self.update(
@@ -512,10 +668,14 @@ class PPOTrainer(E3D2Trainer):
             "objective/non_score_reward": non_score_reward.mean(),
             "objective/rlhf_reward": (total_score + non_score_reward).mean(),
             "objective/entropy": -episodes.logp.sum(-1).mean(),
-            "val/explained_variance": torch.tensor(
-                explained_variance(episodes.values.float(), returns)
-            ),
         }
+        if critic:
+            logs["val/explained_variance"] = torch.tensor(
+                explained_variance(episodes.values.float(), returns)
+            )
+        for name, value in episodes.components.items():
+            logs[f"rewards/{name}/mean"] = value.mean()
+            logs[f"rewards/{name}/std"] = value.std() if len(value) > 1 else value.new_zeros(())
         logs = {
             k: float(self.accelerator.reduce(v.detach().float(), "mean")) for k, v in logs.items()
         }
@@ -529,7 +689,7 @@ class PPOTrainer(E3D2Trainer):
         logs["episode"] = (iteration + 1) * len(episodes.upper) * self.accelerator.num_processes
         seconds = sum(self._timings.values())
         logs["eps"] = len(episodes.upper) * self.accelerator.num_processes / max(seconds, 1e-9)
-        for name in ("objective/kl", "loss/policy_avg", "loss/value_avg"):
+        for name in ("objective/kl", "loss/policy_avg", *(("loss/value_avg",) if critic else ())):
             self._guard_finite(name, torch.tensor(logs[name]))
         if args.kl_stop is not None and logs["objective/kl"] > args.kl_stop:
             raise TrainingStopped(
@@ -566,17 +726,64 @@ class PPOTrainer(E3D2Trainer):
         sharpening (or flattening) pi_BC alone does to the score, the KL and the dances."""
         return self.held_out_metrics(self.ref_policy, temperature)
 
+    def _held_out_episodes(
+        self, policy: DancePolicy, temperature: float, reward_funcs: dict[str, RewardFunction]
+    ) -> Episodes:
+        """The first `eval_episodes` held-out segments danced by `policy`, on one fixed random
+        stream: every policy and temperature meets the same draws."""
+        n = min(self.args.eval_episodes, len(self.eval_dataset))
+        generator = torch.Generator(device=self.args.device).manual_seed(self.args.seed + 7)
+        return self.collect(
+            self.eval_dataset.select(range(n)), generator, reward_funcs, policy, temperature
+        )
+
+    def held_out_kl(self, policy: DancePolicy, temperature: float) -> tuple[float, float]:
+        """(mean exact KL to pi_BC, mean negative log-likelihood under `policy`) of held-out
+        episodes of `policy` at `temperature`: no reward, no dances."""
+        episodes = self._held_out_episodes(policy, temperature, {})
+        return float(self._exact_kl(policy, temperature, episodes).mean()), float(
+            -episodes.logp.sum(-1).mean()
+        )
+
+    def _exact_kl(self, policy: DancePolicy, temperature: float, episodes: Episodes):
+        with self.accelerator.autocast():
+            return exact_kl(
+                policy, temperature, self.ref_policy, self.args.temperature, episodes,
+                self.args.rollout_batch_size,
+            )  # fmt: skip
+
+    @torch.no_grad()
+    def matched_kl_temperature(
+        self, target_kl: float, steps: int = MATCH_STEPS, widest: float = MATCH_WIDEST
+    ) -> float | None:
+        """The temperature at which pi_BC's held-out episodes are `target_kl` nats from pi_BC
+        (at the config's temperature): the fairest baseline of a policy that far from it, since
+        sharpening pi_BC alone also raises a likelihood-like score. Bisection on log T over
+        `steps` evaluations, towards lower T when pi_RL is surer of its episodes than pi_BC
+        (lower negative log-likelihood), else higher, at most `widest` times either way; None
+        without held-out music or at KL <= 0."""
+        if self.eval_dataset is None or not len(self.eval_dataset) or not target_kl > 0:
+            return None
+        base = self.args.temperature
+        _, rl_nll = self.held_out_kl(self.accelerator.unwrap_model(self.model), base)
+        _, bc_nll = self.held_out_kl(self.ref_policy, base)
+        near, far = 0.0, math.log(1 / widest if rl_nll <= bc_nll else widest)
+        if self.held_out_kl(self.ref_policy, base * math.exp(far))[0] <= target_kl:
+            return base * math.exp(far)  # pi_BC cannot get that far: the widest is reported
+        for _ in range(steps):
+            middle = (near + far) / 2
+            kl, _ = self.held_out_kl(self.ref_policy, base * math.exp(middle))
+            near, far = (middle, far) if kl < target_kl else (near, middle)
+        return base * math.exp((near + far) / 2)
+
     def held_out_metrics(self, policy: DancePolicy, temperature: float) -> dict:
         """Score, its standard error and KL to pi_BC of held-out episodes, and the dance table
         (an undefined metric is None, its reason under `eval_undefined`)."""
         metrics: dict[str, float | None] = {}
         if self.eval_dataset is not None and len(self.eval_dataset):
-            n = min(self.args.eval_episodes, len(self.eval_dataset))
-            segments = self.eval_dataset.select(range(n))
-            generator = torch.Generator(device=self.args.device).manual_seed(self.args.seed + 7)
-            episodes = self.collect(segments, generator, self.eval_reward_fn, policy, temperature)
+            episodes = self._held_out_episodes(policy, temperature, {"score": self.eval_reward_fn})
             score = episodes.score.sum(-1) if episodes.score.ndim == 2 else episodes.score
-            kl = kl_per_step(episodes.logp, episodes.ref_logp, self.args.kl_estimator).sum(-1)
+            kl = self._exact_kl(policy, temperature, episodes)
             sem = float(score.std() / len(score) ** 0.5) if len(score) > 1 else None
             metrics.update(
                 {
