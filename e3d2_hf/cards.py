@@ -191,6 +191,12 @@ def _pairing_sentence(config: dict[str, Any]) -> str:
             "The data's own codes on every segment were added as demonstrations at noise 0, "
             "ranked above every rollout (`ground_truth_demonstrations`, not in the paper)."
         )
+    if corruptions := config.get("corruptions"):
+        sentences.append(
+            f"{config.get('corruption_pair_fraction', 0.5):.0%} of the pairs rank the data's own "
+            f"episode above a corrupted copy of it ({', '.join(corruptions)}; column `kind`; "
+            "`corruptions`, not in the paper)."
+        )
     if (tolerance := config.get("match_repeated_codes")) is not None:
         sentences.append(
             "Only demonstrations whose fractions of steps that keep a body half's code differ by "

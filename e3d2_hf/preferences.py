@@ -66,7 +66,13 @@ def demonstration_features() -> Features:
     )
 
 
-def pair_features() -> Features:
+PAIR_KIND = "kind"
+"""The optional pair column that says why the chosen side ranks first: "noise" (the paper's
+pairs) or a corruption of the data's own episode (`training.demonstrations.CORRUPTIONS`)."""
+
+
+def pair_features(kind: bool = False) -> Features:
+    """The pair columns; `kind`: with the `PAIR_KIND` column."""
     side = {
         "segment_id": Value("int64"),
         "music_id": Value("string"),
@@ -75,7 +81,8 @@ def pair_features() -> Features:
         "lower_ids": Sequence(Value("int32")),
     }
     columns = {f"{who}_{k}": v for who in ("chosen", "rejected") for k, v in side.items()}
-    return Features({**columns, "margin": Value("float32")})
+    extra = {PAIR_KIND: Value("string")} if kind else {}
+    return Features({**columns, "margin": Value("float32"), **extra})
 
 
 def split_features(split: str) -> Features:

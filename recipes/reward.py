@@ -9,7 +9,8 @@ pi_BC's GPT with a scalar head that starts from pi_BC's log-likelihood. The repo
 paper's Table 4: accuracy per epoch, the noise-pair table, mean u per noise level; and per
 noise level how often the demonstrations keep a code and (where the folder of the policy that
 collected them is on this machine) their joint and root speeds, with u's correlation with each;
-the same for the ground truth's own episodes of that policy's songs.
+the same for the ground truth's own episodes of that policy's songs; with pi_BC's folder, u's
+correlation with its log-likelihood; with corrupted pairs, the held-out accuracy per kind.
 """
 
 from __future__ import annotations
@@ -81,6 +82,15 @@ def demonstrations_tokens(info: dict) -> dict | None:
     return {"training songs": train, "held-out songs": heldout}
 
 
+def demonstrations_policy(info: dict) -> DancePolicy | None:
+    """pi_BC, the policy that collected the demonstrations, where its folder is on this
+    machine: the report gives u's correlation with its log-likelihood."""
+    policy = info.get("policy")
+    if not policy or not (Path(policy) / "config.json").is_file():
+        return None
+    return load_model(DancePolicy, policy).eval()
+
+
 def demonstrations_vqvae(info: dict) -> DanceVQVAE | None:
     """The VQ-VAE that decodes the demonstrations: the collecting policy's, where both are
     folders on this machine (a report never reaches for the Hub); else None."""
@@ -148,6 +158,7 @@ def run(data: RewardDataArguments, config: RewardConfig) -> dict:
     report = reward_report(
         trainer, prefs, eval_sets["test"], demonstrations_vqvae(info), demonstrations_tokens(info),
         ranked_ground_truth=bool(info.get("config", {}).get("ground_truth_demonstrations")),
+        policy=demonstrations_policy(info),
     )  # fmt: skip
     report["accuracy_per_epoch"].insert(0, {"epoch": 0.0, **start})
 

@@ -32,16 +32,21 @@ def test_demo_writes_every_checkpoint_the_dataset_and_the_report(demo_dir):
 
     types = {
         name: AutoModel.from_pretrained(demo_dir / name).config.model_type
-        for name in ("vqvae", "bc", "reward", "ppo", "ppo-bailando")
+        for name in ("vqvae", "bc", "reward", "ppo", "ppo-bailando", "ppo-physical")
     }
     assert types == {
         "vqvae": "e3d2_dance_vqvae", "bc": "e3d2_dance_policy", "reward": "e3d2_dance_reward",
         "ppo": "e3d2_dance_policy", "ppo-bailando": "e3d2_dance_policy",
+        "ppo-physical": "e3d2_dance_policy",
     }  # fmt: skip
     prefs, _ = load_preferences(demo_dir / "preferences")
     assert len(prefs["train"]) > 0 and len(prefs["test"]) > 0
     report = (demo_dir / "report.md").read_text()
-    for row in ("| pi_BC |", "| pi_RL (learned reward) |", "| pi_RL (bailando reward) |"):
+    for row in (
+        "| pi_BC |", "| pi_RL (learned reward) |", "| pi_RL (bailando reward) |",
+        "| pi_RL (learned + foot_skating + jitter reward) |",
+        "| pi_BC (KL-matched to pi_RL (learned + foot_skating + jitter reward)) |",
+    ):  # fmt: skip
         assert row in report
     assert "mean u" in report and "chosen \\ rejected" in report
     # pi_BC's folder carries its VQ-VAE, so the reward stage decoded the demonstrations
@@ -67,7 +72,7 @@ def test_demo_writes_every_checkpoint_the_dataset_and_the_report(demo_dir):
         assert (demo_dir / name).is_file(), name
         assert name in report
     html = (demo_dir / "report.html").read_text()
-    assert html.count("<video") == 3 and "<table>" in html and "training_curves.png" in html
+    assert html.count("<video") == 4 and "<table>" in html and "training_curves.png" in html
     rows = json.loads((demo_dir / "ppo" / "ppo_report.json").read_text())["rows"]
     # one comparison table, a marker per metric: a claim only where the intervals part, with
     # its sentence; otherwise the cell says no difference was shown, and no sentence
@@ -115,7 +120,7 @@ def test_rerun_reuses_finished_stages_and_redoes_an_unfinished_one(demo_dir, cap
     mine.unlink()
     run_demo(DemoOptions(output_dir=demo_dir, config_dir=TINY, report_to="none"))
     out = capsys.readouterr().out
-    assert out.count("reusing") == 14 and "[demo 8/8] dances: running" in out
+    assert out.count("reusing") == 16 and "[demo 9/9] dances: running" in out
     assert (demo_dir / "bc" / "model.safetensors").stat().st_mtime_ns == before
     assert (demo_dir / "dances" / "dances.json").is_file() and not stale.exists()
 
@@ -250,9 +255,10 @@ def test_seeds_redo_the_stages_after_pi_bc_in_their_own_folders(tmp_path):
     stages = build_stages(DemoOptions(output_dir=tmp_path / "d", config_dir=TINY, seeds=3))
     names = [s.name for s in stages]
     assert names[:3] == ["data", "VQ-VAE", "behaviour cloning"] and names[-1] == "dances"
-    assert len(stages) == 3 + 3 * 4 + 1
+    assert len(stages) == 3 + 3 * 5 + 1  # per seed: demonstrations, reward model, 3 PPO runs
     outputs = [str(s.output.relative_to(tmp_path / "d")) for s in stages]
     assert "preferences" in outputs and "seeds/seed-2/ppo-bailando" in outputs
+    assert "seeds/seed-2/ppo-physical" in outputs
     assert "reward model (seed 1)" in names
     with pytest.raises(ValueError, match="--seeds"):
         DemoOptions(output_dir=tmp_path, seeds=0)

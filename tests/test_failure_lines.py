@@ -42,11 +42,11 @@ def test_a_failed_demo_stage_names_the_stage_and_the_cause_last(tmp_path):
         cwd=tmp_path,
     )
     assert result.returncode == 1, result.stderr
-    assert "[demo 1/8] data: failed;" in result.stdout
+    assert "[demo 1/9] data: failed;" in result.stdout
     assert "Traceback (most recent call last)" in result.stderr
     assert "StageError" not in result.stderr  # the cause's traceback, not the wrapper's
     last = result.stderr.strip().splitlines()[-1]
-    assert last == f"e3d2 demo: stage 1/8 (data) failed: TypeError: {CAUSE}"
+    assert last == f"e3d2 demo: stage 1/9 (data) failed: TypeError: {CAUSE}"
 
 
 def test_a_failed_training_command_names_the_cause_last(tmp_path):
@@ -69,7 +69,7 @@ def test_a_user_error_inside_a_stage_stays_one_line_without_a_traceback(tmp_path
         timeout=120,
     )
     assert result.returncode == 2
-    assert "[demo 1/8] data: failed;" in result.stdout
+    assert "[demo 1/9] data: failed;" in result.stdout
     assert result.stderr.strip().splitlines() == [
         "e3d2 demo: error: --data aistpp needs --data_path (the AIST++ root with motions/)"
     ]

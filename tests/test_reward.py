@@ -341,7 +341,7 @@ def test_traits_by_noise_decodes_each_demonstration_and_correlates_u_with_each_t
     vqvae = DanceVQVAE.from_pretrained(tiny_vqvae).eval()
     # each demonstration decoded on its own, from its segment's p_init
     init = {int(s["segment_id"]): s for s in segments}
-    speeds, roots, kept = [], [], []
+    speeds, roots, kept, jitters = [], [], [], []
     for demo in collected:
         first = init[int(demo["segment_id"])]
         upper = torch.tensor([[first["init_upper"], *demo["upper_ids"]]])
@@ -349,6 +349,7 @@ def test_traits_by_noise_decodes_each_demonstration_and_correlates_u_with_each_t
         joints = vqvae.decode(upper, lower, SEAM_TOKENS)[0].numpy()
         joints = joints.reshape(len(joints), -1, 3)
         speeds.append(dance_diagnostics(joints)["joint_speed"])
+        jitters.append(dance_diagnostics(joints)["jitter"])
         roots.append(root_speed(joints))
         kept.append(repeated_codes([demo["upper_ids"]], [demo["lower_ids"]])[0])
     speeds, roots, kept = np.asarray(speeds), np.asarray(roots), np.asarray(kept)
@@ -365,6 +366,7 @@ def test_traits_by_noise_decodes_each_demonstration_and_correlates_u_with_each_t
         expected = np.corrcoef(speeds[at], roots[at])[0, 1]
         assert row["score_root_speed_corr"] == pytest.approx(-expected, abs=1e-4)
         assert row["repeated_codes"] == pytest.approx(kept[at].mean())
+        assert row["jitter"] == pytest.approx(np.mean(np.asarray(jitters)[at]), rel=1e-5)
     # past `max_decoded` a random subset is decoded: each level's speed is a mean of its own
     some = traits_by_noise(-2.0 * speeds + 5.0, collected, segments, vqvae, max_decoded=30)
     for level, row in some.items():
@@ -500,3 +502,99 @@ def test_a_preference_dataset_with_nan_music_or_fractional_ids_is_refused_at_loa
     shutil.copy(tiny_preferences / "demonstrations.json", out / "demonstrations.json")
     with pytest.raises(DataFileError, match=rf"{out}: {split} {column}: {problem}"):
         load_preferences(out)
+
+
+def test_each_corruption_does_what_it_says_to_the_datas_own_episode(tiny_tokens):
+    from e3d2_hf.training.demonstrations import (
+        CORRUPTIONS,
+        FROZEN_STEPS,
+        OFF_BEAT_SHIFTS,
+        corrupt_episodes,
+    )
+
+    segments = music_segments(tiny_tokens, 0, 1)
+    pairs = corrupt_episodes(tiny_tokens, segments, list(CORRUPTIONS), 50, seed=0)
+    assert len(pairs) == 50 and pairs["kind"] == list(CORRUPTIONS) * 10
+    clips = {str(c["id"]): c for c in tiny_tokens.with_format("numpy")}
+    by_id = {int(s["segment_id"]): s for s in segments}
+    for pair in pairs.with_format("numpy"):
+        source = by_id[int(pair["chosen_segment_id"])]
+        clip, start = clips[source["music_id"]], int(source["start"])
+        window = slice(start + 1, start + 30)
+        chosen = np.stack([pair["chosen_upper_ids"], pair["chosen_lower_ids"]])
+        rejected = np.stack([pair["rejected_upper_ids"], pair["rejected_lower_ids"]])
+        # the chosen side is the data's own episode on its segment, at noise 0, margin 0
+        np.testing.assert_array_equal(
+            chosen, [clip["upper_ids"][window], clip["lower_ids"][window]]
+        )
+        assert pair["chosen_noise"] == pair["rejected_noise"] == 0.0 and pair["margin"] == 0.0
+        same_music = pair["rejected_segment_id"] == pair["chosen_segment_id"]
+        kind = pair["kind"]
+        if kind == "frozen":
+            changed = np.flatnonzero((rejected != chosen).any(0))
+            held = rejected[:, changed[0] - 1] if len(changed) else None
+            assert same_music and len(changed) < FROZEN_STEPS[1]
+            if held is not None:  # a stretch holds the pose it starts with
+                assert (rejected[:, changed] == held[:, None]).all()
+        elif kind == "shuffled":
+            assert same_music and sorted(map(tuple, rejected.T)) == sorted(map(tuple, chosen.T))
+        elif kind == "reversed":
+            assert same_music and (rejected == chosen[:, ::-1]).all()
+        elif kind == "off_beat":
+            found = [
+                k
+                for k in (s * d for s in OFF_BEAT_SHIFTS for d in (-1, 1))
+                if start + k >= 0
+                and start + 30 + k <= len(clip["upper_ids"])
+                and (rejected[0] == clip["upper_ids"][start + 1 + k : start + 30 + k]).all()
+                and (rejected[1] == clip["lower_ids"][start + 1 + k : start + 30 + k]).all()
+            ]
+            assert same_music and found, "the dance moved 2-4 tokens against its music"
+        else:  # other_music: the same dance on another song's segment
+            assert (rejected == chosen).all() and pair["rejected_music_id"] != source["music_id"]
+    with pytest.raises(ValueError, match="needs ground_truth_demonstrations|set ground_truth"):
+        DemonstrationConfig(corruptions=["frozen"])
+    with pytest.raises(ValueError, match="unknown corruptions"):
+        DemonstrationConfig(corruptions=["sideways"], ground_truth_demonstrations=True)
+
+
+def test_a_reward_model_trained_with_corruptions_reports_each_kind_and_pi_bcs_likelihood(
+    tiny_policy, tiny_vqvae, tmp_path
+):
+    out = tmp_path / "preferences"
+    main_demonstrations(
+        demonstrations_argv(
+            tiny_policy, out, "--ground_truth_demonstrations", "true",
+            "--corruptions", "frozen", "reversed", "other_music",
+            "--corruption_pair_fraction", "0.5",
+        )
+    )  # fmt: skip
+    prefs = load_from_disk(str(out))
+    for split, expected in (
+        ("train", {"noise", "frozen", "reversed", "other_music"}),
+        ("test", {"noise", "frozen", "reversed"}),  # one held-out song: no other music
+    ):
+        kinds = prefs[split]["kind"]
+        assert kinds.count("noise") == pytest.approx(len(kinds) / 2, abs=1)
+        assert set(kinds) == expected
+    report = main_reward(
+        ["--config", str(TINY / "reward.yaml"), "--preferences_dir", str(out),
+         "--output_dir", str(tmp_path / "reward"), "--disable_tqdm", "true"]
+    )  # fmt: skip
+    assert set(report["accuracy_by_kind"]) == {"noise", "frozen", "reversed"}
+    assert all(0.0 <= a <= 1.0 for a in report["accuracy_by_kind"].values())
+    # the noise-pair table holds the noise pairs only: none between two noise-0 episodes
+    levels = report["noise_levels"]
+    zero = levels.index(0.0)
+    assert report["accuracy_by_noise_pair"][zero][zero] is None or np.isnan(
+        report["accuracy_by_noise_pair"][zero][zero]
+    )
+    # pi_BC's folder is here: u's correlation with its log-likelihood
+    lowest = min(float(n) for n in report["traits_by_noise"] if float(n) > 0)
+    row = report["traits_by_noise"][lowest]
+    assert row["ref_logp"] < 0 and -1 <= row["score_ref_logp_corr"] <= 1
+    card = (out / "README.md").read_text()
+    assert "rank the data's own episode above a corrupted copy of it (frozen, reversed" in card
+    text = (tmp_path / "reward" / "reward_report.md").read_text()
+    assert "## Held-out accuracy by kind of pair" in text and "| reversed |" in text
+    assert "correlation of u with pi_BC log-likelihood" in text

@@ -16,7 +16,8 @@ import torch
 from ..data.layout import SEAM_TOKENS, WINDOW_TOKENS
 from ..evaluation.diagnostics import correlation, repeated_codes
 from ..evaluation.physical import dance_diagnostics, root_speed
-from ..models import DanceRewardModel, DanceVQVAE
+from ..models import DancePolicy, DanceRewardModel, DanceVQVAE
+from ..preferences import PAIR_KIND
 from ..training.demonstrations import (
     GROUND_TRUTH_NOISE,
     ground_truth_demonstrations,
@@ -30,8 +31,14 @@ TRAITS = (
     ("repeated_codes", "repeated codes"),
     ("joint_speed", "joint speed (m/s)"),
     ("root_speed", "root speed (m/s)"),
+    ("jitter", "jitter (m/s³)"),
+    ("foot_skating", "foot skating (m/s)"),
+    ("ref_logp", "pi_BC log-likelihood (nats)"),
 )
-"""The episodes' traits: key in `traits_by_noise` and `ground_truth_traits`, title."""
+"""The episodes' traits: key in `traits_by_noise` and `ground_truth_traits`, title. The
+decoded ones need the VQ-VAE, the log-likelihood pi_BC; a u that follows pi_BC's own
+log-likelihood is one that PPO can raise by sharpening pi_BC."""
+DECODED_TRAITS = ("joint_speed", "root_speed", "jitter", "foot_skating")
 
 
 @torch.no_grad()
@@ -94,22 +101,48 @@ DECODED_DEMONSTRATIONS = 10_000
 
 
 @torch.no_grad()
-def decoded_speeds(
+def decoded_traits(
     vqvae: DanceVQVAE, upper: np.ndarray, lower: np.ndarray, batch_size: int = 256
 ) -> dict[str, np.ndarray]:
-    """Mean joint speed and root speed (`evaluation.physical`) of each (steps,) code pair row
-    decoded without seams, as the policies' diagnostics decode dances."""
+    """`DECODED_TRAITS` (`evaluation.physical`) of each (steps,) code pair row decoded without
+    seams, as the policies' diagnostics decode dances, standing on its first frame's lowest
+    foot joint (the decoder knows no floor); foot skating NaN where no foot touches it."""
     upper, lower = (torch.from_numpy(c.astype(np.int64)).to(vqvae.device) for c in (upper, lower))
     skeleton = vqvae.config.skeleton_def
-    speeds: dict[str, list[float]] = {"joint_speed": [], "root_speed": []}
+    feet = list(skeleton.feet[0] + skeleton.feet[1]) or list(range(skeleton.num_joints))
+    traits: dict[str, list[float]] = {key: [] for key in DECODED_TRAITS}
     for begin in range(0, len(upper), batch_size):
         end = begin + batch_size
         joints = vqvae.decode(upper[begin:end], lower[begin:end], SEAM_TOKENS).float().cpu()
         for j in joints:
             j = j.reshape(len(j), -1, 3).numpy()
-            speeds["joint_speed"].append(dance_diagnostics(j, skeleton)["joint_speed"])
-            speeds["root_speed"].append(root_speed(j, skeleton))
-    return {k: np.asarray(v) for k, v in speeds.items()}
+            found = dance_diagnostics(j, skeleton, float(j[0, feet, skeleton.up_index].min()))
+            found["root_speed"] = root_speed(j, skeleton)
+            for key in DECODED_TRAITS:
+                traits[key].append(np.nan if found[key] is None else found[key])
+    return {k: np.asarray(v) for k, v in traits.items()}
+
+
+@torch.no_grad()
+def policy_log_likelihoods(
+    policy: DancePolicy,
+    music: np.ndarray,
+    first: np.ndarray,
+    upper: np.ndarray,
+    lower: np.ndarray,
+    batch_size: int = 256,
+) -> np.ndarray:
+    """log pi_BC of each episode's codes (N, steps) after p_init's (N, 2), on its music."""
+    out = []
+    for begin in range(0, len(upper), batch_size):
+        part = slice(begin, begin + batch_size)
+        tensors = [
+            torch.from_numpy(np.asarray(a[part])).to(policy.device)
+            for a in (music, first[:, 0], first[:, 1], upper, lower)
+        ]
+        logp, _, _ = policy.evaluate_actions(tensors[0].float(), *(t.long() for t in tensors[1:]))
+        out.append(logp.sum(-1).float().cpu().numpy())
+    return np.concatenate(out) if out else np.zeros(0, np.float32)
 
 
 def episode_traits(
@@ -119,23 +152,33 @@ def episode_traits(
     vqvae: DanceVQVAE | None = None,
     batch_size: int = 256,
     max_decoded: int = DECODED_DEMONSTRATIONS,
+    policy: DancePolicy | None = None,
+    music: np.ndarray | None = None,
 ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """Each trait of the episodes (codes (N, steps), p_init's codes `first` (N, 2)) as (rows
-    measured, values): code repetition of every row; with the VQ-VAE, the speeds of p_init and
-    the codes decoded, for `max_decoded` rows at most, drawn at random."""
+    measured, values): code repetition of every row; with the VQ-VAE, `DECODED_TRAITS` of
+    p_init and the codes decoded; with pi_BC (`policy`) and the episodes' `music`, pi_BC's
+    log-likelihood of them; the last two for `max_decoded` rows at most, drawn at random."""
     everyone = np.arange(len(upper))
     traits = {"repeated_codes": (everyone, repeated_codes(upper, lower))}
+    chosen = everyone
+    if len(chosen) > max_decoded:
+        chosen = np.sort(np.random.default_rng(0).choice(everyone, max_decoded, False))
     if vqvae is not None:
-        decoded = everyone
-        if len(decoded) > max_decoded:
-            decoded = np.sort(np.random.default_rng(0).choice(everyone, max_decoded, False))
-        speeds = decoded_speeds(
+        found = decoded_traits(
             vqvae,
-            np.concatenate([first[decoded, :1], upper[decoded]], axis=1),
-            np.concatenate([first[decoded, 1:], lower[decoded]], axis=1),
+            np.concatenate([first[chosen, :1], upper[chosen]], axis=1),
+            np.concatenate([first[chosen, 1:], lower[chosen]], axis=1),
             batch_size,
         )
-        traits.update({name: (decoded, values) for name, values in speeds.items()})
+        for name, values in found.items():
+            defined = ~np.isnan(values)
+            traits[name] = (chosen[defined], values[defined])
+    if policy is not None and music is not None:
+        logp = policy_log_likelihoods(
+            policy, music[chosen], first[chosen], upper[chosen], lower[chosen], batch_size
+        )
+        traits["ref_logp"] = (chosen, logp)
     return traits
 
 
@@ -160,6 +203,7 @@ def traits_by_noise(
     vqvae: DanceVQVAE | None = None,
     batch_size: int = 256,
     max_decoded: int = DECODED_DEMONSTRATIONS,
+    policy: DancePolicy | None = None,
 ) -> dict[float, dict[str, float | None]]:
     """Per noise level: how often the demonstrations keep a code (`repeated_codes`) and, with
     the VQ-VAE, their mean joint and root speeds (`episode_traits`); and u's correlation with
@@ -177,7 +221,19 @@ def traits_by_noise(
         )
     }
     first = np.array([init[int(s)] for s in rows["segment_id"]], dtype=np.int64)
-    traits = episode_traits(upper, lower, first, vqvae, batch_size, max_decoded)
+    music = None
+    if policy is not None:
+        by_segment = {
+            int(s): m
+            for s, m in zip(
+                segments["segment_id"], segments.with_format("numpy")["music_features"],
+                strict=True,
+            )
+        }  # fmt: skip
+        music = np.stack([by_segment[int(s)] for s in rows["segment_id"]])
+    traits = episode_traits(
+        upper, lower, first, vqvae, batch_size, max_decoded, policy=policy, music=music
+    )
     noises, levels = noise_levels_of(demonstrations)
     return {n: summarise_traits(scores, traits, np.isclose(noises, n)) for n in levels}
 
@@ -210,6 +266,7 @@ def ground_truth_traits(
     vqvae: DanceVQVAE | None = None,
     batch_size: int = 256,
     max_decoded: int = DECODED_DEMONSTRATIONS,
+    policy: DancePolicy | None = None,
 ) -> dict[str, float | int | None] | None:
     """u of the ground truth's own episodes (`ground_truth_episodes`), their traits, and u's
     correlation with each; None for clips too short for an episode.
@@ -221,7 +278,9 @@ def ground_truth_traits(
     if not len(music):
         return None
     scores = episode_scores(model, music, upper, lower, batch_size)
-    traits = episode_traits(upper, lower, first, vqvae, batch_size, max_decoded)
+    traits = episode_traits(
+        upper, lower, first, vqvae, batch_size, max_decoded, policy=policy, music=music
+    )
     everyone = np.ones(len(scores), dtype=bool)
     return {
         "episodes": len(scores),
@@ -237,12 +296,15 @@ def reward_report(
     vqvae: DanceVQVAE | None = None,
     ground_truth: dict | None = None,
     ranked_ground_truth: bool = False,
+    policy: DancePolicy | None = None,
 ) -> dict:
     """Accuracy per epoch, the held-out noise-pair table, u per noise level, and how often the
     demonstrations keep a code and (with the VQ-VAE that decodes them) how fast they move; with
     `ground_truth` ({"training songs": tokens, "held-out songs": tokens}, pi_BC's), the same
     for the data's own episodes (`ground_truth_traits`). `ranked_ground_truth`: the pairs rank
-    the data's own codes at noise 0 (`DemonstrationConfig.ground_truth_demonstrations`)."""
+    the data's own codes at noise 0 (`DemonstrationConfig.ground_truth_demonstrations`). With
+    `policy` (pi_BC), u's correlation with its log-likelihood; with pairs of several kinds
+    (`corruptions`), the held-out accuracy of each kind."""
     history = trainer.state.log_history
     per_epoch = [
         {
@@ -261,21 +323,34 @@ def reward_report(
     output = trainer.predict(test_pairs, metric_key_prefix="test")
     scores = np.asarray(output.predictions).reshape(-1, 2)
     noise = np.asarray(output.label_ids).reshape(-1, 2)
+    kinds = (
+        np.asarray(prefs["test"][PAIR_KIND]) if PAIR_KIND in prefs["test"].column_names else None
+    )
+    correct = scores[:, 0] > scores[:, 1]
+    by_kind = (
+        {}
+        if kinds is None
+        else {k: float(correct[kinds == k].mean()) for k in dict.fromkeys(kinds)}
+    )
+    if kinds is not None:  # the noise-pair table holds the noise pairs only
+        scores, noise = scores[kinds == "noise"], noise[kinds == "noise"]
     levels = sorted({round(float(x), 6) for x in np.unique(noise).tolist()})
     model = trainer.accelerator.unwrap_model(trainer.model)
     demonstrations, segments = prefs["train_demonstrations"], prefs["train_segments"]
     u = demonstration_scores(model, demonstrations, segments)
     vqvae = None if vqvae is None else vqvae.to(model.device)
-    traits = traits_by_noise(u, demonstrations, segments, vqvae)
+    policy = None if policy is None else policy.to(model.device).eval()
+    traits = traits_by_noise(u, demonstrations, segments, vqvae, policy=policy)
     truth = {
         songs: found
         for songs, tokens in (ground_truth or {}).items()
-        if (found := ground_truth_traits(model, tokens, vqvae)) is not None
+        if (found := ground_truth_traits(model, tokens, vqvae, policy=policy)) is not None
     }
     return {
         "accuracy_per_epoch": list(merged.values()),
         "noise_levels": levels,
         "accuracy_by_noise_pair": accuracy_by_noise_pair(scores, noise, levels).tolist(),
+        "accuracy_by_kind": by_kind,
         "mean_u_by_noise": mean_score_by_noise(u, demonstrations),
         "traits_by_noise": traits,
         "ground_truth": truth,
@@ -340,6 +415,23 @@ def write_reward_report(report: dict, output_dir: Path) -> None:
             ("chosen \\ rejected", *(f"{n:g}" for n in levels)), by_pair, "l" + "r" * len(levels)
         ),
         "",
+        *(
+            [
+                "## Held-out accuracy by kind of pair",
+                "",
+                "Noise: the paper's pairs, lower noise chosen; any other: the data's own "
+                "episode chosen over that corruption of it (`corruptions`).",
+                "",
+                markdown_table(
+                    ("pairs", "accuracy"),
+                    [(k, f"{v:.3f}") for k, v in report["accuracy_by_kind"].items()],
+                    align="lr",
+                ),
+                "",
+            ]
+            if report.get("accuracy_by_kind")
+            else []
+        ),
         "## Mean total reward u over the training demonstrations",
         "",
         markdown_table(("eps", "mean u"), mean_u, align="rr"),

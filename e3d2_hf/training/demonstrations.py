@@ -37,6 +37,7 @@ from ..data.layout import WINDOW_TOKENS
 from ..evaluation.diagnostics import repeated_codes
 from ..models import DancePolicy
 from ..preferences import (
+    PAIR_KIND,
     demonstration_features,
     pair_features,
     save_preferences,
@@ -48,6 +49,10 @@ from ..utils.ranges import check_ranges
 logger = logging.getLogger(__name__)
 
 PAPER_NOISE_LEVELS = (1.0, 0.75, 0.5, 0.25, 0.02)
+CORRUPTIONS = ("frozen", "shuffled", "reversed", "off_beat", "other_music")
+"""What `corrupt_episodes` can do to the data's own episode, each something a dancer would
+call worse: hold one pose for 1-2 s, shuffle or reverse the codes in time, dance 0.27-0.53 s
+off the music's beat, or dance to another song's music."""
 
 
 @dataclass
@@ -82,8 +87,33 @@ class DemonstrationConfig:
         },
     )
 
+    corruptions: list[str] = field(
+        default_factory=list,
+        metadata={
+            "help": "not in the paper: also rank the data's own episode above corrupted copies "
+            f"of it, each kind in {CORRUPTIONS} (needs ground_truth_demonstrations), so that "
+            "the reward model learns what makes a dance worse besides noise in pi_BC's sampler"
+        },
+    )
+    corruption_pair_fraction: float = field(
+        default=0.5,
+        metadata={
+            "help": "the share of each split's pairs that rank an episode over its corruption"
+        },
+    )
+
     def __post_init__(self) -> None:
         check_ranges(self)
+        if unknown := [c for c in self.corruptions if c not in CORRUPTIONS]:
+            raise ValueError(f"unknown corruptions {unknown}; known: {CORRUPTIONS}")
+        if self.corruptions and not self.ground_truth_demonstrations:
+            raise ValueError(
+                "corruptions corrupt the data's own episodes: set ground_truth_demonstrations"
+            )
+        if self.corruptions and not 0 < self.corruption_pair_fraction < 1:
+            raise ValueError(
+                f"corruption_pair_fraction must lie in (0, 1), got {self.corruption_pair_fraction}"
+            )
         if len(set(self.noise_levels)) < 2:
             raise ValueError(f"need at least two different noise levels, got {self.noise_levels}")
         if any(not 0.0 <= e <= 1.0 for e in self.noise_levels):
@@ -294,6 +324,99 @@ def make_pairs(
     return Dataset.from_dict(columns, features=pair_features())
 
 
+OFF_BEAT_SHIFTS = (2, 3, 4)
+"""Tokens (at 7.5 per second) by which `off_beat` moves the dance against its music."""
+FROZEN_STEPS = (8, 16)
+"""The shortest and longest pose `frozen` holds, in steps (about 1 to 2 s)."""
+
+
+def corrupt_episodes(
+    tokens, segments: Dataset, kinds: list[str], num_pairs: int, seed: int
+) -> Dataset:
+    """`num_pairs` pairs, the kinds in turn: the data's own episode on a random segment
+    (`ground_truth_demonstrations`) chosen over a corrupted copy of it (`CORRUPTIONS`), both
+    at noise `GROUND_TRUTH_NOISE`, margin 0, `kind` naming the corruption. Music of one song
+    leaves `other_music` out, with a warning."""
+    clips = {str(c["id"]): c for c in tokens.with_format("numpy")}
+    rows = segments.select_columns(["segment_id", "music_id", "start"]).with_format("numpy")
+    segment_ids = np.asarray(rows["segment_id"])
+    music_ids = np.asarray(rows["music_id"]).astype(str)
+    starts = np.asarray(rows["start"])
+    if "other_music" in kinds and len(set(music_ids)) < 2:
+        logger.warning("other_music left out: these segments are all of one song")
+        kinds = [k for k in kinds if k != "other_music"]
+        if not kinds:
+            raise ValueError("the other_music corruption needs segments of two songs or more")
+    rng = np.random.default_rng([seed, 7])
+    window = WINDOW_TOKENS - 1
+
+    def codes(music_id: str, first: int) -> tuple[np.ndarray, np.ndarray] | None:
+        clip = clips[music_id]
+        n = min(len(clip["upper_ids"]), len(clip["music_tokens"]))
+        if first < 1 or first + window > n:
+            return None
+        cut = slice(first, first + window)
+        return (np.asarray(clip["upper_ids"][cut], np.int32),
+                np.asarray(clip["lower_ids"][cut], np.int32))  # fmt: skip
+
+    columns: dict[str, list] = {name: [] for name in pair_features(kind=True)}
+    for k in range(num_pairs):
+        kind = kinds[k % len(kinds)]
+        while True:
+            i = int(rng.integers(len(segment_ids)))
+            source = codes(music_ids[i], int(starts[i]) + 1)
+            upper, lower = source[0].copy(), source[1].copy()
+            rejected_segment = i
+            if kind == "frozen":
+                length = int(rng.integers(FROZEN_STEPS[0], FROZEN_STEPS[1] + 1))
+                begin = int(rng.integers(0, window - length + 1))
+                upper[begin : begin + length] = upper[begin]
+                lower[begin : begin + length] = lower[begin]
+            elif kind == "shuffled":
+                order = rng.permutation(window)
+                upper, lower = upper[order], lower[order]
+            elif kind == "reversed":
+                upper, lower = upper[::-1].copy(), lower[::-1].copy()
+            elif kind == "off_beat":
+                shift = int(rng.choice(OFF_BEAT_SHIFTS)) * int(rng.choice((-1, 1)))
+                moved = codes(music_ids[i], int(starts[i]) + 1 + shift)
+                if moved is None:
+                    continue  # the clip ends there: draw another segment
+                upper, lower = moved
+            else:  # other_music: the same dance, another song's segment
+                others = np.flatnonzero(music_ids != music_ids[i])
+                rejected_segment = int(rng.choice(others))
+            break
+        for who, at, (up, low) in (
+            ("chosen", i, source),
+            ("rejected", rejected_segment, (upper, lower)),
+        ):
+            columns[f"{who}_segment_id"].append(int(segment_ids[at]))
+            columns[f"{who}_music_id"].append(str(music_ids[at]))
+            columns[f"{who}_noise"].append(GROUND_TRUTH_NOISE)
+            columns[f"{who}_upper_ids"].append(up)
+            columns[f"{who}_lower_ids"].append(low)
+        columns["margin"].append(0.0)
+        columns[PAIR_KIND].append(kind)
+    return Dataset.from_dict(columns, features=pair_features(kind=True))
+
+
+def _with_corruptions(
+    noise_pairs: Dataset,
+    tokens,
+    segments: Dataset,
+    config: DemonstrationConfig,
+    num_pairs: int,
+    seed: int,
+) -> Dataset:
+    """The noise pairs, marked "noise", then `corrupt_episodes` pairs up to `num_pairs`."""
+    marked = noise_pairs.add_column(PAIR_KIND, ["noise"] * len(noise_pairs))
+    marked = marked.cast(pair_features(kind=True))
+    count = max(num_pairs - len(noise_pairs), 1)
+    corrupted = corrupt_episodes(tokens, segments, config.corruptions, count, seed)
+    return concatenate_datasets([marked, corrupted])
+
+
 def build_preference_dataset(
     policy: DancePolicy,
     train_tokens,
@@ -330,14 +453,39 @@ def build_preference_dataset(
             [test_demonstrations, ground_truth_demonstrations(test_tokens, test_segments)]
         )
     match = config.match_repeated_codes
+    share = 1 - config.corruption_pair_fraction if config.corruptions else 1.0
+    pairs = {
+        "train": make_pairs(
+            train_demonstrations, train_segments, max(round(config.num_train_pairs * share), 1),
+            config.seed, match,
+        ),
+        "test": make_pairs(
+            test_demonstrations, test_segments, max(round(config.num_test_pairs * share), 1),
+            config.seed + 1, match,
+        ),
+    }  # fmt: skip
+    if config.corruptions:
+        pairs = {
+            "train": _with_corruptions(
+                pairs["train"],
+                train_tokens,
+                train_segments,
+                config,
+                config.num_train_pairs,
+                config.seed,
+            ),
+            "test": _with_corruptions(
+                pairs["test"],
+                test_tokens,
+                test_segments,
+                config,
+                config.num_test_pairs,
+                config.seed + 1,
+            ),
+        }
     dataset = DatasetDict(
         {
-            "train": make_pairs(
-                train_demonstrations, train_segments, config.num_train_pairs, config.seed, match
-            ),
-            "test": make_pairs(
-                test_demonstrations, test_segments, config.num_test_pairs, config.seed + 1, match
-            ),
+            **pairs,
             "train_segments": train_segments,
             "test_segments": test_segments,
             "train_demonstrations": train_demonstrations,

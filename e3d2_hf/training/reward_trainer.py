@@ -11,6 +11,7 @@ from torch.utils.data import Dataset as TorchDataset
 from transformers import EvalPrediction
 from trl.trainer.utils import disable_dropout_in_model
 
+from ..preferences import PAIR_KIND
 from .trainer import E3D2Trainer, E3D2TrainingArguments
 
 
@@ -61,12 +62,16 @@ class PreferencePairs(TorchDataset):
             for s, m in zip(music["segment_id"], music["music_features"], strict=True)
         }
         self.pairs = pairs.with_format("numpy")
-        missing = {int(s) for s in self.pairs["chosen_segment_id"]} - self.music.keys()
+        missing = {
+            int(s) for who in ("chosen", "rejected") for s in self.pairs[f"{who}_segment_id"]
+        } - self.music.keys()
         if missing:
             raise ValueError(
                 f"{len(missing)} pairs refer to segments missing from the segment table"
             )
         equal = np.asarray(self.pairs["chosen_noise"]) == np.asarray(self.pairs["rejected_noise"])
+        if PAIR_KIND in pairs.column_names:  # a corruption ranks by its kind, not by noise
+            equal &= np.asarray(self.pairs[PAIR_KIND]) == "noise"
         if equal.any():
             raise ValueError(
                 f"{int(equal.sum())} pairs have equal noise levels and cannot be ranked"
