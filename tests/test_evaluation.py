@@ -499,3 +499,55 @@ def test_every_report_reads_its_metrics_from_the_one_table():
     assert not set(METRIC_FIELDS) & set(UNAVAILABLE_FIELDS)
     units = {key: unit for key, _, unit in DIAGNOSTICS}
     assert all(METRICS[m].unit == units[m] for m in MOVEMENT)  # one declaration, read twice
+
+
+def test_evaluate_scores_dance_with_melody_dances_as_e3d2_dance_writes_them(tmp_path, capsys):
+    """A 23-joint ground truth: the dances `e3d2 dance` writes (named after the piece, no
+    beats, standing on height 0) take the ground truth's beats and floor; the metrics that the
+    skeleton supports are scored, the others n/a with the reason."""
+    import json
+
+    from e3d2_hf.cli import main
+    from e3d2_hf.data.skeleton import DANCE_WITH_MELODY23 as DWM
+
+    rng = np.random.default_rng(0)
+    rest = DWM.rest_positions()
+    rest[:, DWM.up_index] -= rest[:, DWM.up_index].min()
+
+    def dance(frames: int = 600) -> np.ndarray:
+        sway = np.cumsum(rng.normal(0, 0.004, (frames, DWM.num_joints, 3)), axis=0)
+        sway[..., DWM.up_index] = np.abs(sway[..., DWM.up_index])  # the feet stay above
+        return rest[None] + sway
+
+    gt_dir, gen_dir = tmp_path / "gt", tmp_path / "gen"
+    gt_dir.mkdir()
+    gen_dir.mkdir()
+    markers = 0.07  # mocap markers sit above the floor the dancers stand on
+    for i in range(4):
+        np.savez(
+            gt_dir / f"DANCE_W_{i}.npz", joints=dance() + np.array([0, markers, 0]),
+            beat_frames=np.arange(15, 600, 30), skeleton=DWM.name,
+        )  # fmt: skip
+    for i in range(2):  # as `e3d2 dance` writes them: cleaned, standing on 0, no beats
+        np.savez(gen_dir / f"DANCE_W_{i}.npz", joints=dance().astype(np.float32), fps=60.0,
+                 skeleton=DWM.name, cleanup="contact")  # fmt: skip
+    out = tmp_path / "report"
+    argv = ["evaluate", "--generated", f"ours={gen_dir}", "--ground-truth", str(gt_dir)]
+    assert main([*argv, "--output-dir", str(out)]) == 0
+    printed = capsys.readouterr().out
+    row = json.loads((out / "metrics.json").read_text())["ours"]
+    assert row["FID_k"] is not None and row["DIV_k"] is not None
+    assert row["BAS"] is not None  # the beats of the ground-truth piece of the same name
+    assert row["FID_g"] is None and "SMPL-24" in row["undefined"]["FID_g"]
+    diagnostics = json.loads((out / "diagnostics.json").read_text())
+    # placed on the ground truth's floor, the dances neither sink nor float by the markers
+    assert diagnostics["ours"]["penetration"] < 0.01 and diagnostics["ours"]["floating"] < 0.03
+    assert "n/a" in printed
+    # an SMPL-24 dance against this ground truth is refused, naming the file and both skeletons
+    smpl_dir = tmp_path / "smpl"
+    smpl_dir.mkdir()
+    np.savez(smpl_dir / "x.npz", joints=synthetic_dances(1, 600, seed=1)[0])
+    argv = ["evaluate", "--generated", f"smpl={smpl_dir}", "--ground-truth", str(gt_dir)]
+    assert main([*argv, "--output-dir", str(tmp_path / "r2")]) == 2
+    error = capsys.readouterr().err
+    assert "x" in error and "smpl24 dance" in error and DWM.name in error

@@ -1,8 +1,11 @@
 """FID_k, FID_g, DIV_k, DIV_g, BAS of generated dances (Bailando protocol)
 
-Score sets of generated SMPL-24 dances against a ground-truth set and print the table of the
-paper's Table 1 columns. A PATH is a clip dataset folder (from `e3d2 prepare`) or a folder of
-.npz files (joints (T, 72) or (T, 24, 3) at 60 FPS, optional beat_frames) or .npy joint arrays.
+Score sets of generated dances against a ground-truth set of the same skeleton and print the
+table of the paper's Table 1 columns (FID_g and DIV_g are n/a, with the reason, off SMPL-24).
+A PATH is a clip dataset folder (from `e3d2 prepare`) or a folder of .npz files (what
+`e3d2 dance` writes: joints (T, J, 3) or (T, 3J) at 60 FPS, optional beat_frames) or .npy
+joint arrays. A dance without beats takes those of the ground-truth clip of its name; one
+that `e3d2 dance` stood on the floor is placed on the ground truth's floor.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from ..evaluation.protocol import (
     diagnose_sets,
     evaluate_dances,
     ground_truth_features,
+    match_ground_truth,
 )
 from ..reports.evaluate import write_report
 from ..reports.tables import diagnostics_table, metrics_table
@@ -72,12 +76,16 @@ def run(args: Arguments) -> int:
     check_writable(args.output_dir, "choose another --output_dir")  # before the work
     bug = not args.fixed_energy
     ground_truth = load_dances(args.ground_truth)
-    sets = [("Ground truth", ground_truth)] if args.ground_truth_row else []
+    if not ground_truth:
+        raise ValueError(f"{args.ground_truth}: no ground-truth dances")
+    read = {}
     for item in args.generated:  # every file is read before minutes of features
         name, sep, path = item.partition("=")
         if not sep:
             name, path = Path(item).name, item
-        sets.append((name, load_dances(path)))
+        read[name] = (path, load_dances(path))
+    sets = [("Ground truth", ground_truth)] if args.ground_truth_row else []
+    sets += list(match_ground_truth(read, ground_truth).items())
     gt_features = ground_truth_features([d.joints for d in ground_truth], reference_bug=bug)
     rows = {
         name: evaluate_dances(dances, gt_features, reference_bug=bug, fid_method=args.fid_method)

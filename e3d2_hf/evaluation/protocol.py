@@ -18,7 +18,7 @@ from tqdm.auto import tqdm
 
 from ..data.arrays import load_arrays
 from ..data.layout import EVAL_FRAMES, MOTION_FPS
-from ..data.skeleton import SKELETONS, SMPL24
+from ..data.skeleton import SKELETONS, SMPL24, Skeleton, get_skeleton
 from ..utils.cache_entries import read_cache_entry, write_cache_entry
 from ..utils.errors import DataFileError
 from .distribution import average_pairwise_distance, frechet_distance, normalise
@@ -35,11 +35,19 @@ LOWER_IS_BETTER = {name: METRICS[name].lower_is_better for name in COLUMNS}
 
 @dataclass
 class Dance:
-    """SMPL-24 joints (T, 24, 3) at 60 FPS, y-up, and the 60-FPS music beat frames if known."""
+    """Joints (T, J, 3) of `skeleton` at 60 FPS, and the 60-FPS music beat frames if known.
+
+    `floor`: the height the dance stands on, where its file says (`e3d2 dance` stands its
+    cleaned dances on 0); None where unknown. `offset`: the seconds of its song before it;
+    `path`: the file it was read from, if one."""
 
     joints: np.ndarray
     music_beats: np.ndarray | None = None
     name: str = ""
+    skeleton: Skeleton = SMPL24
+    floor: float | None = None
+    offset: float = 0.0
+    path: str | None = None
 
 
 @dataclass
@@ -289,35 +297,37 @@ def bootstrap_intervals(
 
 
 def dances_from_dataset(dataset) -> list[Dance]:
-    """Dances of a clip Dataset (the `joints` and `beat_frames` columns), SMPL-24 only."""
+    """Dances of a clip Dataset (the `joints`, `beat_frames` and `skeleton` columns)."""
     if "joints" not in dataset.column_names:
         raise DataFileError(None, "dataset has no 'joints' column")
     out = []
     for row in dataset.with_format("numpy"):
-        if row.get("skeleton", "smpl24") != "smpl24":
-            raise ValueError(
-                f"{row.get('id')}: the metrics are defined on SMPL-24 joints, got {row['skeleton']}"
-            )
+        skeleton = get_skeleton(str(row.get("skeleton", SMPL24.name)))
         if float(row.get("fps", MOTION_FPS)) != MOTION_FPS:
             raise ValueError(f"{row.get('id')}: dances must be at {MOTION_FPS:g} FPS")
-        out.append(
-            Dance(row["joints"].reshape(-1, 24, 3), row.get("beat_frames"), str(row.get("id", "")))
-        )
+        joints = row["joints"].reshape(-1, skeleton.num_joints, 3)
+        out.append(Dance(joints, row.get("beat_frames"), str(row.get("id", "")), skeleton))
     return out
 
 
-def _skeleton_named(shape: tuple[int, ...], recorded) -> str:
-    """The words ", a <skeleton> dance" when the file records a skeleton or its joint count
-    names one; else nothing."""
+def _skeleton_of(shape: tuple[int, ...], recorded) -> Skeleton | None:
+    """The skeleton a dance file records, or the one its joint count names; None if neither."""
     if recorded is not None and str(recorded) in SKELETONS:
-        return f", a {recorded} dance"
-    joints = shape[1] if len(shape) == 3 else (shape[1] // 3 if len(shape) == 2 else None)
-    names = [name for name, skeleton in SKELETONS.items() if skeleton.num_joints == joints]
-    return f", a {names[0]} dance" if len(names) == 1 else ""
+        return SKELETONS[str(recorded)]
+    if len(shape) == 3 and shape[2] == 3:
+        joints = shape[1]
+    elif len(shape) == 2 and shape[1] % 3 == 0:
+        joints = shape[1] // 3
+    else:
+        return None
+    found = [skeleton for skeleton in SKELETONS.values() if skeleton.num_joints == joints]
+    return found[0] if len(found) == 1 else None
 
 
 def dances_from_folder(folder: str | os.PathLike) -> list[Dance]:
-    """Dances saved as `.npz` (`joints`, optional `beat_frames`, `fps`) or plain `.npy` joint arrays."""
+    """Dances saved as `.npz` (`joints`, optional `beat_frames`, `fps`, `skeleton`, `cleanup`)
+    or plain `.npy` joint arrays; the skeleton is the file's, or the one its joint count
+    names. A dance `e3d2 dance` cleaned (`cleanup: contact`) stands on height 0."""
     folder = Path(folder)
     if not folder.is_dir():
         raise DataFileError(folder, "folder of generated dances not found")
@@ -334,17 +344,51 @@ def dances_from_folder(folder: str | os.PathLike) -> list[Dance]:
         if fps != MOTION_FPS:
             raise DataFileError(f, f"dance is at {fps:g} FPS; the protocol needs {MOTION_FPS:g}")
         joints = np.asarray(joints, dtype=np.float64)
-        flat = (SMPL_JOINTS * 3,)
-        if joints.shape[1:] not in (flat, (SMPL_JOINTS, 3)):
-            other = _skeleton_named(joints.shape, data.get("skeleton"))
-            raise DataFileError(
-                f, f"joints have shape {joints.shape}{other}; the metrics are defined on "
-                f"SMPL-24 joints: (T, 72) or (T, 24, 3)",
-            )  # fmt: skip
-        joints = joints.reshape(len(joints), SMPL_JOINTS, 3)
+        skeleton = _skeleton_of(joints.shape, data.get("skeleton"))
+        n = skeleton.num_joints if skeleton else 0
+        if skeleton is None or joints.shape[1:] not in ((3 * n,), (n, 3)):
+            known = "; ".join(f"{s.name}: (T, {3 * s.num_joints}) or (T, {s.num_joints}, 3)"
+                              for s in SKELETONS.values())  # fmt: skip
+            raise DataFileError(f, f"joints have shape {joints.shape}, no skeleton's ({known})")
+        joints = joints.reshape(len(joints), n, 3)
         if not np.isfinite(joints).all():
             raise DataFileError(f, "joints contain NaN or infinite values")
-        out.append(Dance(joints, beats, f.stem))
+        floor = 0.0 if str(data.get("cleanup", "")) == "contact" else None
+        offset = float(data["offset"]) if "offset" in data else 0.0
+        out.append(Dance(joints, beats, f.stem, skeleton, floor, offset, str(f)))
+    return out
+
+
+def match_ground_truth(
+    sets: dict[str, tuple[str, list[Dance]]], ground_truth: list[Dance]
+) -> dict[str, list[Dance]]:
+    """Each set (name -> (where it was read, dances)) made ready to score against the
+    ground truth: every dance must be of the ground truth's skeleton (an error names the
+    file); one without music beats takes those of the ground-truth dance of its name (what
+    `e3d2 dance` names a Dance-with-Melody piece's dance); one whose file says where it stands
+    is raised or lowered onto the ground truth's floor."""
+    skeleton = ground_truth[0].skeleton
+    truth = {d.name: d for d in ground_truth}
+    floor = estimate_floor(pieces([d.joints for d in ground_truth], EVAL_FRAMES), skeleton)
+    out = {}
+    for name, (where, dances) in sets.items():
+        ready = []
+        for dance in dances:
+            if dance.skeleton.name != skeleton.name:
+                raise DataFileError(
+                    dance.path or f"{where}: {dance.name}",
+                    f"a {dance.skeleton.name} dance; the ground truth is {skeleton.name}",
+                )
+            beats = dance.music_beats
+            if beats is None and dance.name in truth and truth[dance.name].music_beats is not None:
+                beats = truth[dance.name].music_beats - round(dance.offset * MOTION_FPS)
+                beats = beats[beats >= 0]
+            joints = dance.joints
+            if dance.floor is not None:
+                joints = joints.copy()
+                joints[..., skeleton.up_index] += floor - dance.floor
+            ready.append(Dance(joints, beats, dance.name, skeleton, floor))
+        out[name] = ready
     return out
 
 
@@ -353,9 +397,10 @@ def diagnose_sets(
 ) -> dict[str, dict[str, float | None]]:
     """The physical diagnostics of each set (cropped as the protocol crops) and, first, of the
     ground truth in pieces of the same length."""
+    skeleton = ground_truth[0].skeleton
     truth = pieces([d.joints for d in ground_truth], EVAL_FRAMES)
-    floor = estimate_floor(truth, SMPL24)
-    out = {"ground truth": set_diagnostics(truth, SMPL24, floor)}
+    floor = estimate_floor(truth, skeleton)
+    out = {"ground truth": set_diagnostics(truth, skeleton, floor)}
     for name, dances in sets.items():
-        out[name] = set_diagnostics([d.joints[:EVAL_FRAMES] for d in dances], SMPL24, floor)
+        out[name] = set_diagnostics([d.joints[:EVAL_FRAMES] for d in dances], skeleton, floor)
     return out
