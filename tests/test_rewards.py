@@ -243,3 +243,14 @@ def test_group_advantages_by_hand():
     expected = [1 - 11 / 3, 2 - 10 / 3, 3 - 3, 6 - 2, 0 - 0, 0 - 0, 1 - (-1 / 3), -1 - 1 / 3]
     np.testing.assert_allclose(rloo.numpy(), expected, rtol=1e-6)
     np.testing.assert_allclose(rloo.view(2, 4).sum(1).numpy(), [0.0, 0.0], atol=1e-6)
+
+
+def test_episodes_decode_in_full_precision_under_bf16_autocast():
+    """PPO scores rewards under `bf16: true` autocast; jerk from bf16 positions is noise."""
+    model = vqvae()
+    upper, lower = torch.randint(32, (2, 29)), torch.randint(32, (2, 29))
+    plain = decode_episodes(model, upper, lower)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        autocast = decode_episodes(model, upper, lower)
+    assert autocast.dtype == torch.float32
+    torch.testing.assert_close(autocast, plain, atol=0, rtol=0)

@@ -35,9 +35,12 @@ would otherwise make any slide infinitely bad."""
 
 def decode_episodes(vqvae: DanceVQVAE, upper_ids: torch.Tensor, lower_ids: torch.Tensor):
     """(B, N) codes -> (B, 8N, J, 3) joints, decoded without the decoder's boundary jumps, as
-    `e3d2 dance` gives them; the root starts at the origin (its height: see the module)."""
+    `e3d2 dance` gives them; the root starts at the origin (its height: see the module).
+    Always in the VQ-VAE's own precision, even under bf16 autocast: jerk is a third
+    difference of positions, which bf16's 3 significant digits would turn into noise."""
     device = vqvae.device
-    joints = vqvae.decode(upper_ids.to(device), lower_ids.to(device), SEAM_TOKENS).float()
+    with torch.autocast(device.type, enabled=False):
+        joints = vqvae.decode(upper_ids.to(device), lower_ids.to(device), SEAM_TOKENS).float()
     return joints.view(*joints.shape[:2], -1, 3)
 
 
