@@ -185,7 +185,20 @@ def run_recipe(
     argv = list(sys.argv[1:] if argv is None else argv)
 
     def run() -> int:
-        main(argv)  # returns the recipe's metrics, already logged and saved
+        try:
+            main(argv)  # returns the recipe's metrics, already logged and saved
+        finally:
+            _leave_process_group()
         return 0
 
     return exit_code(command, run)
+
+
+def _leave_process_group() -> None:
+    """Tear down this rank's process group before the interpreter does: left to exit, gloo's
+    threads were destroyed while joinable now and then ("terminate called without an active
+    exception", SIGABRT), and the other machine waited five minutes at the exit barrier."""
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
