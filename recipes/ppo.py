@@ -148,7 +148,9 @@ def run(args: PPOArguments, config: PPOConfig) -> dict:
         train_tokens, config.device,
     )  # fmt: skip
     reward_funcs = build_rewards(args.reward_funcs, inputs)
-    learned = build_rewards(["learned"], inputs)["learned"] if reward_model is not None else None
+    learned = None
+    if reward_model is not None:
+        learned = reward_funcs.get("learned") or build_rewards(["learned"], inputs)["learned"]
 
     # 5. the dance table: FID/DIV/BAS and the physical diagnostics of 20-s held-out dances
     clips = policy_clips(args.policy_name_or_path, args.clips_dir)

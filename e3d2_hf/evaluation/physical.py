@@ -83,6 +83,17 @@ def _check(joints: np.ndarray, skeleton: Skeleton) -> np.ndarray:
     return p
 
 
+def floor_joints(skeleton: Skeleton) -> list[int]:
+    """The joints a floor is found under: the feet, or every joint of a skeleton without feet."""
+    return list(skeleton.feet[0] + skeleton.feet[1]) or list(range(skeleton.num_joints))
+
+
+def first_frame_floor(joints: torch.Tensor, skeleton: Skeleton) -> torch.Tensor:
+    """(B, T, J, 3) -> (B,): each dance's first frame's lowest foot joint, the floor of a
+    decoded dance whose height is integrated from 0 (it starts standing)."""
+    return joints[:, 0, floor_joints(skeleton), skeleton.up_index].amin(-1)
+
+
 def estimate_floor(dances: list[np.ndarray], skeleton: Skeleton = SMPL24) -> float:
     """The ground truth's floor height: the 5th percentile of its lowest foot joint per frame.
 
@@ -90,7 +101,7 @@ def estimate_floor(dances: list[np.ndarray], skeleton: Skeleton = SMPL24) -> flo
     ground truth stands on its floor most of the time, so a low percentile finds it.
     """
     up, _ = _axes(skeleton)
-    feet = list(skeleton.feet[0] + skeleton.feet[1]) or list(range(skeleton.num_joints))
+    feet = floor_joints(skeleton)
     lowest = np.concatenate([_check(j, skeleton)[:, feet, up].min(1) for j in dances])
     return float(np.percentile(lowest, 5))
 
@@ -257,13 +268,7 @@ def movement_intervals(
     A few held-out pieces give a noisy target: Dance with Melody's 5 travel 0.84 m on average,
     with a 95% interval of 0.54 to 1.16 m, so the mean could have come out a third lower had
     other songs been held out. Empty for fewer than two dances."""
-    if len(per_dance) < 2:
-        return {}
-    values = np.array([[d[k] for k in MOVEMENT] for d in per_dance])
-    rng = np.random.default_rng(seed)
-    means = values[rng.integers(0, len(values), (resamples, len(values)))].mean(1)
-    low, high = np.percentile(means, [2.5, 97.5], axis=0)
-    return {k: (float(lo), float(hi)) for k, lo, hi in zip(MOVEMENT, low, high, strict=True)}
+    return piece_intervals(per_dance, list(range(len(per_dance))), MOVEMENT, resamples, seed)
 
 
 def piece_intervals(

@@ -16,6 +16,7 @@ from ..evaluation.claims import compare
 from ..evaluation.metrics import EVAL_PREFIX, METRICS, metrics
 from ..evaluation.physical import DIAGNOSTICS, diagnostic_flags, raw_and_cleaned
 from ..evaluation.protocol import COLUMNS
+from ..utils.markdown import markdown_table
 from ..utils.outputs import PPO_REPORT
 from .claims import claimed_differences
 from .tables import comparison_table, diagnostics_table, ppo_table
@@ -322,14 +323,14 @@ def reward_components_table(points: list[dict]) -> str | None:
     if not points:
         return None
     names = [k for k in points[0] if k != "iteration"]
-    lines = ["| iteration | " + " | ".join(names) + " |", "|---" * (len(names) + 1) + "|"]
-    for point in points:
-        cells = [
+    rows = [
+        (point["iteration"], *(
             "n/a" if point.get(n) is None else f"{point[n][0]:.4g} ± {point[n][1] or 0:.2g}"
             for n in names
-        ]
-        lines.append(f"| {point['iteration']} | " + " | ".join(cells) + " |")
-    return "\n".join(lines)
+        ))
+        for point in points
+    ]  # fmt: skip
+    return markdown_table(("iteration", *names), rows)
 
 
 def previous_rows(path: Path) -> dict:

@@ -15,7 +15,7 @@ import torch
 
 from ..data.layout import SEAM_TOKENS, WINDOW_TOKENS
 from ..evaluation.diagnostics import correlation, repeated_codes
-from ..evaluation.physical import dance_diagnostics, root_speed
+from ..evaluation.physical import first_frame_floor, physical_terms, root_speed
 from ..models import DancePolicy, DanceRewardModel, DanceVQVAE
 from ..preferences import PAIR_KIND
 from ..training.demonstrations import (
@@ -63,20 +63,25 @@ def episode_scores(
     return np.concatenate(scores) if scores else np.zeros(0, dtype=np.float32)
 
 
-def demonstration_scores(
-    model: DanceRewardModel, demonstrations, segments, batch_size: int = 256
-) -> np.ndarray:
-    """The total reward u of every demonstration, in the dataset's order."""
+def demonstration_music(demonstrations, segments) -> np.ndarray:
+    """Each demonstration's music (N, steps, D), from its segment's row."""
     music = {
         int(s): m
         for s, m in zip(
             segments["segment_id"], segments.with_format("numpy")["music_features"], strict=True
         )
     }
+    return np.stack([music[int(s)] for s in demonstrations["segment_id"]])
+
+
+def demonstration_scores(
+    model: DanceRewardModel, demonstrations, segments, batch_size: int = 256
+) -> np.ndarray:
+    """The total reward u of every demonstration, in the dataset's order."""
     rows = demonstrations.with_format("numpy")
     return episode_scores(
         model,
-        np.stack([music[int(s)] for s in rows["segment_id"]]),
+        demonstration_music(demonstrations, segments),
         np.stack(rows["upper_ids"]),
         np.stack(rows["lower_ids"]),
         batch_size,
@@ -109,18 +114,18 @@ def decoded_traits(
     foot joint (the decoder knows no floor); foot skating NaN where no foot touches it."""
     upper, lower = (torch.from_numpy(c.astype(np.int64)).to(vqvae.device) for c in (upper, lower))
     skeleton = vqvae.config.skeleton_def
-    feet = list(skeleton.feet[0] + skeleton.feet[1]) or list(range(skeleton.num_joints))
-    traits: dict[str, list[float]] = {key: [] for key in DECODED_TRAITS}
+    traits: dict[str, list[np.ndarray]] = {key: [] for key in DECODED_TRAITS}
     for begin in range(0, len(upper), batch_size):
         end = begin + batch_size
         joints = vqvae.decode(upper[begin:end], lower[begin:end], SEAM_TOKENS).float().cpu()
-        for j in joints:
-            j = j.reshape(len(j), -1, 3).numpy()
-            found = dance_diagnostics(j, skeleton, float(j[0, feet, skeleton.up_index].min()))
-            found["root_speed"] = root_speed(j, skeleton)
-            for key in DECODED_TRAITS:
-                traits[key].append(np.nan if found[key] is None else found[key])
-    return {k: np.asarray(v) for k, v in traits.items()}
+        joints = joints.view(*joints.shape[:2], -1, 3).double()
+        terms = physical_terms(joints, skeleton, first_frame_floor(joints, skeleton))
+        for key in DECODED_TRAITS:
+            if key == "root_speed":
+                traits[key].append(np.array([root_speed(j.numpy(), skeleton) for j in joints]))
+            else:
+                traits[key].append(terms[key].numpy())
+    return {k: np.concatenate(v) if v else np.zeros(0) for k, v in traits.items()}
 
 
 @torch.no_grad()
@@ -221,16 +226,7 @@ def traits_by_noise(
         )
     }
     first = np.array([init[int(s)] for s in rows["segment_id"]], dtype=np.int64)
-    music = None
-    if policy is not None:
-        by_segment = {
-            int(s): m
-            for s, m in zip(
-                segments["segment_id"], segments.with_format("numpy")["music_features"],
-                strict=True,
-            )
-        }  # fmt: skip
-        music = np.stack([by_segment[int(s)] for s in rows["segment_id"]])
+    music = None if policy is None else demonstration_music(demonstrations, segments)
     traits = episode_traits(
         upper, lower, first, vqvae, batch_size, max_decoded, policy=policy, music=music
     )

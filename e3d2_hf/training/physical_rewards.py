@@ -21,7 +21,12 @@ import numpy as np
 import torch
 
 from ..data.layout import MOTION_FPS, SEAM_TOKENS, WINDOW_TOKENS
-from ..evaluation.physical import CONTACT_HEIGHT, estimate_floor, physical_terms
+from ..evaluation.physical import (
+    CONTACT_HEIGHT,
+    estimate_floor,
+    first_frame_floor,
+    physical_terms,
+)
 from ..models import DanceVQVAE
 
 EPISODE_TOKENS = WINDOW_TOKENS - 1
@@ -49,9 +54,7 @@ def episode_floor(joints: torch.Tensor, vqvae: DanceVQVAE, floor: float | None):
     frame's lowest foot joint (one that integrates it from 0)."""
     if vqvae.config.root_height == "absolute" and floor is not None:
         return floor
-    skeleton = vqvae.config.skeleton_def
-    feet = list(skeleton.feet[0] + skeleton.feet[1]) or list(range(skeleton.num_joints))
-    return joints[:, 0, feet, skeleton.up_index].amin(-1)
+    return first_frame_floor(joints, vqvae.config.skeleton_def)
 
 
 @dataclass(frozen=True)

@@ -43,7 +43,7 @@ from ..models.folders import bundle_vqvae, load_model
 from ..models.policy.modeling_policy import action_log_probs, shift_actions
 from .checkpoints import TrainingStopped
 from .private_api import load_model_from_checkpoint, load_optimizer_and_rng, save_checkpoint
-from .rewards import RewardFunction, score_episodes
+from .rewards import RewardFunction, score_episodes, unique_name
 from .trainer import E3D2Trainer, E3D2TrainingArguments
 
 logger = logging.getLogger(__name__)
@@ -382,11 +382,9 @@ def named_rewards(
         functions = reward_funcs if isinstance(reward_funcs, list | tuple) else [reward_funcs]
         named = {}
         for function in functions:
-            base = getattr(function, "__name__", type(function).__name__)
-            name, suffix = base, 2
-            while name in named:
-                name, suffix = f"{base}_{suffix}", suffix + 1
-            named[name] = function
+            named[unique_name(getattr(function, "__name__", type(function).__name__), named)] = (
+                function
+            )
     if not named:
         raise ValueError("PPO needs at least one reward function")
     return named

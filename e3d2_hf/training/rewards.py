@@ -352,6 +352,14 @@ def reward_name(spec: str) -> str:
     return Path(spec.rstrip("/")).name or spec
 
 
+def unique_name(base: str, taken) -> str:
+    """`base`, or `base_2`, `base_3`, ... : the first not in `taken`."""
+    name, suffix = base, 2
+    while name in taken:
+        name, suffix = f"{base}_{suffix}", suffix + 1
+    return name
+
+
 def reward_label(specs: list[str], weights: list[float] | None = None) -> str:
     """How a run's rewards read in its report rows: `learned`, `learned + 0.5 jitter`."""
     weights = [1.0] * len(specs) if weights is None else weights
@@ -383,10 +391,7 @@ def build_rewards(specs: list[str], inputs: RewardInputs) -> dict[str, RewardFun
         else:
             model = load_model(DanceRewardModel, spec).to(inputs.device)
             function = LearnedReward(model, inputs.policy_config)
-        name, suffix = reward_name(spec), 2
-        while name in built:
-            name, suffix = f"{reward_name(spec)}_{suffix}", suffix + 1
-        built[name] = function
+        built[unique_name(reward_name(spec), built)] = function
     return built
 
 
