@@ -20,6 +20,7 @@ from .utils.errors import configure_logging, exit_code, run_recipe
 
 COMMANDS = (
     "demo",
+    "experiment",
     "download",
     "prepare",
     "evaluate",

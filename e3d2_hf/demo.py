@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from pathlib import Path
+from typing import Protocol
 
 from .cards import CARD_INFO
 from .data.prepare import SOURCES, PrepareConfig, prepare
@@ -110,7 +111,14 @@ class Stage:
         return (self.output / self.marker).is_file()
 
 
-def stage_options(options: DemoOptions, stage: str, **values) -> tuple:
+class StageSettings(Protocol):
+    """What a stage's run takes from the command that runs it (`e3d2 demo`, `e3d2 experiment`)."""
+
+    config_dir: Path | None
+    report_to: str
+
+
+def stage_options(options: StageSettings, stage: str, **values) -> tuple:
     """The dataclasses `recipes/<stage>.py` runs with: the demo config `<stage>.yaml` and this
     run's `values` (folders, seed), plus `--report_to` for the stages that are Trainers."""
     config = options.config_dir / f"{stage}.yaml"
@@ -127,7 +135,7 @@ def recipe(stage: str):
     return importlib.import_module(f"e3d2_hf.recipes.{stage}")
 
 
-def _run_stage(options: DemoOptions, stage: str, **values) -> Callable[[], object]:
+def stage_run(options: StageSettings, stage: str, **values) -> Callable[[], object]:
     """The stage's run, with its folders given as the configs' strings."""
     values = {k: str(v) if isinstance(v, Path) else v for k, v in values.items()}
     return lambda: recipe(stage).run(*stage_options(options, stage, **values))
@@ -159,11 +167,11 @@ def build_stages(options: DemoOptions) -> list[Stage]:
         Stage("data", paths["data"], PREPARE_INFO, run_prepare),
         Stage(
             "VQ-VAE", paths["vqvae"], DATA_ARGS,
-            _run_stage(options, "vqvae", output_dir=paths["vqvae"], **data_args),
+            stage_run(options, "vqvae", output_dir=paths["vqvae"], **data_args),
         ),
         Stage(
             "behaviour cloning", paths["bc"], DATA_ARGS,
-            _run_stage(
+            stage_run(
                 options, "bc", output_dir=paths["bc"], vqvae_name_or_path=paths["vqvae"],
                 **data_args,
             ),
@@ -185,7 +193,7 @@ def _seeded_stages(options: DemoOptions, root: Path, seed: int, bc: Path) -> lis
     ppo_stages = [
         Stage(
             f"PPO ({run.label} reward){tag}", root / run.folder, PPO_REPORT,
-            _run_stage(
+            stage_run(
                 options, "ppo", output_dir=root / run.folder, reward_funcs=list(run.reward_funcs),
                 **({"reward_weights": list(run.reward_weights)} if run.reward_weights else {}),
                 seed=seed, **ppo_common,
@@ -196,14 +204,14 @@ def _seeded_stages(options: DemoOptions, root: Path, seed: int, bc: Path) -> lis
     return [
         Stage(
             f"ranked demonstrations{tag}", paths["preferences"], DEMONSTRATIONS_INFO,
-            _run_stage(
+            stage_run(
                 options, "demonstrations", output_dir=paths["preferences"], policy_name_or_path=bc,
                 seed=seed,
             ),
         ),
         Stage(
             f"reward model{tag}", paths["reward"], CARD_INFO,
-            _run_stage(
+            stage_run(
                 options, "reward", output_dir=paths["reward"],
                 preferences_dir=paths["preferences"], seed=seed, trunk_policy=bc,
             ),
@@ -287,13 +295,22 @@ def run_demo(options: DemoOptions) -> Path:
 
 
 def _run_stages(options: DemoOptions, stages: list[Stage]) -> Path:
+    timings = run_stages(options.output_dir, stages, options.force, "demo")
+    report = write_report(options.output_dir, timings)
+    record_files(options.output_dir)
+    return report
+
+
+def run_stages(output_dir: Path, stages: list[Stage], force: bool, name: str) -> dict[str, float]:
+    """Run every unfinished stage in order (each finished one is reused unless `force`); returns
+    the seconds of every stage run so far, kept in `output_dir/timings.json`."""
     timings: dict[str, float] = {}
-    timings_file = options.output_dir / "timings.json"
-    if timings_file.is_file() and not options.force:
+    timings_file = output_dir / "timings.json"
+    if timings_file.is_file() and not force:
         timings = json.loads(timings_file.read_text())
     for number, stage in enumerate(stages, 1):
-        prefix = f"[demo {number}/{len(stages)}] {stage.name}"
-        if stage.done and not options.force:
+        prefix = f"[{name} {number}/{len(stages)}] {stage.name}"
+        if stage.done and not force:
             print(f"{prefix}: reusing {stage.output} (--force to redo)", flush=True)
             continue
         # a half-finished or forced stage starts clean, if the folder is the toolkit's
@@ -317,7 +334,4 @@ def _run_stages(options: DemoOptions, stages: list[Stage]) -> Path:
             record_files(stage.output)
         timings_file.write_text(json.dumps(timings, indent=2))
         print(f"{prefix}: done in {timings[stage.name]:.0f} s", flush=True)
-
-    report = write_report(options.output_dir, timings)
-    record_files(options.output_dir)
-    return report
+    return timings

@@ -394,3 +394,145 @@ def comparison_cells(report: str, pair: str) -> dict[str, str]:
     header = next(r for r in lines if r.startswith("| comparison |"))
     row = next(r for r in lines if r.startswith(f"| {pair} |"))
     return dict(zip(*(r.strip("| ").split(" | ") for r in (header, row)), strict=True))
+
+
+def _tiny_experiment(tmp_path: Path, pipeline: Path, estimators: tuple = ("gae", "grpo")) -> Path:
+    """A plan beside the tiny stage configs: two reward models x (learned, Bailando) x
+    `estimators` (default GAE, GRPO), two seeds."""
+    import shutil
+
+    configs = tmp_path / "configs"
+    shutil.copytree(TINY, configs)
+    plan = {
+        "pipeline": str(pipeline),
+        "seeds": 2,
+        "reward_models": {
+            "paper": {},
+            "corrupted": {"ground_truth_demonstrations": True, "corruptions": ["frozen", "reversed"]},
+        },
+        "rewards": {"learned": {"reward_funcs": ["learned"]}, "bailando": {"reward_funcs": ["bailando"]}},
+        "estimators": {
+            name: overrides
+            for name, overrides in (
+                ("gae", {}), ("grpo", {"advantage_estimator": "grpo", "num_generations": 2})
+            )
+            if name in estimators
+        },
+        "ppo": {"num_train_epochs": 2},
+    }  # fmt: skip
+    (configs / "experiment.yaml").write_text(yaml.safe_dump(plan, sort_keys=False))
+    return configs / "experiment.yaml"
+
+
+def test_the_experiment_crosses_reward_models_rewards_and_estimators(tmp_path):
+    from e3d2_hf.experiment import ExperimentOptions, Plan, build_experiment_stages
+
+    config = _tiny_experiment(tmp_path, tmp_path / "missing")
+    plan = Plan.from_yaml(config)
+    assert [r.name for r in plan.runs()] == [
+        "paper-learned-gae", "paper-learned-grpo", "corrupted-learned-gae",
+        "corrupted-learned-grpo", "bailando-gae", "bailando-grpo",
+    ]  # fmt: skip
+    run = plan.runs()[3]
+    assert run.reward_model == "corrupted" and run.overrides == {
+        "num_train_epochs": 2, "reward_funcs": ["learned"], "advantage_estimator": "grpo",
+        "num_generations": 2,
+    }  # fmt: skip
+    options = ExperimentOptions(config=config, output_dir=tmp_path / "x")
+    with pytest.raises(FileNotFoundError, match="missing/bc: not found"):
+        build_experiment_stages(options, plan)
+    (config.parent / "bad.yaml").write_text("rewards: {a: {}}\nestimators: {b: {}}\nextra: 1\n")
+    with pytest.raises(ValueError, match=r"bad.yaml: unknown keys \['extra'\]"):
+        Plan.from_yaml(config.parent / "bad.yaml", options)
+
+
+def test_the_experiment_runs_every_configuration_and_reports_paired_differences(demo_dir, tmp_path):
+    from e3d2_hf.experiment import ExperimentOptions, run_experiment
+
+    out = tmp_path / "x"
+    config = _tiny_experiment(tmp_path, demo_dir, estimators=("gae",))  # GRPO: test_ppo.py
+    report = run_experiment(ExperimentOptions(config=config, output_dir=out))
+    text = report.read_text()
+    results = json.loads((out / "results.json").read_text())["runs"]
+    assert sorted(results) == ["bailando-gae", "corrupted-learned-gae", "paper-learned-gae"]
+    for name, run in results.items():
+        assert run["seeds"] == 2
+        assert run["pi_RL"]["kl"] > 0 and run["pi_BC"]["kl"] == 0
+        # the KL-matched pi_BC is as far from pi_BC as pi_RL is
+        assert run["kl_matched_pi_BC"]["kl"] == pytest.approx(run["pi_RL"]["kl"], rel=0.1)
+        # paired differences with their t-intervals, against both baselines
+        assert set(run["vs_kl_matched"]) >= {"score", "FID_k", "jitter"}, name
+        assert re.fullmatch(
+            r"[+-][\d.e+-]+ \[[+-][\d.e+-]+, [+-][\d.e+-]+\]", run["vs_pi_BC"]["FID_k"]
+        )
+        assert f"**{name}**: " in text
+    # the corrupted variant learned from pairs of each kind, and says how it ranks each
+    corrupted = json.loads(
+        (out / "reward-models" / "corrupted" / "reward" / "reward_report.json").read_text()
+    )
+    assert set(corrupted["accuracy_by_kind"]) >= {"frozen", "reversed"}
+    assert "| corrupted |" in text and "| paper | " in text
+    assert "## Paired differences" in text and "| paper-learned-gae vs KL-matched pi_BC |" in text
+    assert (out / "curves.png").is_file() or "curves.png" not in text
+    # a second call reuses every finished stage
+    timings = json.loads((out / "timings.json").read_text())
+    assert len(timings) == 4 + 6
+    assert (
+        run_experiment(
+            ExperimentOptions(config=tmp_path / "configs" / "experiment.yaml", output_dir=out)
+        )
+        == report
+    )
+
+
+def test_a_run_passes_only_on_two_gains_one_beyond_its_reward_none_worse_and_movement_kept():
+    from e3d2_hf.evaluation.claims import Verdict
+    from e3d2_hf.evaluation.metrics import METRICS
+    from e3d2_hf.reports.experiment import acceptance
+
+    def verdicts(**outcomes):
+        return [Verdict(METRICS[m], o, "", "seeds") for m, o in outcomes.items()]
+
+    passed, why = acceptance(
+        verdicts(jitter="better", FID_k="better", BAS="none"), ("learned", "jitter"), []
+    )
+    assert passed and "not its reward's terms: FID_k" in why
+    passed, why = acceptance(
+        verdicts(jitter="better", foot_skating="better"), ("learned", "jitter", "foot_skating"), []
+    )
+    assert not passed and "every gain is a term of its own reward" in why
+    passed, why = acceptance(
+        verdicts(jitter="better", FID_k="better", DIV_k="worse"), ("learned",), []
+    )
+    assert not passed and "worse on DIV_k" in why
+    passed, why = acceptance(
+        verdicts(jitter="better", FID_k="better"), ("learned",), ["joint speed too slow"]
+    )
+    assert not passed and "joint speed too slow" in why
+    passed, why = acceptance(verdicts(BAS="better", score="better"), ("bailando",), [])
+    assert not passed and "better on 1 (BAS), not 2" in why
+    assert acceptance([], ("learned",), [])[1].endswith("fewer than two seeds to pair")
+
+
+def test_every_run_of_the_shipped_plan_is_a_valid_stage_config(tmp_path):
+    """The shipped plan's overrides parse as the recipes' typed configs, run by run."""
+    from e3d2_hf.demo import CONFIG_ROOT, stage_options
+    from e3d2_hf.experiment import ExperimentOptions, Plan, build_experiment_stages
+
+    pipeline = tmp_path / "dwm-demo"
+    for folder in ("bc", "vqvae"):
+        (pipeline / folder).mkdir(parents=True)
+    config = CONFIG_ROOT / "dwm" / "experiment.yaml"
+    options = ExperimentOptions(config=config, output_dir=tmp_path / "x", pipeline_dir=pipeline)
+    plan = Plan.from_yaml(config, options)
+    runs = plan.runs()
+    assert plan.seeds >= 3 and len(runs) == 10  # 2 reward models x 2 learned rewards x 2 + 2
+    assert len(build_experiment_stages(options, plan)) == 2 * 2 + plan.seeds * len(runs)
+    for variant, overrides in plan.reward_models.items():
+        args = stage_options(options, "demonstrations", policy_name_or_path="bc", **overrides)[1]
+        assert args.ground_truth_demonstrations == (variant != "paper")
+    for run in runs:
+        values = {**run.overrides, "policy_name_or_path": "bc", "reward_model_name_or_path": "r"}
+        ppo = stage_options(options, "ppo", **values)[0]
+        assert ppo.reward_funcs == run.overrides["reward_funcs"]
+        assert ppo.reference_temperatures == []

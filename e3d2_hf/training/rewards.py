@@ -195,19 +195,28 @@ class RewardEntry:
     build: Callable[[RewardInputs], RewardFunction]
     demo_folder: str | None = None
     """The demo's PPO run with this reward (`outputs/demo/<folder>`); None: not in the demo."""
+    measures: tuple[str, ...] = ()
+    """The held-out metrics (`evaluation.metrics.METRICS`) this reward pays for directly: a gain
+    there is the reward's own term, not evidence that the dance improved beyond it."""
 
 
 REWARDS: dict[str, RewardEntry] = {}
 """Every reward by name, in the order the demo and its reports show them."""
 
 
-def register_reward(name: str, label: str, help: str, demo_folder: str | None = None):
+def register_reward(
+    name: str,
+    label: str,
+    help: str,
+    demo_folder: str | None = None,
+    measures: tuple[str, ...] = (),
+):
     """Add the decorated `build(RewardInputs) -> RewardFunction` to `REWARDS` as `name`."""
 
     def add(build: Callable[[RewardInputs], RewardFunction]):
         if name in REWARDS:
             raise ValueError(f"a reward named {name!r} is registered already")
-        REWARDS[name] = RewardEntry(name, label, help, build, demo_folder)
+        REWARDS[name] = RewardEntry(name, label, help, build, demo_folder, measures)
         return build
 
     return add
@@ -263,11 +272,18 @@ def _bailando(form: Literal["paper", "released"]) -> Callable[[RewardInputs], Re
 
 
 register_reward(
-    "bailando", "Bailando", "Bailando's beat reward, released form", demo_folder="ppo-bailando"
+    "bailando",
+    "Bailando",
+    "Bailando's beat reward, released form",
+    demo_folder="ppo-bailando",
+    measures=("BAS",),
 )(_bailando("released"))
-register_reward("bailando-paper", "Bailando (paper form)", "Bailando's beat reward, paper form")(
-    _bailando("paper")
-)
+register_reward(
+    "bailando-paper",
+    "Bailando (paper form)",
+    "Bailando's beat reward, paper form",
+    measures=("BAS",),
+)(_bailando("paper"))
 
 
 def _physical(term: type[PhysicalReward]) -> Callable[[RewardInputs], RewardFunction]:
@@ -277,15 +293,16 @@ def _physical(term: type[PhysicalReward]) -> Callable[[RewardInputs], RewardFunc
     return build
 
 
-for _name, _label, _help, _term in (
+for _name, _label, _help, _term, _measures in (
     ("foot_skating", "foot skating", "feet sliding on the ground beyond the data's",
-     FootSkatingReward),
+     FootSkatingReward, ("foot_skating",)),
     ("ground", "ground contact", "a body below the floor, or above it beyond the data's",
-     GroundReward),
-    ("jitter", "jitter", "jerk beyond the data's", JitterReward),
-    ("anti_freezing", "anti-freezing", "moving less than the data", AntiFreezingReward),
+     GroundReward, ("penetration", "floating")),
+    ("jitter", "jitter", "jerk beyond the data's", JitterReward, ("jitter",)),
+    ("anti_freezing", "anti-freezing", "moving less than the data", AntiFreezingReward,
+     ("joint_speed",)),
 ):  # fmt: skip
-    register_reward(_name, _label, _help)(_physical(_term))
+    register_reward(_name, _label, _help, measures=_measures)(_physical(_term))
 
 
 # --- reward_funcs: names, callables, reward models; their weighted sum ------------------------
