@@ -16,7 +16,7 @@ from pathlib import Path
 from .cards import CARD_INFO
 from .demo import Stage, run_stages, stage_run
 from .reports.demo import FOLDERS
-from .reports.experiment import reward_model_folder, run_folder, write_experiment_report
+from .reports.experiment import Run, reward_model_folder, run_folder, write_experiment_report
 from .utils.outputs import (
     DEMONSTRATIONS_INFO,
     PPO_REPORT,
@@ -63,17 +63,6 @@ class ExperimentOptions:
     def config_dir(self) -> Path:
         """The stage configs the plan's overrides apply to: the plan's own folder."""
         return self.config.parent
-
-
-@dataclass(frozen=True)
-class Run:
-    """One configuration of the matrix: PPO overrides and the reward model variant it uses."""
-
-    name: str
-    reward: str
-    estimator: str
-    reward_model: str | None
-    overrides: dict
 
 
 @dataclass
@@ -192,7 +181,10 @@ def run_experiment(options: ExperimentOptions) -> Path:
     claim_output_dir(options.output_dir, "choose another --output_dir")
     with run_lock(options.output_dir):
         timings = run_stages(options.output_dir, stages, options.force, "experiment")
-        report = write_experiment_report(options.output_dir, plan, timings)
+        report = write_experiment_report(
+            options.output_dir, plan.pipeline, plan.seeds, list(plan.reward_models), plan.runs(),
+            timings,
+        )  # fmt: skip
         record_files(options.output_dir)
     print(f"[experiment] report: {report}", flush=True)
     return report

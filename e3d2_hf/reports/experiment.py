@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from ..evaluation.claims import SEED_METRICS, Verdict, compare_seeds, mean_and_spread
 from ..evaluation.metrics import EVAL_PREFIX, METRICS
@@ -21,9 +20,6 @@ from ..utils.outputs import PPO_REPORT, REWARD_REPORT
 from .demo import FOLDERS, SEED_COMPARISON_NOTE
 from .ppo import is_pi_bc, matched_row, plot_ppo_curves
 from .tables import comparison_rows
-
-if TYPE_CHECKING:
-    from ..experiment import Plan
 
 REPORT = "report.md"
 RESULTS = "results.json"
@@ -55,6 +51,17 @@ def reward_model_folder(out: Path, variant: str) -> Path:
     return out / EXPERIMENT_FOLDERS.reward_models / variant
 
 
+@dataclass(frozen=True)
+class Run:
+    """One configuration of the matrix: PPO overrides and the reward model variant it uses."""
+
+    name: str
+    reward: str
+    estimator: str
+    reward_model: str | None
+    overrides: dict
+
+
 @dataclass
 class RunResults:
     """One configuration's PPO report rows, one per finished seed."""
@@ -67,12 +74,12 @@ class RunResults:
     curves: list[list[dict]]
 
 
-def collect_runs(out: Path, plan: Plan) -> tuple[list[RunResults], dict]:
+def collect_runs(out: Path, runs: list[Run], seeds: int) -> tuple[list[RunResults], dict]:
     """Every configuration's rows over its finished seeds, and the ground truth's diagnostics."""
     results, truth = [], {}
-    for run in plan.runs():
+    for run in runs:
         found = RunResults(run.name, tuple(run.overrides.get("reward_funcs", ())), [], [], [], [])
-        for seed in range(plan.seeds):
+        for seed in range(seeds):
             report = run_folder(out, run.name, seed) / PPO_REPORT
             if not report.is_file():
                 continue
@@ -132,11 +139,11 @@ def acceptance(
     return True, f"better on {', '.join(better)} (not its reward's terms: {', '.join(independent)})"
 
 
-def _reward_model_rows(out: Path, plan: Plan) -> list[tuple[str, ...]]:
+def _reward_model_rows(out: Path, variants: list[str]) -> list[tuple[str, ...]]:
     """Per variant: held-out accuracy (all pairs, and per kind of pair), and u's correlation
     with pi_BC's log-likelihood and the physical diagnostics among the least noisy rollouts."""
     rows = []
-    for variant in plan.reward_models:
+    for variant in variants:
         path = reward_model_folder(out, variant) / FOLDERS.reward / REWARD_REPORT
         if not path.is_file():
             continue
@@ -164,17 +171,25 @@ def _reward_model_rows(out: Path, plan: Plan) -> list[tuple[str, ...]]:
     return rows
 
 
-def write_experiment_report(out: Path, plan: Plan, timings: dict[str, float]) -> Path:
-    """report.md, results.json and curves.png from whatever runs have finished."""
-    results, truth = collect_runs(out, plan)
+def write_experiment_report(
+    out: Path,
+    pipeline: Path,
+    seeds: int,
+    variants: list[str],
+    runs: list[Run],
+    timings: dict[str, float],
+) -> Path:
+    """report.md, results.json and curves.png from whatever runs have finished: `runs` with
+    `seeds` each from the pi_BC in `pipeline`, the reward model `variants`."""
+    results, truth = collect_runs(out, runs, seeds)
     lines = [
         "# RL fine-tuning matrix on held-out music",
         "",
-        f"pi_BC and its VQ-VAE: `{plan.pipeline}`. {plan.seeds} PPO seed(s) per configuration; "
+        f"pi_BC and its VQ-VAE: `{pipeline}`. {seeds} PPO seed(s) per configuration; "
         "each reward model variant is trained once (seed 0) and scores every run that uses it. "
         "Every number is measured on music no model was trained on.",
     ]
-    if model_rows := _reward_model_rows(out, plan):
+    if model_rows := _reward_model_rows(out, variants):
         lines += [
             "",
             "## Reward models",
