@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from fnmatch import fnmatch
 from pathlib import Path
 
 from .cards import CARD_INFO
@@ -49,6 +50,13 @@ class ExperimentOptions:
     )
     seeds: int | None = field(
         default=None, metadata={"help": "PPO seeds per configuration (default: the plan's)"}
+    )
+    runs: list[str] | None = field(
+        default=None,
+        metadata={
+            "help": "run only the configurations with these names or shell patterns (e.g. "
+            "'*-gae'; default: all); the report covers every configuration that has finished"
+        },
     )
     force: bool = field(default=False, metadata={"help": "redo finished stages"})
     report_to: str = field(default="none", metadata={"help": "trackers for every stage"})
@@ -110,9 +118,9 @@ class Plan:
                 getattr(plan, group)[name] = dict(overrides or {})
         return plan
 
-    def runs(self) -> list[Run]:
-        """Every configuration: each reward x estimator, and x reward model variant where the
-        reward is learned."""
+    def runs(self, patterns: list[str] | None = None) -> list[Run]:
+        """Every configuration, or those whose name matches one of `patterns`: each reward x
+        estimator, and x reward model variant where the reward is learned."""
         runs = []
         for reward, reward_overrides in self.rewards.items():
             funcs = reward_overrides.get("reward_funcs", self.ppo.get("reward_funcs", [LEARNED]))
@@ -122,7 +130,14 @@ class Plan:
                     name = "-".join(p for p in (variant, reward, estimator) if p)
                     overrides = {**self.ppo, **reward_overrides, **estimator_overrides}
                     runs.append(Run(name, reward, estimator, variant, overrides))
-        return runs
+        if patterns is None:
+            return runs
+        chosen = [r for r in runs if any(fnmatch(r.name, p) for p in patterns)]
+        if not chosen:
+            raise ValueError(
+                f"--runs {' '.join(patterns)} matches none of {[r.name for r in runs]}"
+            )
+        return chosen
 
 
 def build_experiment_stages(options: ExperimentOptions, plan: Plan) -> list[Stage]:
@@ -132,8 +147,12 @@ def build_experiment_stages(options: ExperimentOptions, plan: Plan) -> list[Stag
     for needed in (bc, plan.pipeline / FOLDERS.vqvae):
         if not needed.is_dir():
             raise FileNotFoundError(f"{needed}: not found; run `e3d2 demo` into {plan.pipeline}")
+    runs = plan.runs(options.runs)
+    needed = {run.reward_model for run in runs} | {next(iter(plan.reward_models))}
     stages = []
     for variant, overrides in plan.reward_models.items():
+        if variant not in needed:
+            continue
         root = reward_model_folder(out, variant)
         preferences, reward = root / FOLDERS.preferences, root / FOLDERS.reward
         stages += [
@@ -154,7 +173,7 @@ def build_experiment_stages(options: ExperimentOptions, plan: Plan) -> list[Stag
         ]  # fmt: skip
     first_variant = next(iter(plan.reward_models))
     for seed in range(plan.seeds):
-        for run in plan.runs():
+        for run in runs:
             folder = run_folder(out, run.name, seed)
             # the held-out score of every run is the first variant's where its reward is not learned
             variant = run.reward_model or first_variant

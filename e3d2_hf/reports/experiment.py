@@ -211,6 +211,8 @@ def write_experiment_report(
                 model_rows,
             ),  # fmt: skip
         ]
+    if missing := [r.name for r in runs if r.name not in {found.name for found in results}]:
+        lines += ["", f"Not run yet (no seed finished): {', '.join(missing)}."]
     summary: dict[str, dict] = {}
     if results:
         columns = _columns(results)
