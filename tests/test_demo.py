@@ -438,9 +438,24 @@ def test_the_experiment_crosses_reward_models_rewards_and_estimators(tmp_path):
         "num_train_epochs": 2, "reward_funcs": ["learned"], "advantage_estimator": "grpo",
         "num_generations": 2,
     }  # fmt: skip
+    assert [r.name for r in plan.runs(["*-grpo", "paper-learned-gae"])] == [
+        "paper-learned-gae", "paper-learned-grpo", "corrupted-learned-grpo", "bailando-grpo"
+    ]  # fmt: skip
+    with pytest.raises(ValueError, match="--runs nope matches none of"):
+        plan.runs(["nope"])
     options = ExperimentOptions(config=config, output_dir=tmp_path / "x")
     with pytest.raises(FileNotFoundError, match="missing/bc: not found"):
         build_experiment_stages(options, plan)
+    # a part of the plan needs only the reward models its runs use
+    for folder in ("bc", "vqvae"):
+        (tmp_path / "missing" / folder).mkdir(parents=True)
+    part = ExperimentOptions(config=config, output_dir=tmp_path / "x", runs=["bailando-*"])
+    names = [s.name for s in build_experiment_stages(part, plan)]
+    assert names == [
+        "ranked demonstrations (paper)", "reward model (paper)",  # bailando's held-out score
+        "PPO bailando-gae (seed 0)", "PPO bailando-grpo (seed 0)",
+        "PPO bailando-gae (seed 1)", "PPO bailando-grpo (seed 1)",
+    ]  # fmt: skip
     (config.parent / "bad.yaml").write_text("rewards: {a: {}}\nestimators: {b: {}}\nextra: 1\n")
     with pytest.raises(ValueError, match=r"bad.yaml: unknown keys \['extra'\]"):
         Plan.from_yaml(config.parent / "bad.yaml", options)
