@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from e3d2_hf.evaluation.claims import compare
@@ -47,3 +49,30 @@ def test_the_comparison_table_marks_each_metric_better_worse_or_no_difference():
     assert header == "| comparison | reward-model score ↑ | FID_k ↓ | BAS ↑ |"
     assert row == "| pi_RL vs pi_BC | ▲ better | ▼ worse | · none shown |"
     assert comparison_table({("pi_RL", "pi_BC"): compare({"eval_score": 1.0}, BC)}) == ""
+
+
+def test_the_ppo_report_json_the_mark_of_a_finished_run_is_written_last(tmp_path, monkeypatch):
+    """`e3d2 demo` and `e3d2 experiment` reuse a PPO run whose ppo_report.json exists: a run
+    stopped while its report is being written must not leave one behind."""
+    from types import SimpleNamespace
+
+    from e3d2_hf.reports import ppo
+
+    rows = {"pi_BC": {"eval_score": 1.0, "eval_kl": 0.0}, "pi_RL (x reward)": {"eval_score": 2.0}}
+    state = SimpleNamespace(global_step=4, log_history=[])
+    path = tmp_path / "ppo_report.json"
+
+    def stopped(report):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(ppo, "ppo_report_markdown", stopped)
+    with pytest.raises(KeyboardInterrupt):
+        ppo.write_ppo_report(path, rows, state, None, "x")
+    assert not path.exists() and not list(tmp_path.iterdir())
+    monkeypatch.undo()
+    text = ppo.write_ppo_report(path, rows, state, None, "x")
+    assert json.loads(path.read_text())["rows"] == rows and "pi_RL (x reward)" in text
+    assert (tmp_path / "ppo_report.md").read_text() == text
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        ".e3d2-hf-output", "ppo_report.json", "ppo_report.md"
+    ]  # fmt: skip

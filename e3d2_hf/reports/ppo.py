@@ -17,7 +17,7 @@ from ..evaluation.metrics import EVAL_PREFIX, METRICS, metrics
 from ..evaluation.physical import DIAGNOSTICS, diagnostic_flags, raw_and_cleaned
 from ..evaluation.protocol import COLUMNS
 from ..utils.markdown import markdown_table
-from ..utils.outputs import PPO_REPORT
+from ..utils.outputs import PPO_REPORT, write_owned_files
 from .claims import claimed_differences
 from .tables import comparison_table, diagnostics_table, ppo_table
 
@@ -366,9 +366,11 @@ def write_ppo_report(
         "curve": ppo_curve(rows["pi_BC"], state.log_history, rows[last]),
         "reward_components": reward_components(state.log_history),
     }
-    path.write_text(json.dumps(report, indent=2))
     if len(report["curve"]) > 2:
         plot_ppo_curves({reward: report["curve"]}, path.parent / CURVE_PLOT)
     text = ppo_report_markdown(report)
-    (path.parent / Path(PPO_REPORT).with_suffix(".md")).write_text(text)
+    write_owned_files(path.parent, {path.with_suffix(".md").name: text})
+    # the JSON last, whole or not at all: `e3d2 demo` and `e3d2 experiment` take it for the
+    # mark of a finished run
+    write_owned_files(path.parent, {path.name: json.dumps(report, indent=2)})
     return text
