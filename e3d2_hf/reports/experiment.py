@@ -119,6 +119,8 @@ def acceptance(
 ) -> tuple[bool, str]:
     """Whether a run beats the KL-matched pi_BC as the RL issue asks, and why (not)."""
     by_name = {v.metric.name: v for v in verdicts if v.metric.name in ACCEPTANCE_METRICS}
+    if not by_name:
+        return False, "fewer than two seeds to pair"
     better = [n for n, v in by_name.items() if v.outcome == "better"]
     worse = [n for n, v in by_name.items() if v.outcome == "worse"]
     own = {m for f in reward_funcs if f in REWARDS for m in REWARDS[f].measures}
@@ -132,8 +134,6 @@ def acceptance(
         reasons.append(f"worse on {', '.join(worse)}")
     if movement_flags:
         reasons.append("; ".join(movement_flags))
-    if not by_name:
-        reasons.append("fewer than two seeds to pair")
     if reasons:
         return False, "; ".join(reasons)
     return True, f"better on {', '.join(better)} (not its reward's terms: {', '.join(independent)})"

@@ -17,7 +17,7 @@ from ..evaluation.metrics import EVAL_PREFIX, METRICS, metrics
 from ..evaluation.physical import DIAGNOSTICS, diagnostic_flags, raw_and_cleaned
 from ..evaluation.protocol import COLUMNS
 from ..utils.markdown import markdown_table
-from ..utils.outputs import PPO_REPORT, write_owned_files
+from ..utils.outputs import write_owned_files
 from .claims import claimed_differences
 from .tables import comparison_table, diagnostics_table, ppo_table
 
