@@ -541,7 +541,7 @@ def test_every_run_of_the_shipped_plan_is_a_valid_stage_config(tmp_path):
     options = ExperimentOptions(config=config, output_dir=tmp_path / "x", pipeline_dir=pipeline)
     plan = Plan.from_yaml(config, options)
     runs = plan.runs()
-    assert plan.seeds >= 3 and len(runs) == 10  # 2 reward models x 2 learned rewards x 2 + 2
+    assert plan.seeds >= 3 and len(runs) == 14  # 2 reward models x 3 learned rewards x 2 + 2
     assert len(build_experiment_stages(options, plan)) == 2 * 2 + plan.seeds * len(runs)
     for variant, overrides in plan.reward_models.items():
         args = stage_options(options, "demonstrations", policy_name_or_path="bc", **overrides)[1]
