@@ -27,8 +27,12 @@ CLEANUP_NOTE = (
     "cleaned, as `e3d2 dance` writes them (contact clean-up, `e3d2_hf/export/cleanup.py`: "
     "smoothed, standing where the ground truth's supporting feet stand, planted feet held)."
 )
-CURVE_PANELS = tuple((m.key, m.label) for m in metrics("score", "kl", *COLUMNS, "joint_speed"))
-"""(row key, title) of the curves' panels; joint speed: how much the dances still move."""
+CURVE_PANELS = tuple(
+    (m.key, m.label)
+    for m in metrics("score", "kl", *COLUMNS, "joint_speed", "jitter", "foot_skating")
+)
+"""(row key, title) of the curves' panels; joint speed: how much the dances still move; jitter
+and foot skating: the defects the physical rewards aim at."""
 CURVE_COLUMNS = 4
 
 
