@@ -78,8 +78,14 @@ def plot_ppo_curves(curves: dict[str, list[dict]], path: Path) -> Path:
     groups: dict[str, list[str]] = {}
     for name in curves:
         groups.setdefault(name.split(",")[0], []).append(name)
+    # more rewards than the 10 default colours would repeat one: then 20 paired hues
+    palette = (
+        [f"C{i}" for i in range(10)]
+        if len(groups) <= 10
+        else [plt.get_cmap("tab20")(i % 20) for i in range(len(groups))]
+    )
     styles = {
-        name: (f"C{colour}", ("-", "--", ":", "-.")[dash % 4])
+        name: (palette[colour], ("-", "--", ":", "-.")[dash % 4])
         for colour, names in enumerate(groups.values())
         for dash, name in enumerate(names)
     }
