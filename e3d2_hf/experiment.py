@@ -9,7 +9,6 @@ finished stage is reused unless `force`, as in `e3d2 demo`.
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass, field
 from fnmatch import fnmatch
 from pathlib import Path
@@ -26,8 +25,6 @@ from .utils.outputs import (
     run_lock,
 )
 from .utils.yaml_files import read_yaml
-
-logger = logging.getLogger(__name__)
 
 LEARNED = "learned"
 """The reward that needs a reward model: runs with it are repeated for each variant."""

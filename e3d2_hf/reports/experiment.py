@@ -266,13 +266,13 @@ def write_experiment_report(
             "movement figures lie within ±30% of the ground truth's."
         )
         lines.append("")
-        gt = {k: truth.get(EVAL_PREFIX + k) for k in MOVEMENT}
+        gt = {k: truth.get(EVAL_PREFIX + k) for k in MOVEMENT}  # flags on movement only
         for r in results:
-            flags = diagnostic_flags(_movement(r.rl), gt) if truth else []
+            flags = diagnostic_flags(_means(r.rl), gt) if truth else []
             passed, why = acceptance(verdicts_matched[r.name], r.reward_funcs, flags)
             line = f"- **{r.name}**: {'passes' if passed else 'does not pass'} — {why}."
             # a baseline that wins on the defects by barely moving is no dance either: say so
-            if truth and (baseline := diagnostic_flags(_movement(r.matched), gt)):
+            if truth and (baseline := diagnostic_flags(_means(r.matched), gt)):
                 line += f" Its KL-matched pi_BC: {'; '.join(baseline)}."
             lines.append(line)
             summary[r.name] = {
@@ -313,14 +313,6 @@ def write_experiment_report(
     path = out / REPORT
     path.write_text("\n".join(lines) + "\n")
     return path
-
-
-def _movement(rows: list[dict]) -> dict[str, float | None]:
-    """The seed means of the movement figures."""
-    return {
-        k: (mean_and_spread([row.get(EVAL_PREFIX + k) for row in rows]) or (None,))[0]
-        for k in MOVEMENT
-    }
 
 
 def _means(rows: list[dict]) -> dict[str, float]:
