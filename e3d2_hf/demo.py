@@ -21,6 +21,7 @@ from typing import Protocol
 
 from .cards import CARD_INFO
 from .data.prepare import SOURCES, PrepareConfig, prepare
+from .data.readers.dance_with_melody import FLOOR_HELP, FLOORS
 from .reports.demo import FOLDERS, seed_folder, write_report
 from .training.config_parser import stage_config
 from .training.rewards import demo_runs
@@ -72,6 +73,13 @@ class DemoOptions:
     )
     music_dir: str | None = field(
         default=None, metadata={"help": "aistpp: the folder with the mXXX.wav songs"}
+    )
+    floor: str = field(
+        default="levelled",
+        metadata={
+            "choices": FLOORS,
+            "help": FLOOR_HELP,
+        },
     )
     force: bool = field(default=False, metadata={"help": "redo finished stages"})
     config_dir: Path | None = field(
@@ -157,6 +165,7 @@ def build_stages(options: DemoOptions) -> list[Stage]:
                 output_dir=str(paths["data"]),
                 path=options.data_path,
                 music_dir=options.music_dir,
+                floor=options.floor,
                 overwrite=True,
                 **size,
                 num_workers=data_workers(size["num_sequences"]) if synthetic else 1,

@@ -156,7 +156,7 @@ def test_real_mocap_keeps_its_dance_and_a_sunk_copy_is_lifted_back():
     joints = resample(read_motion(folder)[:500], 25, FPS)  # 20 s at 60 FPS
     floor = estimate_floor([joints], skeleton)
     stand = floor + support_height([joints], skeleton, floor)
-    assert 0.02 < stand - floor < 0.2  # markers above the floor
+    assert 0.0 <= stand - floor < 0.05  # levelled: supporting feet stand on its low percentile
     truth = dance_diagnostics(joints, skeleton, floor)
     cleaned = dance_diagnostics(clean_dance(joints, skeleton, stand), skeleton, floor)
     for key in ("joint_speed", "pose_range", "root_travel"):

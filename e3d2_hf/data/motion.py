@@ -95,3 +95,35 @@ def z_up_to_y_up(joints: np.ndarray) -> np.ndarray:
     out[..., 1] = joints[..., 2]
     out[..., 2] = -joints[..., 1]
     return out
+
+
+def level_floor(
+    joints: np.ndarray,
+    floor_joints: list[int],
+    up: int,
+    fps: float,
+    window: float = 3.0,
+    smoothing: float = 0.5,
+    percentile: float = 5.0,
+) -> np.ndarray:
+    """`joints` (T, J, 3) with a drifting floor removed: the floor at height 0 in every frame.
+
+    The floor under frame t is a low percentile of the lowest `floor_joints` over the `window`
+    seconds around t, smoothed by a Gaussian of `smoothing` seconds, and the whole body is moved
+    down by it. A capture whose recorded heights creep (Dance with Melody's rise up to 40 cm in
+    a minute) stands level; a jump shorter than the window stays a jump, because a window's low
+    percentile is set by the frames the feet are down.
+    """
+    from numpy.lib.stride_tricks import sliding_window_view
+    from scipy.ndimage import gaussian_filter1d
+
+    lowest = joints[:, floor_joints, up].min(1).astype(np.float64)
+    half = max(1, int(round(window * fps / 2)))
+    floor = np.zeros_like(lowest)
+    for _ in range(2):  # a creeping window's percentile lags the creep; a second pass levels it
+        windows = sliding_window_view(np.pad(lowest - floor, half, mode="edge"), 2 * half + 1)
+        rest = np.percentile(windows, percentile, axis=1)
+        floor += gaussian_filter1d(rest, sigma=max(smoothing * fps, 1e-6), mode="nearest")
+    out = joints.copy()
+    out[..., up] -= floor[:, None].astype(joints.dtype)
+    return out

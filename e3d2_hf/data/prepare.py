@@ -61,6 +61,13 @@ class PrepareConfig:
         default=None,
         metadata={"help": "folder with SMPL model files; default: built-in skeleton FK"},
     )
+    floor: str = field(
+        default="levelled",
+        metadata={
+            "choices": dance_with_melody.FLOORS,
+            "help": dance_with_melody.FLOOR_HELP,
+        },
+    )
     num_sequences: int = field(default=32, metadata={"help": "synthetic: sequences"})
     duration: float = field(default=16.0, metadata={"help": "synthetic: seconds each"})
     seed: int = field(default=0, metadata={"help": "synthetic: seed"})
@@ -140,7 +147,7 @@ def prepare(config: PrepareConfig) -> Path:
         elif config.source == "dance-with-melody":
             skeleton = DANCE_WITH_MELODY23
             jobs = [
-                partial(dance_with_melody.read_sequence, f)
+                partial(dance_with_melody.read_sequence, f, floor=config.floor)
                 for f in dance_with_melody.list_sequences(config.path)
             ]
         else:

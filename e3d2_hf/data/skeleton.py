@@ -62,6 +62,11 @@ class Skeleton:
         return "xyz".index(self.up_axis)
 
     @property
+    def floor_joints(self) -> list[int]:
+        """The joints a floor is found under: the feet, or every joint of a skeleton without."""
+        return list(self.feet[0] + self.feet[1]) or list(range(self.num_joints))
+
+    @property
     def topological_order(self) -> tuple[int, ...]:
         """Joint indices with every parent before its children."""
         return self._order

@@ -3,6 +3,7 @@ clips held out as unseen music, the same split for the VQ-VAE and for behaviour 
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -10,9 +11,11 @@ from pathlib import Path
 import numpy as np
 from accelerate import PartialState
 
+from ..utils.errors import DataFileError
 from ..utils.outputs import PREPARE_INFO, check_replaceable
 from ..utils.ranges import check_ranges
 from .prepare import SOURCES, PrepareConfig, prepare
+from .readers.dance_with_melody import FLOOR_HELP, FLOORS
 from .schema import load_clip_dataset
 
 
@@ -35,6 +38,13 @@ class DataArguments:
     prepared_dir: str | None = field(
         default=None,
         metadata={"help": "where prepared clips are kept (default outputs/data/<dataset>)"},
+    )
+    floor: str = field(
+        default="levelled",
+        metadata={
+            "choices": FLOORS,
+            "help": FLOOR_HELP,
+        },
     )
     num_synthetic_clips: int = field(default=16, metadata={"help": "synthetic clips to generate"})
     synthetic_duration: float = field(default=16.0, metadata={"help": "seconds per synthetic clip"})
@@ -62,13 +72,28 @@ def load_clips(data: DataArguments):
                     source=data.dataset,
                     output_dir=os.fspath(out),
                     path=path,
+                    floor=data.floor,
                     num_sequences=data.num_synthetic_clips,
                     duration=data.synthetic_duration,
                     num_workers=data.prepare_workers,
                     overwrite=out.exists(),
                 )
             )
+    if data.dataset == "dance-with-melody":
+        _check_floor(out / PREPARE_INFO, data.floor)
     return load_clip_dataset(out)
+
+
+def _check_floor(info: Path, floor: str) -> None:
+    """A Dance-with-Melody folder prepared earlier holds the floor it was prepared with (one
+    from before the option, the recorded heights); training on another would be silent."""
+    prepared = json.loads(info.read_text()).get("config", {}).get("floor", "recorded")
+    if prepared != floor:
+        raise DataFileError(
+            info,
+            f"prepared with --floor {prepared}, but this run asks for --floor {floor}: pass "
+            f"--floor {prepared}, or another --prepared_dir to prepare the pieces again",
+        )
 
 
 def split_holdout(clips, data: DataArguments):

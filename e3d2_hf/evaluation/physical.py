@@ -83,15 +83,10 @@ def _check(joints: np.ndarray, skeleton: Skeleton) -> np.ndarray:
     return p
 
 
-def floor_joints(skeleton: Skeleton) -> list[int]:
-    """The joints a floor is found under: the feet, or every joint of a skeleton without feet."""
-    return list(skeleton.feet[0] + skeleton.feet[1]) or list(range(skeleton.num_joints))
-
-
 def first_frame_floor(joints: torch.Tensor, skeleton: Skeleton) -> torch.Tensor:
     """(B, T, J, 3) -> (B,): each dance's first frame's lowest foot joint, the floor of a
     decoded dance whose height is integrated from 0 (it starts standing)."""
-    return joints[:, 0, floor_joints(skeleton), skeleton.up_index].amin(-1)
+    return joints[:, 0, skeleton.floor_joints, skeleton.up_index].amin(-1)
 
 
 def estimate_floor(dances: list[np.ndarray], skeleton: Skeleton = SMPL24) -> float:
@@ -101,7 +96,7 @@ def estimate_floor(dances: list[np.ndarray], skeleton: Skeleton = SMPL24) -> flo
     ground truth stands on its floor most of the time, so a low percentile finds it.
     """
     up, _ = _axes(skeleton)
-    feet = floor_joints(skeleton)
+    feet = skeleton.floor_joints
     lowest = np.concatenate([_check(j, skeleton)[:, feet, up].min(1) for j in dances])
     return float(np.percentile(lowest, 5))
 

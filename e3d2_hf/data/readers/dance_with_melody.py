@@ -2,6 +2,11 @@
 
 Motion is 25 FPS, root-centred, y-up, centimetres; `center` holds the body's
 trajectory. The dance starts `start_position / 25` seconds into the song.
+
+The recorded heights are not level: in most pieces the whole body rises through the piece
+(0.1 to 1 cm/s, up to 40 cm in a minute) while the feet keep their place under the root, a
+capture drift rather than a dancer climbing. `FLOORS`: `levelled` (the default) stands every
+frame on a floor at height 0 (`motion.level_floor`); `recorded` keeps the heights as captured.
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ import numpy as np
 
 from ...utils.errors import DataFileError
 from ..layout import MOTION_FPS, TOKEN_FPS
-from ..motion import resample
+from ..motion import level_floor, resample
 from ..music import music_features
 from ..schema import make_clip
 from ..skeleton import DANCE_WITH_MELODY23
@@ -25,6 +30,12 @@ from ..skeleton import DANCE_WITH_MELODY23
 SOURCE_FPS = 25.0
 CENTIMETRES = 0.01
 GENRE_NAMES = {"C": "cha-cha", "R": "rumba", "T": "tango", "W": "waltz"}
+FLOORS = ("levelled", "recorded")
+"""How the reader treats the recorded heights (see the module's docstring)."""
+FLOOR_HELP = (
+    "dance-with-melody: stand every frame on a level floor (the recorded heights drift up "
+    "through a piece), or keep the heights as recorded"
+)
 _FOLDER = re.compile(r"^DANCE_([A-Z])_(\d+)$")
 
 
@@ -52,8 +63,11 @@ def _read_json(path: Path) -> Any:
         raise DataFileError(path, f"not valid JSON ({exc})") from None
 
 
-def read_motion(folder: Path) -> np.ndarray:
-    """(T, 23, 3) absolute joint positions in metres at 25 FPS."""
+def read_motion(folder: Path, floor: str = "levelled") -> np.ndarray:
+    """(T, 23, 3) absolute joint positions in metres at 25 FPS, on a level floor unless
+    `floor="recorded"`."""
+    if floor not in FLOORS:
+        raise ValueError(f"floor must be one of {FLOORS}, got {floor!r}")
     path = folder / "skeletons.json"
     data = _read_json(path)
     if not isinstance(data, dict) or "skeletons" not in data or "center" not in data:
@@ -74,7 +88,11 @@ def read_motion(folder: Path) -> np.ndarray:
         )
     if not (np.isfinite(skeletons).all() and np.isfinite(center).all()):
         raise DataFileError(path, "motion contains NaN or infinite values")
-    return (skeletons + center[:, None, :]) * CENTIMETRES
+    joints = (skeletons + center[:, None, :]) * CENTIMETRES
+    if floor == "recorded":
+        return joints
+    skeleton = DANCE_WITH_MELODY23
+    return level_floor(joints, skeleton.floor_joints, skeleton.up_index, SOURCE_FPS)
 
 
 def _finite_number(value: Any) -> bool:
@@ -82,9 +100,12 @@ def _finite_number(value: Any) -> bool:
 
 
 def read_sequence(
-    folder: str | os.PathLike, cache_dir: str | os.PathLike | None | bool = None
+    folder: str | os.PathLike,
+    cache_dir: str | os.PathLike | None | bool = None,
+    floor: str = "levelled",
 ) -> dict[str, Any]:
-    """One clip row: motion resampled to 60 FPS, music cropped at the dance start, both truncated."""
+    """One clip row: motion resampled to 60 FPS, music cropped at the dance start, both truncated;
+    `floor` as `read_motion`'s."""
     folder = Path(folder)
     match = _FOLDER.match(folder.name)
     if not match:
@@ -106,7 +127,7 @@ def read_sequence(
             config_path,
             f"start_position {config['start_position']} must be >= 0 and before end_position {end}",
         )
-    motion = resample(read_motion(folder), SOURCE_FPS, MOTION_FPS)
+    motion = resample(read_motion(folder, floor), SOURCE_FPS, MOTION_FPS)
     audio = folder / "audio.mp3"
     duration = len(motion) / MOTION_FPS + 1.0
     music = music_features(audio, MOTION_FPS, offset=start, duration=duration, cache_dir=cache_dir)
