@@ -29,13 +29,14 @@ def dance(frames: int = 64) -> torch.Tensor:
 def test_bailando_decoding_is_the_default_and_the_options_add_no_weights():
     config = preset_config("vqvae", "tiny")
     assert config.root_height == "velocity" and config.output_smoothing == 0.0
+    assert config.root_path_weight == 0.0
     plain = vqvae().state_dict()
-    other = vqvae(root_height="absolute", output_smoothing=2.0).state_dict()
+    other = vqvae(root_height="absolute", output_smoothing=2.0, root_path_weight=0.1).state_dict()
     assert plain.keys() == other.keys()  # converted Bailando checkpoints load either way
 
 
 @pytest.mark.parametrize("bad", [{"root_height": "height"}, {"output_smoothing": -1.0},
-                                 {"output_smoothing": 9.0}])  # fmt: skip
+                                 {"output_smoothing": 9.0}, {"root_path_weight": -0.1}])  # fmt: skip
 def test_bad_decoder_options_are_refused(bad):
     with pytest.raises(StrictDataclassClassValidationError, match=next(iter(bad))):
         preset_config("vqvae", "tiny", **bad)
@@ -95,3 +96,27 @@ def test_the_smoothed_decoder_trains_through_its_filter():
     out.loss.backward()
     assert all(p.grad is not None for p in model.upper.decoder.parameters())
     assert torch.isfinite(out.loss)
+
+
+@pytest.mark.parametrize("root_height, channels", [("velocity", 3), ("absolute", 2)])
+def test_the_root_path_loss_is_the_drift_a_velocity_bias_integrates_to(root_height, channels):
+    model = vqvae(root_height=root_height)
+    frames, bias = 40, 0.002  # m per frame along x: 8 cm after 40 frames
+    target = torch.randn(2, frames, 3)
+    predicted = target.clone()
+    predicted[..., 0] += bias
+    predicted[..., 1] += 5.0 if root_height == "absolute" else 0.0  # a height is no velocity
+    # the path's error grows by `bias` each frame: its mean over frames is bias * (T + 1) / 2
+    expected = bias * (frames + 1) / 2 / channels
+    torch.testing.assert_close(model._path_l1(predicted, target), torch.tensor(expected))
+
+
+def test_the_root_path_loss_adds_to_the_root_loss_only_when_weighted():
+    joints = dance()
+    plain = vqvae(root_height="absolute").train()(joints)
+    weighted_model = vqvae(root_height="absolute", root_path_weight=0.5).train()
+    weighted = weighted_model(joints)
+    torch.testing.assert_close(weighted.pose_loss, plain.pose_loss)  # the codes do not see it
+    assert weighted.root_loss > plain.root_loss
+    weighted.loss.backward()
+    assert all(p.grad is not None for p in weighted_model.root_decoder.parameters())

@@ -103,6 +103,13 @@ class ModelArguments:
             "absolute decodes the height itself",
         },
     )
+    root_path_weight: float = field(
+        default=0.0,
+        metadata={
+            "help": "VQ-VAE: weight of an L1 loss on the root's path over a window (the decoded "
+            "velocities summed), which keeps the root from drifting; 0 as Bailando"
+        },
+    )
     output_smoothing: float = field(
         default=0.0,
         metadata={
@@ -113,4 +120,8 @@ class ModelArguments:
 
     def vqvae_decoder(self) -> dict[str, Any]:
         """The decoder options of a fresh VQ-VAE (`DanceVQVAEConfig` fields)."""
-        return {"root_height": self.root_height, "output_smoothing": self.output_smoothing}
+        return {
+            "root_height": self.root_height,
+            "root_path_weight": self.root_path_weight,
+            "output_smoothing": self.output_smoothing,
+        }

@@ -110,6 +110,7 @@ OPTION_RANGES: dict[str, dict[str, float]] = {
     "orientation_weight": {"min": 0},
     "eval_dance_tokens": {"min": 0},
     "output_smoothing": {"min": 0},
+    "root_path_weight": {"min": 0},
     # the other commands
     "retries": {"min": 0},
     "stride": {"min": 1},

@@ -44,6 +44,10 @@ class DanceVQVAEConfig(PreTrainedConfig):
     """`velocity`: the root decoder's vertical channel is the root's vertical velocity,
     integrated from 0 as Bailando does (its drift sinks and lifts the body). `absolute`: that
     channel is the root's height in the data's frame, decoded directly, so it cannot drift."""
+    root_path_weight: float = 0.0
+    """Weight of an L1 loss on the root's path over a training window: the decoded velocities
+    summed from the window's start against the data's. A velocity loss alone leaves a small
+    bias per frame that integrates into metres of drift over a dance; 0 (Bailando) adds none."""
     output_smoothing: float = 0.0
     """Sigma in frames of a fixed zero-phase Gaussian on every decoder's output, trained
     through: the decoded motion is smooth across code boundaries. 0 (Bailando) leaves none."""
@@ -82,5 +86,7 @@ class DanceVQVAEConfig(PreTrainedConfig):
                 f"output_smoothing must be in [0, {MAX_OUTPUT_SMOOTHING:g}] frames, "
                 f"got {self.output_smoothing}"
             )
+        if self.root_path_weight < 0:
+            raise ValueError(f"root_path_weight must be >= 0, got {self.root_path_weight}")
         if not 0.0 < self.ema_decay < 1.0:
             raise ValueError(f"ema_decay must be in (0, 1), got {self.ema_decay}")

@@ -283,6 +283,16 @@ class DanceVQVAE(DanceVQVAEPreTrainedModel):
             target = torch.where(self._up_mask(target), root, target)
         return upper, lower, target
 
+    def _path_l1(self, predicted: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        """L1 between the root paths (B, T, 3) the velocity channels integrate to; a decoded
+        height is a position already and is left out."""
+        integrated = [
+            a for a in range(3) if not (a == self.up and self.config.root_height == "absolute")
+        ]
+        return F.l1_loss(
+            predicted[..., integrated].float().cumsum(1), target[..., integrated].float().cumsum(1)
+        )
+
     def _up_mask(self, like: torch.Tensor) -> torch.Tensor:
         return torch.arange(3, device=like.device) == self.up
 
@@ -436,6 +446,10 @@ class DanceVQVAE(DanceVQVAEPreTrainedModel):
                     _motion_l1(predicted, velocity, config.root_velocity_diff_weight, 0.0)
                     * config.root_velocity_weight
                 )
+                if config.root_path_weight:
+                    root_loss = root_loss + config.root_path_weight * self._path_l1(
+                        predicted, velocity
+                    )
                 share = share + root_loss * float(train_root)
             results = half_loss, output, predicted, root_loss
             if backward_scale is None:
