@@ -92,8 +92,9 @@ def first_frame_floor(joints: torch.Tensor, skeleton: Skeleton) -> torch.Tensor:
 def estimate_floor(dances: list[np.ndarray], skeleton: Skeleton = SMPL24) -> float:
     """The ground truth's floor height: the 5th percentile of its lowest foot joint per frame.
 
-    Real mocap puts markers above the floor (Dance with Melody's toes sit ~7 cm up); the
-    ground truth stands on its floor most of the time, so a low percentile finds it.
+    Real mocap puts markers above the floor (Dance with Melody's toes sit ~7 cm up as
+    recorded; its reader levels them to about 0); the ground truth stands on its floor most of
+    the time, so a low percentile finds it.
     """
     up, _ = _axes(skeleton)
     feet = skeleton.floor_joints
