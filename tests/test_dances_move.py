@@ -3,7 +3,7 @@ the demo's own VQ-VAE and behaviour-cloning configs, then the demonstrations, th
 and both PPO runs, as `e3d2 demo` runs them; each policy measured on held-out music against the
 ground truth's movement.
 
-It trains for 6 minutes alone on 2 cores (longer inside `make test`, whose workers get a
+It trains for about 10 minutes alone on 2 cores (longer inside `make test`, whose workers get a
 thread each), so it runs only when asked: `E3D2_SLOW_TESTS=1 make test` (or
 `pytest tests/test_dances_move.py` with that variable set).
 """
@@ -25,7 +25,7 @@ DEMO = REPO / "recipes" / "configs" / "demo"
 
 pytestmark = pytest.mark.skipif(
     os.environ.get("E3D2_SLOW_TESTS") != "1",
-    reason="trains the demo's models and runs PPO (6+ min): set E3D2_SLOW_TESTS=1",
+    reason="trains the demo's models and runs PPO (10 min): set E3D2_SLOW_TESTS=1",
 )
 
 

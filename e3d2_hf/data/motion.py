@@ -110,8 +110,8 @@ def level_floor(
 
     The floor under frame t is a low percentile of the lowest `floor_joints` over the `window`
     seconds around t, smoothed by a Gaussian of `smoothing` seconds, and the whole body is moved
-    down by it. A capture whose recorded heights creep (Dance with Melody's rise up to 40 cm in
-    a minute) stands level; a jump shorter than the window stays a jump, because a window's low
+    down by it. A capture whose recorded heights creep (Dance with Melody's rise up to 45 cm over
+    a piece) stands level; a jump shorter than the window stays a jump, because a window's low
     percentile is set by the frames the feet are down.
     """
     from numpy.lib.stride_tricks import sliding_window_view

@@ -4,7 +4,7 @@ Motion is 25 FPS, root-centred, y-up, centimetres; `center` holds the body's
 trajectory. The dance starts `start_position / 25` seconds into the song.
 
 The recorded heights are not level: in most pieces the whole body rises through the piece
-(0.1 to 1 cm/s, up to 40 cm in a minute) while the feet keep their place under the root, a
+(0.1 to 1 cm/s, up to 45 cm over a piece) while the feet keep their place under the root, a
 capture drift rather than a dancer climbing. `FLOORS`: `levelled` (the default) stands every
 frame on a floor at height 0 (`motion.level_floor`); `recorded` keeps the heights as captured.
 """
