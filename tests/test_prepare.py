@@ -13,6 +13,7 @@ from e3d2_hf.data.prepare import PrepareConfig, prepare
 from e3d2_hf.data.readers import dance_with_melody
 from e3d2_hf.data.readers.synthetic import GENRES, generate_sequences
 from e3d2_hf.data.schema import load_clip_dataset
+from e3d2_hf.data.skeleton import DANCE_WITH_MELODY23
 from e3d2_hf.demo import data_workers
 
 from .conftest import shared_data
@@ -175,6 +176,7 @@ def test_dance_with_melody_pieces_load_into_a_dataset(tmp_path):
     ds = load_clip_dataset(out)
     assert sorted(ds["id"]) == sorted(DWM_SUBSET)
     assert sorted(set(ds["genre"])) == ["cha-cha", "rumba", "tango", "waltz"]
+    assert json.loads((out / "prepare.json").read_text())["config"]["floor"] == "levelled"
     for row in ds.with_format("numpy"):
         n = row["num_frames"]
         assert row["joints"].shape == (n, 69) and row["music"].shape == (n, 438)
@@ -185,3 +187,5 @@ def test_dance_with_melody_pieces_load_into_a_dataset(tmp_path):
         assert n == int(np.floor((source_frames - 1) / 25 * 60)) + 1, row["id"]
         beats = row["beat_frames"]
         assert len(beats) > n / 60 and beats.min() >= 0 and beats.max() < n
+        lowest = row["joints"].reshape(n, 23, 3)[:, DANCE_WITH_MELODY23.floor_joints, 1].min(1)
+        assert abs(np.percentile(lowest, 5)) < 0.02, row["id"]  # stands on height 0
