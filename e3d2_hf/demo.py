@@ -152,7 +152,7 @@ def stage_run(options: StageSettings, stage: str, **values) -> Callable[[], obje
 def build_stages(options: DemoOptions) -> list[Stage]:
     out = options.output_dir
     paths = {"data": out / FOLDERS.data, "vqvae": out / FOLDERS.vqvae, "bc": out / FOLDERS.bc}
-    data_args = {"dataset": options.data, "prepared_dir": paths["data"]}
+    data_args = {"dataset": options.data, "prepared_dir": paths["data"], "floor": options.floor}
 
     def run_prepare() -> object:
         if options.data == "aistpp" and options.data_path is None:

@@ -8,6 +8,7 @@ import re
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import yaml
@@ -149,6 +150,31 @@ def test_real_data_runs_the_same_stages_with_the_real_data_configs(tmp_path):
     assert config.num_train_epochs == dwm["num_train_epochs"]
     args, _ = stage_options(options, "demonstrations", policy_name_or_path="bc")  # not a Trainer
     assert args.policy_name_or_path == "bc"
+
+
+def test_the_demo_hands_its_floor_to_the_stages_that_read_the_prepared_pieces(
+    tmp_path, monkeypatch
+):
+    from e3d2_hf import demo
+
+    seen, real = {}, demo.recipe
+
+    def capturing(stage: str) -> SimpleNamespace:
+        def run(data, *_):
+            seen[stage] = data
+
+        return SimpleNamespace(ARGUMENTS=real(stage).ARGUMENTS, run=run)
+
+    monkeypatch.setattr(demo, "recipe", capturing)
+    options = DemoOptions(
+        output_dir=tmp_path, data="dance-with-melody", floor="recorded", report_to="none"
+    )
+    for stage in demo.build_stages(options)[1:3]:  # the VQ-VAE and behaviour cloning
+        stage.run()
+    assert {stage: data.floor for stage, data in seen.items()} == {
+        "vqvae": "recorded",
+        "bc": "recorded",
+    }
 
 
 @pytest.mark.parametrize("stage", ["vqvae", "bc", "demonstrations", "reward", "ppo"])

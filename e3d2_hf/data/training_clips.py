@@ -92,7 +92,7 @@ def _check_floor(info: Path, floor: str) -> None:
         raise DataFileError(
             info,
             f"prepared with --floor {prepared}, but this run asks for --floor {floor}: pass "
-            f"--floor {prepared}, or another --prepared_dir to prepare the pieces again",
+            f"--floor {prepared}, or prepare the pieces again in another folder",
         )
 
 
