@@ -21,7 +21,7 @@ from typing import Protocol
 
 from .cards import CARD_INFO
 from .data.prepare import SOURCES, PrepareConfig, prepare
-from .data.readers.dance_with_melody import FLOOR_HELP, FLOORS
+from .data.readers.dance_with_melody import floor_option
 from .reports.demo import FOLDERS, seed_folder, write_report
 from .training.config_parser import stage_config
 from .training.rewards import demo_runs
@@ -74,13 +74,7 @@ class DemoOptions:
     music_dir: str | None = field(
         default=None, metadata={"help": "aistpp: the folder with the mXXX.wav songs"}
     )
-    floor: str = field(
-        default="levelled",
-        metadata={
-            "choices": FLOORS,
-            "help": FLOOR_HELP,
-        },
-    )
+    floor: str = floor_option()
     force: bool = field(default=False, metadata={"help": "redo finished stages"})
     config_dir: Path | None = field(
         default=None,

@@ -9,6 +9,8 @@ from typing import TypeVar
 
 import numpy as np
 import torch
+from numpy.lib.stride_tricks import sliding_window_view
+from scipy.ndimage import gaussian_filter1d
 
 from .layout import WINDOW_FRAMES
 
@@ -114,9 +116,6 @@ def level_floor(
     a piece) stands level; a jump shorter than the window stays a jump, because a window's low
     percentile is set by the frames the feet are down.
     """
-    from numpy.lib.stride_tricks import sliding_window_view
-    from scipy.ndimage import gaussian_filter1d
-
     lowest = joints[:, floor_joints, up].min(1).astype(np.float64)
     half = max(1, int(round(window * fps / 2)))
     floor = np.zeros_like(lowest)

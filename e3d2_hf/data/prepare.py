@@ -61,13 +61,7 @@ class PrepareConfig:
         default=None,
         metadata={"help": "folder with SMPL model files; default: built-in skeleton FK"},
     )
-    floor: str = field(
-        default="levelled",
-        metadata={
-            "choices": dance_with_melody.FLOORS,
-            "help": dance_with_melody.FLOOR_HELP,
-        },
-    )
+    floor: str = dance_with_melody.floor_option()
     num_sequences: int = field(default=32, metadata={"help": "synthetic: sequences"})
     duration: float = field(default=16.0, metadata={"help": "synthetic: seconds each"})
     seed: int = field(default=0, metadata={"help": "synthetic: seed"})

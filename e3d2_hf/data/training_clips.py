@@ -15,7 +15,7 @@ from ..utils.errors import DataFileError
 from ..utils.outputs import PREPARE_INFO, check_replaceable
 from ..utils.ranges import check_ranges
 from .prepare import SOURCES, PrepareConfig, prepare
-from .readers.dance_with_melody import FLOOR_HELP, FLOORS
+from .readers.dance_with_melody import floor_option
 from .schema import load_clip_dataset
 
 
@@ -39,13 +39,7 @@ class DataArguments:
         default=None,
         metadata={"help": "where prepared clips are kept (default outputs/data/<dataset>)"},
     )
-    floor: str = field(
-        default="levelled",
-        metadata={
-            "choices": FLOORS,
-            "help": FLOOR_HELP,
-        },
-    )
+    floor: str = floor_option()
     num_synthetic_clips: int = field(default=16, metadata={"help": "synthetic clips to generate"})
     synthetic_duration: float = field(default=16.0, metadata={"help": "seconds per synthetic clip"})
     num_holdout_clips: int = field(default=2, metadata={"help": "clips held out as unseen music"})

@@ -15,6 +15,7 @@ import json
 import math
 import os
 import re
+from dataclasses import field
 from pathlib import Path
 from typing import Any
 
@@ -31,11 +32,23 @@ SOURCE_FPS = 25.0
 CENTIMETRES = 0.01
 GENRE_NAMES = {"C": "cha-cha", "R": "rumba", "T": "tango", "W": "waltz"}
 FLOORS = ("levelled", "recorded")
-"""How the reader treats the recorded heights (see the module's docstring)."""
-FLOOR_HELP = (
-    "dance-with-melody: stand every frame on a level floor (the recorded heights drift up "
-    "through a piece), or keep the heights as recorded"
-)
+"""How the reader treats the recorded heights (see the module's docstring); the first is the
+default."""
+
+
+def floor_option() -> Any:
+    """The `--floor` field of every command that may prepare these pieces (`e3d2 prepare`,
+    `e3d2 demo`, the recipes' data options)."""
+    return field(
+        default=FLOORS[0],
+        metadata={
+            "choices": FLOORS,
+            "help": "dance-with-melody: stand every frame on a level floor (the recorded "
+            "heights drift up through a piece), or keep the heights as recorded",
+        },
+    )
+
+
 _FOLDER = re.compile(r"^DANCE_([A-Z])_(\d+)$")
 
 
@@ -63,7 +76,7 @@ def _read_json(path: Path) -> Any:
         raise DataFileError(path, f"not valid JSON ({exc})") from None
 
 
-def read_motion(folder: Path, floor: str = "levelled") -> np.ndarray:
+def read_motion(folder: Path, floor: str = FLOORS[0]) -> np.ndarray:
     """(T, 23, 3) absolute joint positions in metres at 25 FPS, on a level floor unless
     `floor="recorded"`."""
     if floor not in FLOORS:
@@ -102,7 +115,7 @@ def _finite_number(value: Any) -> bool:
 def read_sequence(
     folder: str | os.PathLike,
     cache_dir: str | os.PathLike | None | bool = None,
-    floor: str = "levelled",
+    floor: str = FLOORS[0],
 ) -> dict[str, Any]:
     """One clip row: motion resampled to 60 FPS, music cropped at the dance start, both truncated;
     `floor` as `read_motion`'s."""
